@@ -1,0 +1,323 @@
+"""Many independent draws of K(theta): explicit weights or Gaussian conditioning.   [SCIENCE §5]
+
+Both methods return per-layer kernels K_k (:func:`empirical.layer_kernel`) with the same law.
+
+explicit
+    Draw every W_k (m_k x m_{k-1}, N(0,1)), run :func:`empirical.forward`/:func:`empirical.backward`.
+    Cost ~ sum_k m_k m_{k-1} (n + n m_l + Gaussian draws): quadratic in width.
+
+conditioned
+    K depends on W_k only through H = A W^T (A = a_{k-1} rows, n x m_{k-1}) and W^T D^T
+    (D = delta_k rows, n m_l x m_k). With A^T = Q R (Q: m_{k-1} x r orthonormal, r <= n),
+        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (r x m_k, i.i.d. N(0,1)),  G independent,
+    so H = R^T Z1. D depends on W_k only through Z1, so with D^T = Q_D R_D (r_D <= n m_l),
+        W^T D^T = Q (Z1 D^T) + (I - Q Q^T) Z3 R_D,   Z3 = G Q_D  (m_{k-1} x r_D, i.i.d. N(0,1)).
+    Everything is drawn from r x m_k and m_{k-1} x r_D Gaussian blocks: the same law as explicit
+    weights at a cost linear in width, and no weight matrix is ever formed. A layer narrower than
+    n (or n m_l) just gets a square Q (or Q_D): then the draw is the explicit one.
+
+Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`). Draws run in jit-compiled
+batches of a size fixed by the configuration alone (padded at the end), so draw s is bit-identical
+whatever subset, order or job split it is computed in (same device, dtype and method).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .activations import Activation
+from .empirical import backward, forward, layer_kernel, layer_scales
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "METHODS",
+    "batch_size",
+    "choose_layers",
+    "choose_method",
+    "draw_bytes",
+    "draw_cost",
+    "draw_keys",
+    "layer_cost",
+    "sample_kernels",
+]
+
+log = logging.getLogger(__name__)
+
+Method = Literal["auto", "explicit", "conditioned"]
+METHODS = ("auto", "explicit", "conditioned")
+DTYPES = ("float32", "float64")
+# Reject a configuration whose single draw needs more than this (overridable per call).
+DEFAULT_MAX_BYTES = 8 * 2**30
+# Memory for one compiled batch of draws; the batch size follows from it (see batch_size).
+_BATCH_BYTES = 256 * 2**20
+_MAX_BATCH = 32
+# Cost model (flop-equivalents), measured on a 2-core x86 CPU with jaxlib 0.12 in float32: one
+# threefry N(0,1) draw takes ~14 ns, the time of ~500 matmul flops; Householder QR runs at ~1/3 of
+# matmul speed. Used only to choose between the two routes, per layer (choose_layers).
+_GAUSSIAN_FLOPS = 500.0
+_QR_FLOPS = 3.0
+
+
+def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
+    """Keys fold_in(key(seed), s) for each draw id s: the only place draw keys are made."""
+    base = jax.random.key(seed)
+    ids = jnp.asarray(np.asarray(draws, dtype=np.uint32))
+    return jax.vmap(lambda s: jax.random.fold_in(base, s))(ids)
+
+
+def layer_cost(conditioned: bool, k: int, widths: Sequence[int], n: int) -> float:
+    """Flop-equivalents of layer k (1-based) in one draw, Gram products excluded (common to both):
+
+    explicit:    G m_k m_{k-1} + 2 n m_k m_{k-1} + [k >= 2] 2 n m_l m_k m_{k-1}
+    conditioned: 3 * 4 m_{k-1} r^2 + G r m_k + 2 n r m_k
+                 + [k >= 2] (G m_{k-1} r_D + 2 n m_l (r m_k + m_{k-1} r_D + 2 m_{k-1} r))
+    with G = 500 (one Gaussian), r = min(m_{k-1}, n), r_D = min(m_k, n m_l).
+    """
+    g, out_dim, m_in, m_out, back = _GAUSSIAN_FLOPS, widths[-1], widths[k - 1], widths[k], k >= 2
+    if not conditioned:
+        return g * m_out * m_in + 2 * n * m_out * m_in + back * 2 * n * out_dim * m_out * m_in
+    r, r_d = min(m_in, n), min(m_out, n * out_dim)
+    cost = _QR_FLOPS * 4 * m_in * r**2 + g * r * m_out + 2 * n * r * m_out
+    if back:
+        cost += g * m_in * r_d + 2 * n * out_dim * (r * m_out + m_in * r_d + 2 * m_in * r)
+    return cost
+
+
+def choose_layers(widths: Sequence[int], n: int) -> tuple[bool, ...]:
+    """Per layer k = 1..l: condition it (True) or draw W_k explicitly, whichever :func:`layer_cost`
+    says is cheaper. Layers narrower than n (or n m_l), and the thin output layer, go explicit."""
+    return tuple(layer_cost(True, k, widths, n) < layer_cost(False, k, widths, n) for k in range(1, len(widths)))
+
+
+def draw_cost(method: str, widths: Sequence[int], n: int) -> float:
+    """Cost of one draw: explicit = sum of explicit layer costs; conditioned = per-layer minimum."""
+    layers = choose_layers(widths, n) if method == "conditioned" else (False,) * (len(widths) - 1)
+    return sum(layer_cost(c, k, widths, n) for k, c in enumerate(layers, start=1))
+
+
+def draw_bytes(method: str, widths: Sequence[int], n: int, itemsize: int, per_layer: bool = False) -> int:
+    """Peak-memory model of one draw in bytes (arrays alive at once, x itemsize), per layer
+
+    explicit:    m_k m_{k-1} + 3 n m_k + n m_l m_k
+    conditioned: m_{k-1} r + r m_k + 3 n m_k + m_{k-1} n m_l + 2 n m_l m_k
+    plus the output, (n m_l)^2 (times l + 1 with per_layer).
+    """
+    out_dim, depth = widths[-1], len(widths) - 1
+    layers = choose_layers(widths, n) if method == "conditioned" else (False,) * depth
+    entries = 0
+    for k, conditioned in enumerate(layers, start=1):
+        m_in, m_out, r = widths[k - 1], widths[k], min(widths[k - 1], n)
+        if conditioned:
+            entries += m_in * r + r * m_out + 3 * n * m_out + m_in * n * out_dim + 2 * n * out_dim * m_out
+        else:
+            entries += m_out * m_in + 3 * n * m_out + n * out_dim * m_out
+    entries += (n * out_dim) ** 2 * (depth + 1 if per_layer else 2)
+    return int(entries * itemsize)
+
+
+def choose_method(widths: Sequence[int], n: int) -> str:
+    """'auto': conditioned if conditioning any layer is cheaper (:func:`choose_layers`), else explicit."""
+    return "conditioned" if any(choose_layers(widths, n)) else "explicit"
+
+
+def batch_size(method: str, widths: Sequence[int], n: int, itemsize: int, per_layer: bool = False) -> int:
+    """Draws per compiled call, vectorised with vmap: floor(256 MiB / draw_bytes) clipped to [1, 32].
+    Depends only on the configuration, never on how many draws a call asks for."""
+    per_draw = draw_bytes(method, widths, n, itemsize, per_layer)
+    return int(min(_MAX_BATCH, max(1, _BATCH_BYTES // max(per_draw, 1))))
+
+
+def _explicit_draw(key: jax.Array, x: jax.Array, widths: tuple[int, ...], activation: Activation) -> jax.Array:
+    """Per-layer kernels (l, n m_l, n m_l) of one network with explicit N(0,1) weights."""
+    keys = jax.random.split(key, len(widths) - 1)
+    weights = [jax.random.normal(keys[k - 1], (widths[k], widths[k - 1]), x.dtype) for k in range(1, len(widths))]
+    pre, post = forward(weights, x, activation)
+    deltas = backward(weights, pre, activation)
+    scales = layer_scales(widths, activation)
+    return jnp.stack([layer_kernel(a @ a.T, d @ d.T, c) for a, d, c in zip(post, deltas, scales, strict=True)])
+
+
+def _project_out(q: jax.Array, y: jax.Array) -> jax.Array:
+    """(I - Q Q^T) Y for Q with orthonormal columns."""
+    return y - q @ (q.T @ y)
+
+
+def _gram_sqrt(gram: jax.Array) -> jax.Array:
+    """R with R^T R = gram for a PSD gram (eigh; negative rounding eigenvalues clipped to 0)."""
+    eigval, eigvec = jnp.linalg.eigh(gram)
+    return jnp.sqrt(jnp.maximum(eigval, 0.0))[:, None] * eigvec.T
+
+
+def _conditioned_draw(key: jax.Array, x: jax.Array, widths: tuple[int, ...], activation: Activation) -> jax.Array:
+    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc).
+
+    Layers chosen by :func:`choose_layers` are conditioned, the others drawn explicitly (each W_k
+    is independent, so the two routes mix freely). Only the law of G D^T enters, so its factor
+    R_D may be any square root of the Gram D D^T, which K_k needs anyway: an eigh of an
+    (n m_l)^2 matrix replaces a QR of the tall D^T.
+    """
+    depth, n, out_dim = len(widths) - 1, x.shape[0], widths[-1]
+    keys = jax.random.split(key, 2 * depth)
+    scales = layer_scales(widths, activation)
+    conditioned = choose_layers(widths, n)
+    # Forward. Conditioned: A^T = Q R (Householder), H = c R^T Z1. Explicit: H = c A W^T.
+    a, factors, act_grams, pre = x, [], [], []
+    for k in range(1, depth + 1):
+        if conditioned[k - 1]:
+            q, r = jnp.linalg.qr(a.T, mode="reduced")
+            z1 = jax.random.normal(keys[k - 1], (q.shape[1], widths[k]), x.dtype)
+            factors.append((q, z1))
+            act_grams.append(r.T @ r)
+            h = scales[k - 1] * (r.T @ z1)
+        else:
+            w = jax.random.normal(keys[k - 1], (widths[k], widths[k - 1]), x.dtype)
+            factors.append(w)
+            act_grams.append(a @ a.T)
+            h = scales[k - 1] * (a @ w.T)
+        pre.append(h)
+        a = activation.phi(h)
+    # Backward on D^T (m_k x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
+    dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
+    kernels = [None] * depth
+    for k in range(depth, 0, -1):
+        delta_gram = dt.T @ dt
+        kernels[k - 1] = layer_kernel(act_grams[k - 1], delta_gram, scales[k - 1])
+        if k == 1:
+            break
+        m_in, m_out = widths[k - 1], widths[k]
+        if not conditioned[k - 1]:
+            wt_dt = factors[k - 1].T @ dt
+        else:
+            q, z1 = factors[k - 1]
+            wt_dt = q @ (z1 @ dt)
+            if q.shape[1] < m_in:  # otherwise I - Q Q^T = 0
+                if m_out < n * out_dim:  # G itself is the smaller draw
+                    g_dt = jax.random.normal(keys[depth + k - 1], (m_in, m_out), x.dtype) @ dt
+                else:  # G D^T = Z3 R_D in law, R_D^T R_D = D D^T
+                    z3 = jax.random.normal(keys[depth + k - 1], (m_in, n * out_dim), x.dtype)
+                    g_dt = z3 @ _gram_sqrt(delta_gram)
+                wt_dt = wt_dt + _project_out(q, g_dt)
+        gate = jnp.repeat(activation.dphi(pre[k - 2]).T, out_dim, axis=1)
+        dt = scales[k - 1] * wt_dt * gate
+    return jnp.stack(kernels)
+
+
+_DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_batch(
+    method: str, widths: tuple[int, ...], activation: Activation, per_layer: bool, batch: int
+) -> Callable:
+    """jit of ``batch`` draws: vmap over the keys, or a sequential lax.map when batch == 1 (a big
+    draw gains nothing from vmap, and a vmapped Gaussian draw of one key is ~3x slower on CPU)."""
+    draw = functools.partial(_DRAWS[method], widths=widths, activation=activation)
+
+    def run(keys: jax.Array, x: jax.Array) -> jax.Array:
+        one = functools.partial(draw, x=x)
+        kernels = jax.vmap(one)(keys) if batch > 1 else jax.lax.map(one, keys)
+        return kernels if per_layer else jnp.sum(kernels, axis=1)
+
+    return jax.jit(run)
+
+
+def _validate(x, activation, widths, draws, seed, method, dtype) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
+    if not isinstance(activation, Activation):
+        raise TypeError(f"activation must be an ntk_eoc.Activation, got {type(activation).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"sample_kernels: method must be one of {METHODS}, got method={method!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"sample_kernels: dtype must be one of {DTYPES}, got dtype={dtype!r}")
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "sample_kernels: dtype='float64' needs 64-bit JAX; set JAX_ENABLE_X64=1 or call "
+            "jax.config.update('jax_enable_x64', True) before sampling"
+        )
+    x = np.asarray(x, dtype=np.float64)
+    widths = tuple(int(w) for w in widths)
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"sample_kernels: widths must be [m_0, ..., m_l] with all m_k >= 1, got widths={list(widths)}")
+    if x.ndim != 2 or x.shape[1] != widths[0]:
+        raise ValueError(f"sample_kernels: x must have shape (n, m_0={widths[0]}), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("sample_kernels: x contains NaN or inf")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"sample_kernels: seed must be a non-negative integer, got seed={seed!r}")
+    ids = np.asarray(draws)
+    integral = ids.ndim == 1 and (ids.size == 0 or np.issubdtype(ids.dtype, np.integer))
+    if not integral or (ids.size and (ids.min() < 0 or ids.max() >= 2**32)):
+        raise ValueError(f"sample_kernels: draws must be a 1-d sequence of integers in [0, 2^32), got draws={draws!r}")
+    return x, widths, ids.astype(np.int64)
+
+
+def sample_kernels(
+    x: np.ndarray,
+    activation: Activation,
+    widths: Sequence[int],
+    draws: Sequence[int],
+    seed: int,
+    method: Method = "auto",
+    dtype: str = "float32",
+    *,
+    per_layer: bool = False,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> np.ndarray:
+    """K(theta_s) for each draw id s in ``draws``, theta_s drawn with key fold_in(key(seed), s).
+
+    Args:
+        x: (n, m_0) inputs.
+        activation: the (a,b)-ReLU at the EOC.
+        widths: [m_0, ..., m_l] (see :func:`schedules.widths`).
+        draws: draw ids (any subset, any order; duplicates allowed).
+        seed: base seed of the configuration.
+        method: "explicit", "conditioned" or "auto" (:func:`choose_method`).
+        dtype: "float32" (default) or "float64" (needs jax_enable_x64).
+        per_layer: return the per-layer kernels K_k, shape (draws, l, n m_l, n m_l), whose sum is K.
+        max_bytes: refuse a configuration whose one draw needs more (:func:`draw_bytes`); None: no limit.
+        progress: called as progress(done, total, seconds) after each compiled batch.
+
+    Returns:
+        (len(draws), n m_l, n m_l) array of ``dtype`` (host memory).
+
+    Raises:
+        ValueError: bad input, before any compute. FloatingPointError: a draw produced NaN or inf.
+    """
+    x, widths, ids = _validate(x, activation, widths, draws, seed, method, dtype)
+    n, out_dim, depth = x.shape[0], widths[-1], len(widths) - 1
+    method = choose_method(widths, n) if method == "auto" else method
+    itemsize = np.dtype(dtype).itemsize
+    need = draw_bytes(method, widths, n, itemsize, per_layer)
+    if max_bytes is not None and need > max_bytes:
+        raise ValueError(
+            f"sample_kernels: one {method} draw with widths={list(widths)}, n={n}, dtype={dtype} needs "
+            f"~{need / 2**30:.2f} GiB, over max_bytes={max_bytes} ({max_bytes / 2**30:.2f} GiB)"
+        )
+    batch = batch_size(method, widths, n, itemsize, per_layer)
+    run = _compiled_batch(method, widths, activation, per_layer, batch)
+    xj = jnp.asarray(x, dtype=dtype)
+    shape = (ids.size, depth) if per_layer else (ids.size,)
+    out = np.empty((*shape, n * out_dim, n * out_dim), dtype=dtype)
+    start_time = time.perf_counter()
+    for start in range(0, ids.size, batch):
+        chunk = ids[start : start + batch]
+        padded = np.concatenate([chunk, np.full(batch - chunk.size, chunk[-1])])
+        values = np.asarray(run(draw_keys(seed, padded), xj))[: chunk.size]
+        bad = ~np.isfinite(values).reshape(chunk.size, -1).all(axis=1)
+        if bad.any():
+            raise FloatingPointError(
+                f"sample_kernels: non-finite kernel for draw(s) {chunk[bad].tolist()} "
+                f"(method={method}, widths={list(widths)}, dtype={dtype})"
+            )
+        out[start : start + chunk.size] = values
+        if progress is not None:
+            progress(start + chunk.size, ids.size, time.perf_counter() - start_time)
+    return out
