@@ -9,11 +9,12 @@ With rho_1 = x.x' / (||x|| ||x'||) and unit diagonals:
 
 Numerics. Deep networks drive rho_k -> 1, where 1 - rho carries all the information and
 ``arccos``/``sqrt(1 - rho^2)`` lose it. The recursion therefore runs on the angle
-theta_k = arccos rho_k in [0, pi]: with u = 1 - cos theta = 2 sin^2(theta/2) and
-s = sin theta - theta cos theta (a series below ``_SERIES_ANGLE``),
+theta_k = arccos rho_k in [0, pi], carried as (sin theta/2, cos theta/2): with
+u = 1 - cos theta = 2 sin^2(theta/2) and s = sin theta - theta cos theta (a series below
+``_SERIES_ANGLE``),
 
     1 - f = u - (2 Delta / pi) s,    fdot = 1 - (2 Delta / pi) theta,
-    theta_{k+1} = 2 arcsin sqrt((1 - f) / 2),
+    sin(theta_{k+1}/2) = sqrt((1 - f) / 2),
 
 which keeps 1 - rho_l to full relative precision at any depth (10^4 and beyond), makes the
 diagonal exactly Theta_l(x, x) = l, and keeps the matrix exactly symmetric.
@@ -33,6 +34,7 @@ __all__ = [
     "LimitLayers",
     "correlation_map",
     "derivative_map",
+    "half_angle_step",
     "input_angles",
     "limit_kernel",
     "limit_layers",
@@ -61,15 +63,34 @@ def derivative_map(rho: np.ndarray, delta: float) -> np.ndarray:
     return (1.0 - delta) + delta * _TWO_OVER_PI * np.arcsin(np.clip(rho, -1.0, 1.0))
 
 
-def _sin_minus_t_cos(t: np.ndarray) -> np.ndarray:
-    """s(t) = sin t - t cos t, accurate for small t (series t^3/3 - t^5/30 + t^7/840 - t^9/45360)."""
+def _sin_minus_t_cos(t: np.ndarray, sin_t: np.ndarray, cos_t: np.ndarray) -> np.ndarray:
+    """s(t) = sin t - t cos t, by the series t^3/3 - t^5/30 + t^7/840 - t^9/45360 for small t."""
     t2 = t * t
     series = t * t2 * (1.0 / 3.0 - t2 * (1.0 / 30.0 - t2 * (1.0 / 840.0 - t2 / 45360.0)))
-    return np.where(t < _SERIES_ANGLE, series, np.sin(t) - t * np.cos(t))
+    return np.where(t < _SERIES_ANGLE, series, sin_t - t * cos_t)
+
+
+def half_angle_step(
+    sin_half: np.ndarray, cos_half: np.ndarray, delta: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One layer of the recursion on the state (sin theta_k/2, cos theta_k/2), one arctan2 per step:
+
+        theta = 2 atan2(sin, cos),  u = 1 - rho_k = 2 sin^2,  1 - rho_{k+1} = u - (2 Delta/pi) s(theta),
+        fdot(rho_k) = 1 - (2 Delta/pi) theta,  sin theta_{k+1}/2 = sqrt((1 - rho_{k+1}) / 2).
+
+    Returns:
+        (sin theta_{k+1}/2, cos theta_{k+1}/2, 1 - rho_{k+1}, fdot(rho_k)), each of the input shape.
+    """
+    angle = 2.0 * np.arctan2(sin_half, cos_half)
+    u = 2.0 * sin_half * sin_half
+    s = _sin_minus_t_cos(angle, 2.0 * sin_half * cos_half, 1.0 - u)
+    one_minus_f = np.clip(u - delta * _TWO_OVER_PI * s, 0.0, 2.0)
+    fdot = 1.0 - delta * _TWO_OVER_PI * angle
+    return np.sqrt(0.5 * one_minus_f), np.sqrt(1.0 - 0.5 * one_minus_f), one_minus_f, fdot
 
 
 def theta_step(angle: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One layer of the correlation recursion in angle form.
+    """One layer of the correlation recursion in angle form (:func:`half_angle_step` on theta).
 
     Args:
         angle: theta_k = arccos rho_k in [0, pi], any shape.
@@ -78,11 +99,8 @@ def theta_step(angle: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray,
     Returns:
         (theta_{k+1}, 1 - rho_{k+1}, fdot(rho_k)), each of ``angle``'s shape.
     """
-    u = 2.0 * np.sin(0.5 * angle) ** 2
-    one_minus_f = np.maximum(u - delta * _TWO_OVER_PI * _sin_minus_t_cos(angle), 0.0)
-    fdot = 1.0 - delta * _TWO_OVER_PI * angle
-    next_angle = 2.0 * np.arcsin(np.minimum(np.sqrt(0.5 * one_minus_f), 1.0))
-    return next_angle, one_minus_f, fdot
+    sin_half, cos_half, one_minus_f, fdot = half_angle_step(np.sin(0.5 * angle), np.cos(0.5 * angle), delta)
+    return 2.0 * np.arctan2(sin_half, cos_half), one_minus_f, fdot
 
 
 def _validate_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,14 +170,15 @@ def _check_depth(depth: int, output_dim: int) -> None:
 
 
 def _recursion(angle: np.ndarray, delta: float, depth: int, layers: dict | None) -> np.ndarray:
-    """Theta_l for one block of angles theta_1; fills ``layers`` (rho, 1-rho, Theta per k) if given."""
-    one_minus_rho = 2.0 * np.sin(0.5 * angle) ** 2
+    """Theta_l for one block of angles theta_1; fills ``layers`` (1 - rho_k, Theta_k per k) if given."""
+    sin_half, cos_half = np.sin(0.5 * angle), np.cos(0.5 * angle)
+    one_minus_rho = 2.0 * sin_half * sin_half
     theta = 1.0 - one_minus_rho
     if layers is not None:
         layers["one_minus_rho"].append(one_minus_rho)
         layers["theta"].append(theta.copy())
     for _ in range(1, depth):
-        angle, one_minus_rho, fdot = theta_step(angle, delta)
+        sin_half, cos_half, one_minus_rho, fdot = half_angle_step(sin_half, cos_half, delta)
         theta *= fdot
         theta += 1.0 - one_minus_rho
         if layers is not None:
