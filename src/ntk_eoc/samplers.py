@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from typing import Literal
@@ -242,9 +243,10 @@ def _validate(x, activation, widths, draws, seed, method, dtype) -> tuple[np.nda
             "jax.config.update('jax_enable_x64', True) before sampling"
         )
     x = np.asarray(x, dtype=np.float64)
-    widths = tuple(int(w) for w in widths)
-    if len(widths) < 2 or min(widths) < 1:
+    widths = tuple(widths)
+    if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in widths):
         raise ValueError(f"sample_kernels: widths must be [m_0, ..., m_l] with all m_k >= 1, got widths={list(widths)}")
+    widths = tuple(int(w) for w in widths)
     if x.ndim != 2 or x.shape[1] != widths[0]:
         raise ValueError(f"sample_kernels: x must have shape (n, m_0={widths[0]}), got {x.shape}")
     if not np.all(np.isfinite(x)):

@@ -1,0 +1,158 @@
+"""The conditioned sampler draws K(theta) with the law of explicit N(0,1) weights (SCIENCE.md §5).
+
+One helper, :func:`law_test`, compares two samples of kernels; every test here uses it, both to
+accept the conditioned sampler and to reject deliberately wrong samplers (the power checks).
+
+False-failure rate. Each call of :func:`law_test` spends ``FALSE_FAILURE_RATE`` = 1e-5 in total
+(conftest.py), below the required 1e-4 per test:
+- half on the moment z-tests: two-sample z-scores of the mean of every distinct entry (upper
+  triangle with the diagonal) and of the mean of its square, Bonferroni over all of them; the
+  z-scores are normal to within the central-limit error of 2000-draw means (fixed seeds make every
+  outcome reproducible);
+- a quarter each on two-sample Kolmogorov-Smirnov tests of lambda_min and lambda_max
+  (distribution-free p-values from ``scipy.stats.ks_2samp``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from ntk_eoc import Activation, sample_kernels
+from ntk_eoc import samplers as samplers_module
+
+pytestmark = pytest.mark.slow
+
+N_DRAWS = 2000
+N_POINTS, INPUT_DIM = 6, 8
+SEED_EXPLICIT, SEED_CONDITIONED = 11, 12  # independent samples: distinct base seeds
+
+
+@dataclass(frozen=True)
+class LawTest:
+    """Outcome of :func:`law_test`: the largest |z| of the moment tests against its Bonferroni
+    threshold, and the KS p-values of (lambda_min, lambda_max) against theirs."""
+
+    max_z: float
+    z_threshold: float
+    ks_pvalues: tuple[float, float]
+    ks_threshold: float
+
+    @property
+    def same_law(self) -> bool:
+        return self.max_z <= self.z_threshold and min(self.ks_pvalues) >= self.ks_threshold
+
+    def __str__(self) -> str:
+        return (
+            f"max |z| = {self.max_z:.2f} (threshold {self.z_threshold:.2f}); KS p-values of "
+            f"(lambda_min, lambda_max) = ({self.ks_pvalues[0]:.2e}, {self.ks_pvalues[1]:.2e}) "
+            f"(threshold {self.ks_threshold:.1e})"
+        )
+
+
+def _two_sample_z(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Welch z-scores of mean(a) - mean(b), column by column."""
+    se = np.sqrt(a.var(axis=0, ddof=1) / a.shape[0] + b.var(axis=0, ddof=1) / b.shape[0])
+    return (a.mean(axis=0) - b.mean(axis=0)) / se
+
+
+def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) -> LawTest:
+    """Test that two samples of (draws, N, N) symmetric kernels have the same law, at total level alpha."""
+    size = first.shape[-1]
+    iu = np.triu_indices(size)
+    entries_a, entries_b = first[:, iu[0], iu[1]], second[:, iu[0], iu[1]]
+    moments_a = np.concatenate([entries_a, entries_a**2], axis=1)
+    moments_b = np.concatenate([entries_b, entries_b**2], axis=1)
+    z = _two_sample_z(moments_a, moments_b)
+    eig_a, eig_b = np.linalg.eigvalsh(first), np.linalg.eigvalsh(second)
+    pvalues = tuple(float(stats.ks_2samp(eig_a[:, j], eig_b[:, j]).pvalue) for j in (0, -1))
+    return LawTest(
+        max_z=float(np.abs(z).max()),
+        z_threshold=bonferroni(z.size, alpha / 2.0),
+        ks_pvalues=pvalues,
+        ks_threshold=alpha / 4.0,
+    )
+
+
+def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False):
+    return sample_kernels(x, act, widths, range(n_draws), seed, method, "float64", per_layer=per_layer)
+
+
+@pytest.fixture(scope="module")
+def x(sphere):
+    return sphere(N_POINTS, INPUT_DIM)
+
+
+# (activation, widths): the cost model conditions layers 1-2, 1-2 and 1 of these (n = 6). The second
+# case has m_l = 3, where D has n m_l = 18 rows; the third has a hidden layer narrower than n.
+CASES = [
+    (Activation.named("relu"), (INPUT_DIM, 64, 64, 1)),
+    (Activation.named("abs"), (INPUT_DIM, 48, 48, 3)),
+    (Activation(-0.3, 0.8), (INPUT_DIM, 64, 4, 48, 1)),
+]
+
+
+@pytest.fixture(scope="module")
+def relu_samples(x):
+    """Explicit draws and per-layer conditioned draws of the first case; conditioned draws
+    N_DRAWS..3 N_DRAWS - 1 feed the wrong samplers of the power checks."""
+    act, widths = CASES[0]
+    assert any(samplers_module.choose_layers(widths, N_POINTS)), "the case must exercise conditioning"
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    layers = _draws(x, act, widths, "conditioned", SEED_CONDITIONED, n_draws=3 * N_DRAWS, per_layer=True)
+    return explicit, layers
+
+
+@pytest.mark.parametrize(("act", "widths"), CASES[1:], ids=["abs-m_l=3", "ab-narrow-layer"])
+def test_conditioned_sampler_has_the_law_of_explicit_weights(x, bonferroni, false_failure_rate, act, widths):
+    assert any(samplers_module.choose_layers(widths, N_POINTS)), "the case must exercise conditioning"
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    result = law_test(explicit, _draws(x, act, widths, "conditioned", SEED_CONDITIONED), false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def test_conditioned_relu_sampler_has_the_law_of_explicit_weights(relu_samples, bonferroni, false_failure_rate):
+    explicit, layers = relu_samples
+    result = law_test(explicit, layers[:N_DRAWS].sum(axis=1), false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def test_law_test_rejects_a_sampler_with_last_layer_weights_scaled_by_1_1(relu_samples, bonferroni, false_failure_rate):
+    # N is linear in W_l, so scaling W_l by 1.1 scales dN/dW_k by 1.1 for k < l and leaves dN/dW_l:
+    # K_wrong = 1.21 sum_{k<l} K_k + K_l, an exact draw of the wrong network.
+    explicit, layers = relu_samples
+    fresh = layers[N_DRAWS : 2 * N_DRAWS]
+    wrong = 1.21 * fresh[:, :-1].sum(axis=1) + fresh[:, -1]
+    result = law_test(explicit, wrong, false_failure_rate, bonferroni)
+    assert not result.same_law, str(result)
+
+
+def test_law_test_rejects_a_mean_preserving_sampler_with_half_the_covariance(
+    relu_samples, bonferroni, false_failure_rate
+):
+    # The average of two independent draws has the right mean and half the covariance: only the
+    # second moments and the eigenvalue laws can tell.
+    explicit, layers = relu_samples
+    totals = layers[N_DRAWS:].sum(axis=1)
+    wrong = 0.5 * (totals[:N_DRAWS] + totals[N_DRAWS:])
+    result = law_test(explicit, wrong, false_failure_rate, bonferroni)
+    assert not result.same_law, str(result)
+
+
+def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, monkeypatch, bonferroni, false_failure_rate):
+    """Condition every layer, overriding the cost model: square Q (m_{k-1} <= n, layers 1 and 3) and
+    the direct draw of G D^T (m_k < n m_l, layers 2 and 4), which the cost model never chooses here."""
+    act, widths = Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)
+    x = sphere(N_POINTS, widths[0])
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    monkeypatch.setattr(samplers_module, "choose_layers", lambda layer_widths, n: (True,) * (len(layer_widths) - 1))
+    samplers_module._compiled_batch.cache_clear()
+    try:
+        conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED)
+    finally:
+        samplers_module._compiled_batch.cache_clear()  # drop the compilation made under the override
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)

@@ -1,0 +1,176 @@
+"""Draws of K(theta): reproducibility by draw id, per-layer sums, input validation, compile reuse.
+Agreement in law between the two methods is in tests/statistical/test_sampler_law.py."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from ntk_eoc import Activation, draw_keys, sample_kernels
+from ntk_eoc import samplers as samplers_module
+from ntk_eoc.samplers import batch_size, choose_layers, choose_method
+
+ACT = Activation(-0.3, 0.8)
+N_POINTS, INPUT_DIM = 5, 6
+# Wide enough that the conditioned method conditions its hidden layers (checked below), so that the
+# reproducibility tests cover both routes.
+WIDTHS = (INPUT_DIM, 48, 48, 2)
+METHODS = ["explicit", "conditioned"]
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+@pytest.fixture(scope="module")
+def x(sphere):
+    return sphere(N_POINTS, INPUT_DIM)
+
+
+@pytest.fixture(scope="module")
+def eight_draws(x, seed):
+    """Draws 0..7 of the test configuration in float32, per method (one compilation each)."""
+    return {m: sample_kernels(x, ACT, WIDTHS, range(8), seed, m, "float32") for m in METHODS}
+
+
+def test_the_test_configuration_conditions_a_hidden_layer():
+    assert any(choose_layers(WIDTHS, N_POINTS))
+    assert choose_method(WIDTHS, N_POINTS) == "conditioned"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_draws_split_into_calls_equal_one_call_bit_for_bit(x, seed, eight_draws, method):
+    whole = eight_draws[method]
+    first = sample_kernels(x, ACT, WIDTHS, range(4), seed, method, "float32")
+    second = sample_kernels(x, ACT, WIDTHS, range(4, 8), seed, method, "float32")
+    assert whole.dtype == np.float32
+    assert whole.shape == (8, N_POINTS * 2, N_POINTS * 2)
+    np.testing.assert_array_equal(np.concatenate([first, second]), whole)
+    # A permuted subset, and a repeated id, give the same rows.
+    np.testing.assert_array_equal(sample_kernels(x, ACT, WIDTHS, [5, 2], seed, method, "float32"), whole[[5, 2]])
+    np.testing.assert_array_equal(sample_kernels(x, ACT, WIDTHS, [3, 3], seed, method, "float32"), whole[[3, 3]])
+    # Different ids are different networks.
+    assert not np.array_equal(whole[0], whole[1])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_draws_spanning_several_batches_equal_their_split(x, seed, method):
+    batch = batch_size(method, WIDTHS, N_POINTS, 4)
+    ids = np.arange(batch + 3)
+    whole = sample_kernels(x, ACT, WIDTHS, ids, seed, method, "float32")
+    parts = [sample_kernels(x, ACT, WIDTHS, ids[i : i + 5], seed, method, "float32") for i in range(0, ids.size, 5)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_another_seed_gives_other_networks(x, seed, eight_draws):
+    other = sample_kernels(x, ACT, WIDTHS, [0], seed + 1, "conditioned", "float32")
+    assert not np.array_equal(other[0], eight_draws["conditioned"][0])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_per_layer_kernels_sum_to_the_total(x, seed, tol, eight_draws, method):
+    total = eight_draws[method]
+    layers = sample_kernels(x, ACT, WIDTHS, range(8), seed, method, "float32", per_layer=True)
+    assert layers.shape == (8, len(WIDTHS) - 1, N_POINTS * 2, N_POINTS * 2)
+    t = tol["float32_sum"]
+    np.testing.assert_allclose(layers.sum(axis=1, dtype=np.float64), total, rtol=t.rtol, atol=t.atol)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sampled_kernels_are_symmetric_and_positive_semidefinite(eight_draws, method):
+    k = eight_draws[method].astype(np.float64)
+    # Each K_k is an elementwise product of two float32 Gram matrices: symmetric to a few ulp.
+    np.testing.assert_allclose(k, np.swapaxes(k, 1, 2), rtol=1e-5, atol=1e-6)
+    eig = np.linalg.eigvalsh(0.5 * (k + np.swapaxes(k, 1, 2)))
+    # A sum of Gram matrices: eigenvalues >= 0 up to float32 rounding, ~ n m_l eps32 ||K||.
+    assert np.all(eig.min(axis=1) >= -1e-5 * eig.max(axis=1))
+    assert np.all(np.diagonal(k, axis1=1, axis2=2) > 0.0)
+
+
+def test_draw_keys_fold_the_draw_id_into_the_base_key(seed):
+    keys = draw_keys(seed, [0, 7])
+    base = jax.random.key(seed)
+    np.testing.assert_array_equal(
+        jax.random.key_data(keys), jax.random.key_data(jax.numpy.stack([jax.random.fold_in(base, s) for s in (0, 7)]))
+    )
+
+
+def test_a_second_call_with_the_same_configuration_compiles_nothing(x, seed):
+    compiles: list[str] = []
+
+    def listener(event: str, duration: float, **kwargs) -> None:
+        if event == BACKEND_COMPILE_EVENT:
+            compiles.append(str(kwargs.get("fun_name", "")))
+
+    # A configuration no other test uses, so the first call compiles. The event wraps every XLA
+    # compilation request, persistent-cache hits included, so it counts whatever in-memory caching missed.
+    widths = (INPUT_DIM, 40, 1)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        sample_kernels(x, ACT, widths, range(3), seed, "conditioned", "float32")
+        first = len(compiles)
+        sample_kernels(x, ACT, widths, range(3, 9), seed, "conditioned", "float32")
+        second = len(compiles) - first
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert first > 0, "the compile listener saw no compilation: the check below would be vacuous"
+    assert second == 0, f"second call compiled {compiles[first:]}"
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    """Fail the test if sampling reaches the compiled draws: errors must come before compute."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sample_kernels reached compute before rejecting its input")
+
+    monkeypatch.setattr(samplers_module, "_compiled_batch", refuse)
+
+
+def _call(x, **overrides):
+    args = {"x": x, "activation": ACT, "widths": WIDTHS, "draws": range(2), "seed": 0, "method": "auto"}
+    args.update(overrides)
+    return sample_kernels(**args)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"method": "exact"}, r"method=.exact."),
+        ({"dtype": "float16"}, r"dtype=.float16."),
+        ({"draws": [0, -1]}, r"draws=\[0, -1\]"),
+        ({"draws": [2**32]}, r"draws=\[4294967296\]"),
+        ({"draws": [0.5]}, r"draws=\[0.5\]"),
+        ({"seed": -1}, r"seed=-1"),
+        ({"widths": (INPUT_DIM, 0, 1)}, r"widths=\[6, 0, 1\]"),
+        ({"widths": (INPUT_DIM, 48.7, 1)}, r"widths=\[6, 48.7, 1\]"),  # not silently truncated to 48
+        ({"widths": (INPUT_DIM, True, 1)}, r"widths=\[6, True, 1\]"),
+        ({"widths": (INPUT_DIM,)}, r"widths=\[6\]"),
+        ({"widths": (INPUT_DIM + 1, 8, 1)}, r"shape \(n, m_0=7\), got \(5, 6\)"),
+        ({"max_bytes": 1000}, r"max_bytes=1000"),
+    ],
+)
+def test_bad_arguments_raise_value_error_before_compute(x, no_compute, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _call(x, **overrides)
+
+
+@pytest.mark.parametrize("shape", [(N_POINTS,), (N_POINTS, INPUT_DIM, 1), (N_POINTS, INPUT_DIM - 1)])
+def test_inputs_of_the_wrong_shape_raise_before_compute(no_compute, shape):
+    with pytest.raises(ValueError, match=r"x must have shape"):
+        _call(np.ones(shape))
+
+
+def test_non_finite_inputs_raise_before_compute(x, no_compute):
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf"):
+        _call(bad)
+
+
+def test_float64_without_x64_raises_before_compute(x, no_compute):
+    with jax.enable_x64(False), pytest.raises(ValueError, match=r"dtype='float64' needs 64-bit JAX"):
+        _call(x, dtype="float64")
+
+
+def test_a_non_activation_raises_type_error(x, no_compute):
+    with pytest.raises(TypeError, match=r"got tuple"):
+        _call(x, activation=(0.5, 0.5))

@@ -1,0 +1,82 @@
+"""Layer widths from a base width and a schedule (SCIENCE.md §1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ntk_eoc import widths
+from ntk_eoc.schedules import point_state_bytes
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("quadratic", [16, 8, 32, 72, 2]),  # m_k = k^2 m
+        ("linear", [16, 8, 16, 24, 2]),  # m_k = k m
+        ("constant", [16, 8, 8, 8, 2]),  # m_k = m
+    ],
+)
+def test_schedule_gives_the_stated_hidden_widths(schedule, expected):
+    assert widths(schedule, 8, 4, input_dim=16, output_dim=2) == expected
+
+
+def test_explicit_schedule_lists_the_hidden_widths_and_ignores_base_width():
+    assert widths([5, 3], None, 3, input_dim=4, output_dim=1) == [4, 5, 3, 1]
+
+
+def test_depth_one_is_the_linear_model_with_no_hidden_layer():
+    assert widths("quadratic", 8, 1, input_dim=16, output_dim=3) == [16, 3]
+
+
+def test_point_state_bytes_is_four_times_two_plus_output_dim_times_the_hidden_and_output_widths():
+    # 4 bytes * (2 + m_l) * (m_1 + ... + m_l) = 4 * 4 * (8 + 32 + 2)
+    assert point_state_bytes([16, 8, 32, 2]) == 4 * 4 * 42
+
+
+@pytest.mark.parametrize(
+    ("base_width", "match"),
+    [(0, r"base_width=0"), (-3, r"base_width=-3"), (2.5, r"base_width=2.5"), ("8", r"base_width='8'"), (None, "None")],
+)
+def test_bad_base_width_raises_naming_it(base_width, match):
+    with pytest.raises(ValueError, match=match):
+        widths("quadratic", base_width, 3, input_dim=4)
+
+
+@pytest.mark.parametrize("depth", [0, -1, 1.5, True])
+def test_bad_depth_raises_naming_it(depth):
+    with pytest.raises(ValueError, match=rf"depth must be a positive integer, got depth={depth!r}"):
+        widths("constant", 8, depth, input_dim=4)
+
+
+@pytest.mark.parametrize(("key", "kwargs"), [("input_dim", {"input_dim": 0}), ("output_dim", {"output_dim": -2})])
+def test_bad_input_or_output_dim_raises_naming_it(key, kwargs):
+    call = {"input_dim": 4, **kwargs}
+    with pytest.raises(ValueError, match=rf"{key}={kwargs[key]}"):
+        widths("constant", 8, 3, **call)
+
+
+def test_unknown_schedule_raises_naming_it():
+    with pytest.raises(ValueError, match=r"unknown schedule='cubic'"):
+        widths("cubic", 8, 3, input_dim=4)
+
+
+@pytest.mark.parametrize("hidden", [[5], [5, 3, 2]])
+def test_explicit_schedule_of_wrong_length_raises_naming_the_list(hidden):
+    with pytest.raises(ValueError, match=rf"2 hidden widths of a depth-3 network, got {len(hidden)}"):
+        widths(hidden, None, 3, input_dim=4)
+
+
+def test_explicit_schedule_with_a_non_positive_width_raises_naming_its_position():
+    with pytest.raises(ValueError, match=r"schedule\[1\]=0"):
+        widths([5, 0], None, 3, input_dim=4)
+
+
+def test_memory_limit_exceeded_raises_naming_the_limit():
+    need = point_state_bytes([4, 8, 32, 1])
+    assert widths("quadratic", 8, 3, input_dim=4, max_bytes_per_point=need) == [4, 8, 32, 1]
+    with pytest.raises(ValueError, match=rf"max_bytes_per_point={need - 1}"):
+        widths("quadratic", 8, 3, input_dim=4, max_bytes_per_point=need - 1)
+
+
+def test_memory_limit_none_disables_the_check():
+    assert widths("constant", 10**6, 2, input_dim=4, max_bytes_per_point=None) == [4, 10**6, 1]
