@@ -149,10 +149,10 @@ def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, monke
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     monkeypatch.setattr(samplers_module, "choose_layers", lambda layer_widths, n: (True,) * (len(layer_widths) - 1))
-    samplers_module._compiled_batch.cache_clear()
+    samplers_module._compiled_draw.cache_clear()
     try:
         conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED)
     finally:
-        samplers_module._compiled_batch.cache_clear()  # drop the compilation made under the override
+        samplers_module._compiled_draw.cache_clear()  # drop the compilation made under the override
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)

@@ -122,7 +122,7 @@ def no_compute(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("sample_kernels reached compute before rejecting its input")
 
-    monkeypatch.setattr(samplers_module, "_compiled_batch", refuse)
+    monkeypatch.setattr(samplers_module, "_compiled_draw", refuse)
 
 
 def _call(x, **overrides):
