@@ -1,0 +1,313 @@
+"""Stage figures: the experiment's figures, tidy tables and claims table, from every run's stores.
+
+Reads all ``concentration/<run>.zarr`` and ``spectrum/<spectrum_id>.zarr`` stores of the experiment,
+puts the runs on a grid whose dims are the swept keys of the run ids (``key~value__key~value``),
+summarizes with :mod:`ntk_eoc.stats`, draws with :mod:`ntk_eoc.plots` and writes under the results dir:
+``figures/<figure>.{png,pdf}`` (:func:`figures_for`) and ``tables/{concentration_summary, slopes,
+kernel_spectrum_summary, limit_spectrum, claims}.csv`` plus ``tables/claims.md``.
+
+A figure shows at most two swept keys at once; every other swept key is fixed at a reference value:
+the largest ``depth`` and ``base_width``, the smallest ``output_dim``, the ``quadratic`` schedule (if
+swept), the first value of any other key.
+
+Config sections (validated here, defaults shown):
+
+.. code-block:: yaml
+
+    concentration: {n_boot: 2000, seed: 0, confidence: 0.95, quantiles: [0.1, 0.25, 0.5, 0.75, 0.9],
+                    claims_norm: op_abs}
+    figures: {deviation: op_rel, statistic: mean, dpi: 150}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import claims, plots, stats
+from ..config import ConfigError, activation_from_config
+from ..spectrum import condition_number
+from ..store import open_store
+from . import parser, setup_logging
+
+__all__ = [
+    "FIGURES",
+    "TABLES",
+    "analysis_config",
+    "figures_for",
+    "figures_params",
+    "grid",
+    "grid_axes",
+    "run_axes",
+]
+
+FIGURES = (
+    "deviation_vs_width",
+    "schedules",
+    "activations",
+    "output_dim",
+    "limit_spectrum",
+    "inverse_cosine",
+    "kernel_spectrum",
+)
+TABLES = (
+    "concentration_summary.csv",
+    "slopes.csv",
+    "kernel_spectrum_summary.csv",
+    "limit_spectrum.csv",
+    "claims.csv",
+    "claims.md",
+)
+DEVIATION_VARS = tuple(f"{norm}_{kind}" for kind in ("abs", "rel") for norm in stats.NORMS)
+DEFAULTS = {
+    "concentration": {
+        "n_boot": stats.DEFAULT_N_BOOT,
+        "seed": 0,
+        "confidence": 0.95,
+        "quantiles": list(stats.DEFAULT_QUANTILES),
+        "claims_norm": "op_abs",
+    },
+    "figures": {"deviation": "op_rel", "statistic": "mean", "dpi": plots.PNG_DPI},
+}
+# Swept key -> how a figure that does not show it picks its value.
+REFERENCE = {
+    "depth": max,
+    "base_width": max,
+    "output_dim": min,
+    "schedule": lambda names: "quadratic" if "quadratic" in names else names[0],
+}
+
+
+def analysis_config(sections: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``concentration`` and ``figures`` sections with defaults; ConfigError on unknown keys or values."""
+    out = {}
+    for name, defaults in DEFAULTS.items():
+        given = dict(sections.get(name) or {})
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise ConfigError(f"{name}.{unknown[0]}", given[unknown[0]], f"unknown key; allowed: {', '.join(defaults)}")
+        out[name] = {**defaults, **given}
+    for key in ("claims_norm",):
+        if out["concentration"][key] not in DEVIATION_VARS:
+            raise ConfigError(f"concentration.{key}", out["concentration"][key], f"must be one of {DEVIATION_VARS}")
+    if out["figures"]["deviation"] not in DEVIATION_VARS:
+        raise ConfigError("figures.deviation", out["figures"]["deviation"], f"must be one of {DEVIATION_VARS}")
+    dpi = out["figures"]["dpi"]
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 1200:
+        raise ConfigError("figures.dpi", dpi, "must be an integer in [10, 1200]")
+    if out["figures"]["statistic"] not in stats.STATISTICS:
+        raise ConfigError("figures.statistic", out["figures"]["statistic"], f"must be one of {stats.STATISTICS}")
+    return out
+
+
+def figures_params(runs: Mapping[str, Any]) -> dict[str, Any]:
+    """The analysis sections (concentration, figures) shared by all runs; ConfigError if they differ."""
+    sections = {rid: {k: run.analysis.get(k, {}) for k in DEFAULTS} for rid, run in runs.items()}
+    first_id, first = next(iter(sections.items()))
+    for rid, other in sections.items():
+        if other != first:
+            raise ConfigError("concentration/figures", rid, f"analysis sections differ from run {first_id}")
+    analysis_config(first)
+    return first
+
+
+def _value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def run_axes(run_id: str) -> dict[str, Any]:
+    """``key~value__key~value`` -> {key: value} (ints and floats parsed); "default" -> {}."""
+    if run_id == "default":
+        return {}
+    return {key: _value(value) for key, _, value in (part.partition("~") for part in run_id.split("__"))}
+
+
+def _is_activation_key(key: str) -> bool:
+    return key == "activation" or key.startswith("activation.")
+
+
+def figures_for(run_ids: Iterable[str]) -> list[str]:
+    """The figures an experiment can draw: the comparisons need >= 2 values of their swept key.
+
+    Every swept ``activation`` or ``activation.<param>`` key counts as the activation axis.
+    """
+    values: dict[str, set] = {}
+    for rid in run_ids:
+        axes = run_axes(rid)
+        act = tuple(sorted((k, str(v)) for k, v in axes.items() if _is_activation_key(k)))
+        for key, value in [*((k, v) for k, v in axes.items() if not _is_activation_key(k)), ("activation", act)]:
+            values.setdefault(key, set()).add(value)
+    needs = {"schedules": "depth", "activations": "activation", "output_dim": "output_dim"}
+    return [f for f in FIGURES if f not in needs or len(values.get(needs[f], ())) >= 2]
+
+
+def grid_axes(ds: xr.Dataset) -> dict[str, Any]:
+    """Swept keys of a run store; swept activation keys become one ``activation`` axis valued by the
+    activation's name (e.g. relu, abs, leaky_relu(0.5)), the name spectrum stores carry too."""
+    axes = run_axes(ds.attrs["run"])
+    swept = [k for k in axes if _is_activation_key(k)]
+    for key in swept:
+        axes.pop(key)
+    if swept:
+        axes["activation"] = activation_from_config(_config_attr(ds)["activation"]).name
+    return axes
+
+
+def grid(stores: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Per-run datasets on one grid over the swept keys (attr ``run``); ValueError if it has holes."""
+    parts = [ds.expand_dims({k: [v] for k, v in grid_axes(ds).items()}) for ds in stores]
+    for part in parts:
+        part.attrs = {}
+    out = xr.combine_by_coords(parts, combine_attrs="drop", join="outer") if len(parts) > 1 else parts[0]
+    cells = int(np.prod([out.sizes[d] for d in out.dims if d not in ("base_width", "draw")]))
+    if cells != len(parts):
+        raise ValueError(f"the {len(parts)} runs do not fill the grid {dict(out.sizes)}: sweep a full product")
+    return out
+
+
+def reference(obj, keep: Sequence[str]):
+    """Fix every swept dim not in ``keep`` at its reference value (see module docstring)."""
+    sel = {}
+    for dim in obj.dims:
+        if dim in keep or dim in ("draw", "statistic", "bound", "quantile", "eig"):
+            continue
+        pick = REFERENCE.get(dim)
+        sel[dim] = pick(obj[dim].values.tolist()) if pick else obj[dim].values[0]
+    return obj.sel(sel)
+
+
+def _tidy(summary: xr.Dataset, names: Sequence[str]) -> pd.DataFrame:
+    values = summary[list(names)].to_array("variable").to_series().unstack("bound").reset_index()
+    return values[[c for c in values.columns if c not in ("tail_level", "tail_resolved")]]
+
+
+def _kernel_spectra(conc: xr.Dataset, log) -> xr.Dataset:
+    out = conc[["lambda_min", "lambda_max"]]
+    cond = condition_number(out.lambda_min.values, out.lambda_max.values)
+    if np.isfinite(cond).all():
+        out = out.assign(cond=(out.lambda_min.dims, cond))
+    else:
+        log.warning(
+            "cond(K(theta)) is infinite for %d draws (lambda_min <= 0): not summarized", (~np.isfinite(cond)).sum()
+        )
+    return out
+
+
+def _config_attr(ds: xr.Dataset) -> dict[str, Any]:
+    cfg = ds.attrs["config"]
+    return json.loads(cfg) if isinstance(cfg, str) else dict(cfg)
+
+
+def _frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Tidy DataFrame of a Dataset, including a 0-d one (one row)."""
+    if not ds.dims:
+        return pd.DataFrame([{k: ds[k].item() for k in ds.variables}])
+    return ds.to_dataframe().reset_index()
+
+
+def _activations(stores: Sequence[xr.Dataset]) -> dict[str, Any]:
+    """Activation objects by name, from the stores' config attrs."""
+    acts = (activation_from_config(_config_attr(ds)["activation"]) for ds in stores)
+    return {act.name: act for act in acts}
+
+
+def draw_figures(names, conc, summary, slopes, ksum, spec, acts, core, cfg) -> dict[str, Any]:
+    """Every figure in ``names`` from the prepared datasets; returns name -> Figure.
+
+    ``acts`` maps activation keys to :class:`Activation`; ``core`` is one run's config (depth, output_dim
+    where they are not swept).
+    """
+    var, stat = cfg["figures"]["deviation"], cfg["figures"]["statistic"]
+    figs = {}
+    keep = ("activation", "schedule", "base_width")
+    if "deviation_vs_width" in names:
+        figs["deviation_vs_width"] = plots.plot_deviation_vs_width(
+            reference(summary, keep), var, stat, slopes=None if slopes is None else reference(slopes, keep)
+        )
+    if "schedules" in names:
+        figs["schedules"] = plots.plot_schedule_comparison(reference(summary, (*keep, "depth")), var, stat)
+    if "activations" in names:
+        ref = reference(summary, ("activation",))
+        depth, out_dim = (int(ref[k]) if k in ref.coords else int(core[k]) for k in ("depth", "output_dim"))
+        values = [stats.theory_bound_factor(acts[a], depth, out_dim) for a in ref.activation.values.tolist()]
+        factor = xr.DataArray(values, dims="activation", coords={"activation": ref.activation.values})
+        figs["activations"] = plots.plot_activation_factor(ref, factor, var, stat)
+    if "output_dim" in names:
+        figs["output_dim"] = plots.plot_output_dimension(reference(summary, ("output_dim", "activation")), var, stat)
+    if "limit_spectrum" in names:
+        figs["limit_spectrum"] = plots.plot_limit_spectrum(spec)
+    if "inverse_cosine" in names:
+        figs["inverse_cosine"] = plots.plot_inverse_cosine_error(spec)
+    if "kernel_spectrum" in names:
+        limit = conc[["limit_lambda_min", "limit_lambda_max", "limit_cond"]]
+        limit = limit.rename({k: k.removeprefix("limit_") for k in limit.data_vars})
+        kept = ("activation", "base_width")
+        names_k = [n for n in ("lambda_min", "lambda_max", "cond") if n in ksum]
+        figs["kernel_spectrum"] = plots.plot_kernel_spectrum_vs_width(
+            reference(ksum, kept), reference(limit, kept), names=names_k
+        )
+    return figs
+
+
+def _paths(files: Sequence[str]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Figure stems by name (from the .png outputs) and table paths by file name."""
+    paths = [Path(f) for f in files]
+    figures = {p.stem: p.with_suffix("") for p in paths if p.suffix == ".png"}
+    tables = {p.name: p for p in paths if p.name in TABLES}
+    missing = sorted(set(TABLES) - set(tables))
+    if missing:
+        raise ValueError(f"figures stage: no output path for tables {missing}")
+    return figures, tables
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Figures and tables of the experiment, written to the paths in ``--files``."""
+    cli = parser(__doc__)
+    cli.add_argument("--concentration", nargs="+", required=True, help="concentration stores, one per run")
+    cli.add_argument("--spectrum", nargs="+", required=True, help="spectrum stores, one per activation")
+    cli.add_argument("--files", nargs="+", required=True, help="every output: <figure>.png/.pdf and the tables")
+    args = cli.parse_args(argv)
+    log = setup_logging()
+    began = time.perf_counter()
+    cfg = analysis_config(args.config)
+    figure_paths, table_paths = _paths(args.files)
+    boot = {k: cfg["concentration"][k] for k in ("n_boot", "seed", "confidence")}
+    stores = [open_store(p) for p in args.concentration]
+    conc = grid(stores).load()
+    summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=cfg["concentration"]["quantiles"], **boot)
+    slopes = stats.fit_slopes(conc, cfg["figures"]["deviation"], **boot) if conc.sizes["base_width"] > 1 else None
+    if slopes is None:
+        log.warning("one base width: no slopes fitted (tables/slopes.csv is empty)")
+    ksum = stats.summarize(_kernel_spectra(conc, log), quantiles=cfg["concentration"]["quantiles"], **boot)
+    parts = [open_store(p).load() for p in args.spectrum]
+    spec = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
+    table = claims.claims_table(conc, spec, var=cfg["concentration"]["claims_norm"], **boot)
+    _tidy(summary, DEVIATION_VARS).to_csv(table_paths["concentration_summary.csv"], index=False)
+    (pd.DataFrame() if slopes is None else _frame(slopes)).to_csv(table_paths["slopes.csv"], index=False)
+    names_k = [v for v in ("lambda_min", "lambda_max", "cond") if v in ksum]
+    _tidy(ksum, names_k).to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
+    _frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)
+    claims.write_claims(table, table_paths["claims.csv"], table_paths["claims.md"])
+    log.info("claims:\n%s", claims.claims_markdown(table))
+    core = _config_attr(stores[0])
+    figs = draw_figures(list(figure_paths), conc, summary, slopes, ksum, spec, _activations(stores), core, cfg)
+    for name, stem in figure_paths.items():
+        plots.save_figure(figs[name], stem, dpi=int(cfg["figures"]["dpi"]))
+        log.info("figure %s written", name)
+    log.info("figures stage done in %.1f s", time.perf_counter() - began)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Helpers to drive a copy of the workflow through the Snakemake CLI and read its dry-run job list."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+# The tiny experiment of every workflow test: 2 runs (relu, leaky_relu; constant schedule),
+# base widths 4 and 8, 4 draws in blocks of 2 -> 8 sampling jobs.
+# The repository's JAX compilation cache is shared (entries are keyed by program and JAX version).
+TINY = (
+    "experiment=test",
+    'sweep=["activation=relu,leaky_relu", "schedule=constant"]',
+    f"jax_cache_dir={ROOT / '.jax_cache'}",
+)
+RUNS = ("activation~relu__schedule~constant", "activation~leaky_relu__schedule~constant")
+COPIED = ("Snakefile", "workflow", "config", "envs", "profiles")
+
+
+class Project:
+    """The workflow copied into ``root``; every call runs ``snakemake`` there."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self, *args: str, config: Sequence[str] = TINY, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [SNAKEMAKE, *args]
+        if config:
+            cmd += ["--config", *config]
+        out = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+        return out
+
+    def planned(self, *args: str, config: Sequence[str] = TINY) -> list[tuple[str, str]]:
+        """(rule, output) of every job a dry run would execute, sorted."""
+        text = self.run("-n", *args, config=config).stdout
+        return parse_jobs(text)
+
+
+def parse_jobs(text: str) -> list[tuple[str, str]]:
+    """(rule, first output or '') per job of Snakemake's dry-run listing."""
+    jobs, rule = [], None
+    for line in text.splitlines():
+        head = re.match(r"^(?:local)?rule (\w+):$", line)
+        if head:
+            if rule is not None:
+                jobs.append((rule, ""))
+            rule = head.group(1)
+            continue
+        if rule is not None and line.startswith("    output: "):
+            jobs.append((rule, line.removeprefix("    output: ").split(", ")[0]))
+            rule = None
+        elif rule is not None and line.startswith("    jobid: ") and rule == "all":
+            jobs.append((rule, ""))
+            rule = None
+    return sorted(jobs)
