@@ -10,8 +10,8 @@ sqrt(m_0), quadratic width schedule, ReLU at the EOC):
                jit-compiled, one draw per call.
 
 Every (method, m) configuration runs in a fresh subprocess: one warm-up call (compiles), then
-``--repeats`` timed calls. A sample_kernels call asks for B draws, B being the batch size the sampler
-compiles for that configuration (samplers.batch_size); the per-draw time is the call time / B and
+``--repeats`` timed calls. A sample_kernels call asks for B draws, B being the number of draws the sampler
+dispatches together for that configuration (samplers.batch_size); the per-draw time is the call time / B and
 includes drawing the weights, the key derivation and the copy of the result to host memory.
 
 Memory columns (RSS of the subprocess, MiB):
@@ -51,9 +51,6 @@ DEPTH = 4
 OUTPUT_DIM = 1
 SCHEDULE = "quadratic"
 METHODS = ("explicit", "conditioned", "jacobian")
-# Opt-in what-if (--methods conditioned_b1): the conditioned draw compiled for one draw per call
-# (lax.map, no vmap) through the private samplers._compiled_batch, bypassing batch_size.
-WHAT_IF = ("conditioned_b1",)
 DEFAULT_MS = (64, 256, 1024, 4096)
 # Conditioned only: widest hidden layer 9 m ~ 1.5e5, 3.7e5 and 1e6.
 DEFAULT_BIG_MS = (16384, 40960, 111111)
@@ -89,7 +86,7 @@ def n_params(widths: list[int]) -> int:
 
 def draws_per_call(method: str, widths: list[int]) -> int:
     """Draws per timed call: the sampler's own compiled batch size, 1 for the baseline."""
-    if method in ("jacobian", "conditioned_b1"):
+    if method == "jacobian":
         return 1
     from ntk_eoc import samplers
 
@@ -104,8 +101,7 @@ def estimate_bytes(method: str, widths: list[int]) -> int:
     from ntk_eoc import samplers
 
     batch = draws_per_call(method, widths)
-    core = "conditioned" if method == "conditioned_b1" else method
-    return int(_BASE_BYTES + batch * samplers.draw_bytes(core, widths, N_POINTS, 4))
+    return int(_BASE_BYTES + batch * samplers.draw_bytes(method, widths, N_POINTS, 4))
 
 
 def sphere_points(n: int, dim: int, seed: int = 0):
@@ -208,14 +204,6 @@ def worker(method: str, m: int, repeats: int, budget: float, seed: int) -> dict:
 
         def call(offset: int):
             return np.asarray(draw(jax.random.fold_in(base_key, offset), xj))
-    elif method == "conditioned_b1":
-        from ntk_eoc import samplers
-
-        run = samplers._compiled_batch("conditioned", tuple(widths), act, False, 1)
-        xj = jnp.asarray(x, dtype=jnp.float32)
-
-        def call(offset: int):
-            return np.asarray(run(samplers.draw_keys(seed, [offset]), xj))[0]
     else:
 
         def call(offset: int):
@@ -433,9 +421,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--methods",
         nargs="+",
-        choices=METHODS + WHAT_IF,
+        choices=METHODS,
         default=list(METHODS),
-        help="default: explicit conditioned jacobian; conditioned_b1 = conditioned draw compiled for B = 1",
+        help="default: explicit conditioned jacobian",
     )
     p.add_argument("--ms", nargs="+", type=int, help=f"base widths for all methods (default {DEFAULT_MS})")
     p.add_argument("--big-ms", nargs="*", type=int, help=f"extra base widths, conditioned only ({DEFAULT_BIG_MS})")
@@ -467,9 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         err = check_jacobian(layer_widths(min(args.ms)))
         print(f"# jacobian baseline vs ntk_eoc.empirical_ntk (same weights): max rel. diff {err:.1e}", flush=True)
     grid = [(meth, m) for m in args.ms for meth in args.methods]
-    for meth in ("conditioned", "conditioned_b1"):
-        if meth in args.methods:
-            grid += [(meth, m) for m in args.big_ms if m not in args.ms]
+    if "conditioned" in args.methods:
+        grid += [("conditioned", m) for m in args.big_ms if m not in args.ms]
     rows = []
     t0 = time.monotonic()
     for method, m in grid:
