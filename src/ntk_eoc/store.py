@@ -69,6 +69,7 @@ __all__ = [
     "DIMS",
     "StoreError",
     "check_finite",
+    "git_commit",
     "matrix_coords",
     "open_store",
     "provenance",
@@ -133,7 +134,7 @@ def check_finite(ds: xr.Dataset, where: str = "") -> None:
             )
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     """HEAD commit of the repository holding this package (``-dirty`` if modified), or 'unknown'."""
     root = Path(__file__).resolve().parent
     try:
@@ -183,7 +184,7 @@ def provenance(config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "config": json.loads(json.dumps(dict(config))),
         "versions": _versions(),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "device": _device(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
