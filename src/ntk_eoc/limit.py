@@ -22,6 +22,7 @@ diagonal exactly Theta_l(x, x) = l, and keeps the matrix exactly symmetric.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -38,6 +39,7 @@ __all__ = [
     "input_angles",
     "limit_kernel",
     "limit_layers",
+    "theta_at_depths",
     "theta_step",
 ]
 
@@ -169,22 +171,32 @@ def _check_depth(depth: int, output_dim: int) -> None:
             raise ValueError(f"limit_kernel: {key} must be a positive integer, got {key}={value!r}")
 
 
-def _recursion(angle: np.ndarray, delta: float, depth: int, layers: dict | None) -> np.ndarray:
-    """Theta_l for one block of angles theta_1; fills ``layers`` (1 - rho_k, Theta_k per k) if given."""
+def theta_at_depths(angle: np.ndarray, delta: float, depths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Theta_k and 1 - rho_k (unit-norm convention) at each k of the sorted ``depths``, in one
+    recursion to max(depths): Theta_1 = rho_1, Theta_{k+1} = rho_{k+1} + fdot(rho_k) Theta_k.
+
+    Args:
+        angle: theta_1 = angle between inputs (:func:`input_angles`), any shape.
+        delta: Delta_phi.
+        depths: increasing depths >= 1.
+
+    Returns:
+        (Theta, 1 - rho), each of shape (len(depths), *angle.shape).
+    """
     sin_half, cos_half = np.sin(0.5 * angle), np.cos(0.5 * angle)
     one_minus_rho = 2.0 * sin_half * sin_half
     theta = 1.0 - one_minus_rho
-    if layers is not None:
-        layers["one_minus_rho"].append(one_minus_rho)
-        layers["theta"].append(theta.copy())
-    for _ in range(1, depth):
-        sin_half, cos_half, one_minus_rho, fdot = half_angle_step(sin_half, cos_half, delta)
-        theta *= fdot
-        theta += 1.0 - one_minus_rho
-        if layers is not None:
-            layers["one_minus_rho"].append(one_minus_rho)
-            layers["theta"].append(theta.copy())
-    return theta
+    wanted = set(int(d) for d in depths)
+    thetas, gaps = [], []
+    for k in range(1, max(wanted) + 1):
+        if k > 1:
+            sin_half, cos_half, one_minus_rho, fdot = half_angle_step(sin_half, cos_half, delta)
+            theta *= fdot
+            theta += 1.0 - one_minus_rho
+        if k in wanted:
+            thetas.append(theta.copy())
+            gaps.append(one_minus_rho)
+    return np.stack(thetas), np.stack(gaps)
 
 
 def limit_kernel(
@@ -220,10 +232,8 @@ def limit_kernel(
     angle1 = input_angles(x)
     scale = np.outer(norms, norms) / in_dim
     if return_layers:
-        layers: dict[str, list[np.ndarray]] = {"one_minus_rho": [], "theta": []}
-        theta = _recursion(angle1, activation.delta, depth, layers)
-        one_minus_rho = np.stack(layers["one_minus_rho"])
-        theta_all = np.stack(layers["theta"]) * scale
+        theta_all, one_minus_rho = theta_at_depths(angle1, activation.delta, range(1, depth + 1))
+        theta_all *= scale
         rho = 1.0 - one_minus_rho
         ntk = expand_points(theta_all[-1] * dataset_scale(n), output_dim)
         return LimitLayers(rho, one_minus_rho, theta_all, rho[-1] * scale, _with_identity(ntk, output_dim))
@@ -231,7 +241,7 @@ def limit_kernel(
     rows = max(1, _BLOCK_ENTRIES // n)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        theta[start:stop, start:] = _recursion(angle1[start:stop, start:], activation.delta, depth, None)
+        theta[start:stop, start:] = theta_at_depths(angle1[start:stop, start:], activation.delta, [depth])[0][0]
     iu = np.triu_indices(n, k=1)
     theta.T[iu] = theta[iu]
     theta *= scale

@@ -23,7 +23,7 @@ import xarray as xr
 
 from .activations import Activation
 from .layout import dataset_scale
-from .limit import half_angle_step, input_angles
+from .limit import input_angles, theta_at_depths
 from .stats import MATRIX_DIMS, SYMMETRY_RTOL, check_finite
 
 __all__ = [
@@ -117,30 +117,6 @@ def _check_depths(depths: Sequence[int]) -> np.ndarray:
     return np.unique(d)
 
 
-def _theta_at_depths(angle: np.ndarray, delta: float, depths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Theta_k and 1 - rho_k (unit-norm convention) at each k in sorted ``depths``, one pass to max(depths).
-
-    The recursion of SCIENCE §3 on the half-angle state of :func:`ntk_eoc.limit.half_angle_step` (the
-    step ``limit_kernel`` uses): Theta_1 = rho_1, Theta_{k+1} = rho_{k+1} + fdot(rho_k) Theta_k.
-    """
-    sin_half, cos_half = np.sin(0.5 * angle), np.cos(0.5 * angle)
-    one_minus_rho = 2.0 * sin_half * sin_half
-    theta = 1.0 - one_minus_rho
-    thetas, gaps = [], []
-    wanted = iter(depths.tolist())
-    target = next(wanted)
-    for k in range(1, int(depths[-1]) + 1):
-        if k > 1:
-            sin_half, cos_half, one_minus_rho, fdot = half_angle_step(sin_half, cos_half, delta)
-            theta *= fdot
-            theta += 1.0 - one_minus_rho
-        if k == target:
-            thetas.append(theta.copy())
-            gaps.append(one_minus_rho.copy())
-            target = next(wanted, None)
-    return np.stack(thetas), np.stack(gaps)
-
-
 def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int], output_dim: int = 1) -> xr.Dataset:
     """Spectrum of K_inf = [(1/n) Theta_l(x_i, x_j) I_{m_l}] for each l in ``depths``, in one recursion.
 
@@ -168,7 +144,7 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
     pred = predicted_limits(n)
     norms = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
     scale = np.outer(norms, norms) / x.shape[1] * dataset_scale(n)
-    theta, gap = _theta_at_depths(angle, activation.delta, depths)
+    theta, gap = theta_at_depths(angle, activation.delta, depths)
     eig = np.repeat(np.linalg.eigvalsh(theta * scale), output_dim, axis=-1)
     off = ~np.eye(n, dtype=bool)
     theta_off, gap_off = theta[:, off], gap[:, off]
