@@ -17,6 +17,7 @@ include: "workflow/rules/limit.smk"
 include: "workflow/rules/concentration.smk"
 include: "workflow/rules/spectrum.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/min_eigen.smk"
 include: "workflow/rules/archive.smk"
 
 

@@ -19,13 +19,32 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-__all__ = ["ACTIVATION_NAMES", "Activation"]
+__all__ = ["ACTIVATION_NAMES", "Activation", "WeightScale"]
 
 ACTIVATION_NAMES = ("relu", "abs", "leaky_relu", "identity")
 
 
+class WeightScale:
+    """sigma^2 = 1 / E[phi(z)^2] (z ~ N(0, 1), from ``norm2``): the scale of layers k >= 2 that keeps
+    sigma^2 E[phi(h)^2] = 1 when h ~ N(0, 1). For the (a,b) family this is the EOC."""
+
+    @property
+    def norm2(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def sigma2(self) -> float:
+        """sigma^2 = 1 / E[phi(z)^2]."""
+        return 1.0 / self.norm2
+
+    @property
+    def sigma(self) -> float:
+        """sigma = 1 / sqrt(E[phi(z)^2])."""
+        return 1.0 / math.sqrt(self.norm2)
+
+
 @dataclass(frozen=True)
-class Activation:
+class Activation(WeightScale):
     """phi(s) = a s + b |s|, phi'(s) = a + b sgn(s) with phi'(0) = a.   [SCIENCE §1]
 
     Args:
@@ -73,16 +92,6 @@ class Activation:
     def norm2(self) -> float:
         """a^2 + b^2 = E[phi(z)^2] for z ~ N(0, 1)."""
         return self.a**2 + self.b**2
-
-    @property
-    def sigma2(self) -> float:
-        """sigma^2 = 1 / (a^2 + b^2): the EOC weight scale."""
-        return 1.0 / self.norm2
-
-    @property
-    def sigma(self) -> float:
-        """sigma = 1 / sqrt(a^2 + b^2)."""
-        return 1.0 / math.sqrt(self.norm2)
 
     @property
     def delta(self) -> float:

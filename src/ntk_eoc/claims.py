@@ -182,7 +182,8 @@ def _limit_rows(spec: xr.Dataset, rtol: float) -> list[dict]:
         depth = int(one.depth.max())
         for var, pred_var, text in _LIMIT_ROWS:
             predicted = float(one[pred_var])
-            claim = f"{text} (activation={one.activation.item()}, Delta={float(one.delta):g}, n={n}, l={depth})"
+            m_0 = f", m_0={int(one.input_dim)}" if "input_dim" in one.coords else ""
+            claim = f"{text} (activation={one.activation.item()}, Delta={float(one.delta):g}, n={n}{m_0}, l={depth})"
             verdict = limit_verdict(predicted, one[var].values[-2:], rtol)
             rows.append(_row(claim, predicted, one[var].values[-1], math.nan, math.nan, verdict))
     return rows

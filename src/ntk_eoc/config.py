@@ -6,6 +6,7 @@ one :class:`ConfigError` naming the first bad key and its value, before any comp
 .. code-block:: yaml
 
     activation: {name: relu}            # relu | abs | identity | leaky_relu (+ alpha) | custom (+ a, b)
+                                        # | sigmoid | tanh | erf (no limit kernel: study min_eigen only)
     schedule: {name: quadratic}         # quadratic | linear | constant | explicit (+ factors: m_k = f_k m)
     dataset: {name: sphere, n_points: 32, input_dim: 16, seed: 0}   # + normalize | min_angle_deg
     sampler: {method: auto, dtype: float32, draws_per_job: 64, seed: 0}
@@ -13,6 +14,9 @@ one :class:`ConfigError` naming the first bad key and its value, before any comp
     output_dim: 1                       # m_l
     base_widths: [8, 16, 32]            # m
     draws: 128                          # draw ids 0..draws-1
+    init: eoc                           # eoc | standard (ntk_eoc.architecture; standard: study min_eigen)
+    rank_factors: null                  # per layer null (dense) or f_k > 0: factorized, rank r_k = round(f_k m)
+    study: limit                        # limit (K_inf, concentration, spectrum) | min_eigen (lambda_min per block)
 
 Sections named in :data:`ANALYSIS_SECTIONS` are passed through unchecked (their stages validate them).
 """
@@ -29,7 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .activations import ACTIVATION_NAMES, Activation
+from .architecture import INITS, Architecture
 from .datasets import DATASETS, DIGITS_DIM
+from .elementwise import ELEMENTWISE_NAMES, Elementwise
 from .samplers import DTYPES, METHODS
 from .schedules import SCHEDULES, widths
 
@@ -46,9 +52,11 @@ __all__ = [
 ]
 
 # Top-level sections owned by the analysis stages (concentration, spectrum, figures).
-ANALYSIS_SECTIONS = ("concentration", "spectrum", "figures")
+ANALYSIS_SECTIONS = ("concentration", "spectrum", "figures", "min_eigen")
 _SCHEDULE_NAMES = (*SCHEDULES, "explicit")
-_ACTIVATION_NAMES = (*ACTIVATION_NAMES, "custom")
+_ACTIVATION_NAMES = (*ACTIVATION_NAMES, "custom", *ELEMENTWISE_NAMES)
+# limit: sample -> gather -> limit -> concentration/spectrum -> figures; min_eigen: lambda_min per draw.
+STUDIES = ("limit", "min_eigen")
 _HASH_CHARS = 8
 # Python, JAX and XLA compilation of one sampling job, measured at ~400-600 MB RSS; rounded up.
 _BASE_MEM_MB = 1000
@@ -111,12 +119,18 @@ class RunConfig:
     output_dim: int
     base_widths: tuple[int, ...]
     draws: int
+    init: str = "eoc"
+    rank_factors: tuple[float | None, ...] | None = None
+    study: str = "limit"
     analysis: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any]) -> RunConfig:
         """Validate a composed config; ConfigError naming the first bad key and value."""
-        core = ("activation", "schedule", "dataset", "sampler", "depth", "output_dim", "base_widths", "draws")
+        core = (
+            "activation", "schedule", "dataset", "sampler", "depth", "output_dim", "base_widths", "draws",
+            "init", "rank_factors", "study",
+        )  # fmt: skip
         for key in cfg:
             if key not in core and key not in ANALYSIS_SECTIONS:
                 raise ConfigError(key, cfg[key], f"unknown key; allowed: {', '.join(core + ANALYSIS_SECTIONS)}")
@@ -133,6 +147,21 @@ class RunConfig:
         if len(set(base_widths)) != len(base_widths):
             raise ConfigError("base_widths", list(bases), "has duplicates")
         draws = _int("draws", cfg.get("draws"))
+        init = _choice("init", cfg.get("init", "eoc"), INITS)
+        study = _choice("study", cfg.get("study", "limit"), STUDIES)
+        rank_factors = _check_rank_factors(cfg.get("rank_factors"), depth)
+        if study == "limit" and init != "eoc":
+            raise ConfigError(
+                "init", init, "has no infinite-width limit (its NTK grows with width); use study=min_eigen"
+            )
+        if study == "min_eigen" and sampler["dtype"] != "float64":
+            raise ConfigError(
+                "sampler.dtype", sampler["dtype"], "study=min_eigen needs float64 (lambda_min is rounding-sensitive)"
+            )
+        if study == "limit" and activation["name"] in ELEMENTWISE_NAMES:
+            raise ConfigError(
+                "activation.name", activation["name"], "has no limit kernel in ntk-eoc; use study=min_eigen"
+            )
         run = cls(
             activation=activation,
             schedule=schedule,
@@ -142,6 +171,9 @@ class RunConfig:
             output_dim=output_dim,
             base_widths=tuple(sorted(base_widths)),
             draws=draws,
+            init=init,
+            rank_factors=rank_factors,
+            study=study,
             analysis={k: cfg[k] for k in ANALYSIS_SECTIONS if k in cfg},
         )
         for m in run.base_widths:
@@ -149,11 +181,32 @@ class RunConfig:
                 run.layer_widths(m)
             except ValueError as err:
                 raise ConfigError("base_widths", m, str(err)) from None
+            try:
+                run.architecture(m)
+            except ValueError as err:
+                raise ConfigError("rank_factors", list(rank_factors or ()), f"at base width {m}: {err}") from None
         return run
 
-    def to_activation(self) -> Activation:
-        """The :class:`Activation` of this run."""
+    def to_activation(self) -> Activation | Elementwise:
+        """The activation of this run."""
         return activation_from_config(self.activation)
+
+    def ranks(self, base_width: int) -> list[int | None] | None:
+        """Inner ranks r_k = round(f_k m) of the factorized layers (None: dense); None if all dense."""
+        if self.rank_factors is None:
+            return None
+        return [None if f is None else round(f * base_width) for f in self.rank_factors]
+
+    @property
+    def factorized(self) -> list[bool]:
+        """Per layer: factorized or dense."""
+        return [f is not None for f in self.rank_factors or [None] * self.depth]
+
+    def architecture(self, base_width: int) -> Architecture:
+        """The :class:`Architecture` at base width m."""
+        ranks = self.ranks(base_width)
+        widths = tuple(self.layer_widths(base_width))
+        return Architecture(widths, self.to_activation(), None if ranks is None else tuple(ranks), self.init)
 
     def layer_widths(self, base_width: int) -> list[int]:
         """[m_0, ..., m_l] at base width m (explicit schedules: m_k = factors[k-1] m)."""
@@ -174,7 +227,9 @@ class RunConfig:
     @property
     def limit_id(self) -> str:
         """Id of the limit store, shared across schedules and base widths."""
-        key = {"dataset": self.dataset, "activation": self.activation}
+        key: dict[str, Any] = {"dataset": self.dataset, "activation": self.activation}
+        if any(self.factorized):
+            key["factorized"] = self.factorized
         return (
             f"{self.dataset_id}__{self.activation['name']}-{config_hash(key)}"
             f"__depth~{self.depth}__output_dim~{self.output_dim}"
@@ -190,6 +245,8 @@ class RunConfig:
             "output_dim": self.output_dim,
             "base_width": base_width,
             "layer_widths": self.layer_widths(base_width),
+            "ranks": self.ranks(base_width),
+            "init": self.init,
             "sampler": sampler,
         }
 
@@ -197,28 +254,36 @@ class RunConfig:
         """Memory request of one sampling job: a compiled batch of draws plus the block and a base."""
         from .samplers import batch_size, choose_method, draw_bytes
 
-        layer_widths, n = self.layer_widths(base_width), self.dataset["n_points"]
-        method = choose_method(layer_widths, n) if self.sampler["method"] == "auto" else self.sampler["method"]
+        arch, n = self.architecture(base_width), self.dataset["n_points"]
+        method = choose_method(arch, n) if self.sampler["method"] == "auto" else self.sampler["method"]
         itemsize = 8 if self.sampler["dtype"] == "float64" else 4
-        batch = batch_size(method, layer_widths, n, itemsize)
-        block = self.sampler["draws_per_job"] * (n * self.output_dim) ** 2 * itemsize
-        return _BASE_MEM_MB + int((batch * draw_bytes(method, layer_widths, n, itemsize) + 2 * block) / 2**20)
+        per_layer = self.study == "min_eigen"
+        batch = batch_size(method, arch, n, itemsize, per_layer)
+        blocks = self.depth + 1 if per_layer else 1
+        block = self.sampler["draws_per_job"] * blocks * (n * self.output_dim) ** 2 * itemsize
+        return _BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, itemsize, per_layer) + 2 * block) / 2**20)
 
     def limit_params(self) -> dict[str, Any]:
-        """Everything the limit store depends on."""
-        return {"activation": self.activation, "depth": self.depth, "output_dim": self.output_dim}
+        """Everything the limit store depends on (``factorized`` only when a layer is)."""
+        params = {"activation": self.activation, "depth": self.depth, "output_dim": self.output_dim}
+        if any(self.factorized):
+            params["factorized"] = self.factorized
+        return params
 
     def core_dict(self) -> dict[str, Any]:
         """The validated config as a plain dict (analysis sections included)."""
         out = dataclasses.asdict(self)
         out["base_widths"] = list(self.base_widths)
+        out["rank_factors"] = None if self.rank_factors is None else list(self.rank_factors)
         analysis = out.pop("analysis")
         out.update(analysis)
         return out
 
 
-def activation_from_config(act: Mapping[str, Any]) -> Activation:
-    """The :class:`Activation` of a validated ``activation`` section."""
+def activation_from_config(act: Mapping[str, Any]) -> Activation | Elementwise:
+    """The :class:`Activation` (or :class:`Elementwise`) of a validated ``activation`` section."""
+    if act["name"] in ELEMENTWISE_NAMES:
+        return Elementwise(act["name"])
     if act["name"] == "custom":
         return Activation(act["a"], act["b"], name=f"custom({act['a']:g},{act['b']:g})")
     return Activation.named(act["name"], act.get("alpha"))
@@ -240,6 +305,24 @@ def _check_activation(cfg: Mapping[str, Any]) -> dict[str, Any]:
         key = "activation.alpha" if name == "leaky_relu" else "activation.a"
         raise ConfigError(key, act.get(key.split(".")[1]), str(err)) from None
     return act
+
+
+def _check_rank_factors(value: object, depth: int) -> tuple[float | None, ...] | None:
+    """null, or one entry per layer: null (dense) or a factor f_k > 0 (rank r_k = round(f_k m))."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != depth:
+        raise ConfigError("rank_factors", value, f"must be null or list depth = {depth} entries (null or > 0)")
+    out: list[float | None] = []
+    for k, f in enumerate(value):
+        if f is None:
+            out.append(None)
+            continue
+        f = _real(f"rank_factors[{k}]", f)
+        if not f > 0.0 or f != f or f == float("inf"):
+            raise ConfigError(f"rank_factors[{k}]", f, "must be a finite number > 0 (rank r_k = round(f_k m) >= 1)")
+        out.append(f)
+    return tuple(out) if any(f is not None for f in out) else None
 
 
 def _check_schedule(cfg: Mapping[str, Any], depth: int) -> dict[str, Any]:
@@ -365,6 +448,9 @@ def compose_runs(
         cfg = _compose(hydra_dir, config_name, [*base, *combo], with_hydra=False)
         resolved[rid] = OmegaConf.to_container(cfg, resolve=True)
         runs[rid] = RunConfig.from_dict(resolved[rid])
+    studies = sorted({run.study for run in runs.values()})
+    if len(studies) > 1:
+        raise ConfigError("study", studies, "all runs of one experiment must have the same study")
     return runs, resolved
 
 

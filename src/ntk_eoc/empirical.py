@@ -1,105 +1,129 @@
-"""The finite-width NTK of one network through per-layer Gram products.   [SCIENCE §1, §2]
+"""The finite-width NTK of one network through per-map Gram products.   [SCIENCE §1, §2]
 
-    h_1 = c_1 W_1 x,   h_k = c_k W_k phi(h_{k-1}),   N(x) = h_l,
-    c_1 = 1/sqrt(m_0),  c_k = sigma/sqrt(m_{k-1}),  a_0 = x,  a_k = phi(h_k),  delta_k = dN/dh_k
+The network is a chain of linear maps (:mod:`architecture`): map j has input b_{j-1} (b_0 = x),
+output z_j = s_j b_{j-1} W_j^T and b_j = phi(z_j) (or z_j for a linear map), N(x) = z_last. With
+delta_j = dN/dz_j and kernel weight w_j (s_j^2 in the NTK parameterization, 1 in the standard one):
 
-    K_theta(x, x')_{o,o'} = sum_k c_k^2 <a_{k-1}(x), a_{k-1}(x')> <delta_k(x)_o, delta_k(x')_o'>
+    K_theta(x, x')_{o,o'} = sum_j w_j <b_{j-1}(x), b_{j-1}(x')> <delta_j(x)_o, delta_j(x')_o'>
 
-Exact, with no Jacobian: one forward pass, one backward pass of the m_l output directions
-(delta_l = I, delta_{k-1} = (delta_k c_k W_k) * phi'(h_{k-1})) and two Gram products per layer.
-Deltas are stored as (n m_l, m_k) matrices with rows in the point-major layout of :mod:`layout`.
+Layer k's kernel K_k sums its maps: c_k^2 <a_{k-1}, a_{k-1}'> <delta_k, delta_k'> for a dense EOC
+layer, K_{V_k} + K_{U_k} for a factorized one. Exact, with no Jacobian: one forward pass, one
+backward pass of the m_l output directions (delta_last = I, delta_{j-1} = s_j (delta_j W_j) * gate_{j-1},
+gate = phi'(z) after a nonlinear map, 1 after a linear one) and two Gram products per map. Deltas are
+stored as (n m_l, fan_out) matrices with rows in the point-major layout of :mod:`layout`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
-from .activations import Activation
+from .architecture import ActivationLike, Architecture, LinearMap
 from .layout import dataset_scale, expand_points
 
-__all__ = ["backward", "empirical_ntk", "forward", "layer_kernel", "layer_scales"]
+__all__ = ["architecture_of", "backward", "empirical_ntk", "forward", "layer_kernel", "sum_by_layer"]
 
-
-def layer_scales(layer_widths: Sequence[int], activation: Activation) -> tuple[float, ...]:
-    """(c_1, ..., c_l) with c_1 = 1/sqrt(m_0) and c_k = sigma/sqrt(m_{k-1}) for k >= 2."""
-    return tuple(
-        (1.0 if k == 0 else activation.sigma) / math.sqrt(layer_widths[k]) for k in range(len(layer_widths) - 1)
-    )
+Weights = Sequence[jax.Array | tuple[jax.Array, jax.Array]]
 
 
 def forward(
-    weights: Sequence[jax.Array], x: jax.Array, activation: Activation
+    weights: Sequence[jax.Array], x: jax.Array, maps: Sequence[LinearMap], activation: ActivationLike
 ) -> tuple[list[jax.Array], list[jax.Array]]:
-    """Pre-activations [h_1..h_l] (each (n, m_k)) and inputs of each layer [a_0..a_{l-1}]."""
-    widths = [x.shape[1]] + [w.shape[0] for w in weights]
-    scales = layer_scales(widths, activation)
-    pre, post = [], [x]
-    for k, (w, c) in enumerate(zip(weights, scales, strict=True)):
-        h = c * (post[-1] @ w.T)
-        pre.append(h)
-        if k < len(weights) - 1:
-            post.append(activation.phi(h))
-    return pre, post
+    """Outputs z_j (each (n, fan_out)) and inputs b_{j-1} of every map of the chain."""
+    pre, inputs, b = [], [], x
+    for w, m in zip(weights, maps, strict=True):
+        inputs.append(b)
+        z = m.scale * (b @ w.T)
+        pre.append(z)
+        b = activation.phi(z) if m.nonlinear else z
+    return pre, inputs
 
 
-def backward(weights: Sequence[jax.Array], pre: Sequence[jax.Array], activation: Activation) -> list[jax.Array]:
-    """[D_1..D_l], D_k = delta_k stacked as (n m_l, m_k): D_l = rows of I_{m_l}, then
-    D_{k-1} = (D_k c_k W_k) * phi'(h_{k-1}) row-wise."""
+def backward(
+    weights: Sequence[jax.Array], pre: Sequence[jax.Array], maps: Sequence[LinearMap], activation: ActivationLike
+) -> list[jax.Array]:
+    """[D_1..D_J], D_j = delta_j stacked as (n m_l, fan_out_j): D_J = rows of I_{m_l}, then
+    D_{j-1} = s_j (D_j W_j) * gate_{j-1} row-wise."""
     n, out_dim = pre[-1].shape
     deltas = [jnp.tile(jnp.eye(out_dim, dtype=pre[-1].dtype), (n, 1))]
-    for k in range(len(weights) - 1, 0, -1):
-        c = activation.sigma / math.sqrt(weights[k].shape[1])  # c_{k+1}, weights[k] = W_{k+1}
-        gate = jnp.repeat(activation.dphi(pre[k - 1]), out_dim, axis=0)
-        deltas.append(c * (deltas[-1] @ weights[k]) * gate)
+    for j in range(len(weights) - 1, 0, -1):
+        d = maps[j].scale * (deltas[-1] @ weights[j])
+        if maps[j - 1].nonlinear:
+            d = d * jnp.repeat(activation.dphi(pre[j - 1]), out_dim, axis=0)
+        deltas.append(d)
     return deltas[::-1]
 
 
-def layer_kernel(act_gram: jax.Array, delta_gram: jax.Array, scale: float) -> jax.Array:
-    """(1/n) c_k^2 <a_{k-1}(x_i), a_{k-1}(x_j)> <delta_k(x_i)_o, delta_k(x_j)_o'> in the (n m_l)^2 layout.
+def layer_kernel(act_gram: jax.Array, delta_gram: jax.Array, weight: float) -> jax.Array:
+    """(1/n) w <b(x_i), b(x_j)> <delta(x_i)_o, delta(x_j)_o'> in the (n m_l)^2 layout.
 
     Args:
-        act_gram: (n, n) Gram matrix of a_{k-1}.
-        delta_gram: (n m_l, n m_l) Gram matrix of the rows of D_k.
-        scale: c_k.
+        act_gram: (n, n) Gram matrix of the map's inputs.
+        delta_gram: (n m_l, n m_l) Gram matrix of the rows of its delta.
+        weight: kernel weight w (c_k^2 for a dense EOC layer).
     """
     n = act_gram.shape[0]
     out_dim = delta_gram.shape[0] // n
-    return (scale * scale * dataset_scale(n)) * expand_points(act_gram, out_dim) * delta_gram
+    return (weight * dataset_scale(n)) * expand_points(act_gram, out_dim) * delta_gram
+
+
+def sum_by_layer(kernels: Sequence[jax.Array], maps: Sequence[LinearMap]) -> jax.Array:
+    """(l, n m_l, n m_l): per-map kernels summed over the maps of each layer."""
+    depth = maps[-1].layer
+    out = [None] * depth
+    for kernel, m in zip(kernels, maps, strict=True):
+        out[m.layer - 1] = kernel if out[m.layer - 1] is None else out[m.layer - 1] + kernel
+    return jnp.stack(out)
+
+
+def architecture_of(weights: Weights, in_dim: int, activation: ActivationLike, init: str) -> Architecture:
+    """The :class:`Architecture` whose maps have the shapes of ``weights`` (W_k or (U_k, V_k) per layer)."""
+    widths, ranks = [in_dim], []
+    for k, w in enumerate(weights, start=1):
+        if isinstance(w, tuple):
+            u, v = w
+            if v.shape[1] != widths[-1] or u.shape[1] != v.shape[0]:
+                raise ValueError(
+                    f"layer {k}: factors U {u.shape}, V {v.shape} do not chain "
+                    f"(expected V: (r, {widths[-1]}), U: (m, r))"
+                )
+            widths.append(u.shape[0])
+            ranks.append(v.shape[0])
+        else:
+            if w.shape[1] != widths[-1]:
+                raise ValueError(f"weights[{k - 1}] has shape {w.shape}, expected (m_{k}, {widths[-1]})")
+            widths.append(w.shape[0])
+            ranks.append(None)
+    return Architecture(tuple(widths), activation, tuple(ranks), init)
 
 
 def empirical_ntk(
-    weights: Sequence[jax.Array], x: jax.Array, activation: Activation, per_layer: bool = False
+    weights: Weights, x: jax.Array, activation: ActivationLike, per_layer: bool = False, *, init: str = "eoc"
 ) -> jax.Array:
     """K(theta) = sum_k K_k(theta), the (n m_l, n m_l) NTK matrix of the network with ``weights``.
 
     Args:
-        weights: [W_1, ..., W_l], W_k of shape (m_k, m_{k-1}) with N(0, 1) entries as drawn.
+        weights: per layer k, W_k of shape (m_k, m_{k-1}), or a pair (U_k, V_k) of shapes (m_k, r_k)
+            and (r_k, m_{k-1}) for a factorized layer; N(0, 1) entries as drawn.
         x: (n, m_0) inputs.
-        activation: the (a,b)-ReLU (sigma = sigma_EOC is applied in layers k >= 2).
+        activation: the (a,b)-ReLU (sigma = sigma_EOC is applied in layers k >= 2) or an Elementwise one.
         per_layer: return the (l, n m_l, n m_l) stack of K_k instead of the sum.
+        init: "eoc" or "standard" (:mod:`architecture`).
 
     Returns:
         float array in the dtype of the weights.
     """
-    x = jnp.asarray(x, dtype=weights[0].dtype)
-    if x.ndim != 2 or x.shape[1] != weights[0].shape[1]:
-        raise ValueError(f"x must have shape (n, {weights[0].shape[1]}), got {x.shape}")
-    for k in range(1, len(weights)):
-        if weights[k].shape[1] != weights[k - 1].shape[0]:
-            raise ValueError(
-                f"weights[{k}] has shape {weights[k].shape}, expected (m_{k + 1}, {weights[k - 1].shape[0]})"
-            )
-    pre, post = forward(weights, x, activation)
-    deltas = backward(weights, pre, activation)
-    widths = [x.shape[1]] + [w.shape[0] for w in weights]
-    kernels = jnp.stack(
-        [
-            layer_kernel(a @ a.T, d @ d.T, c)
-            for a, d, c in zip(post, deltas, layer_scales(widths, activation), strict=True)
-        ]
-    )
-    return kernels if per_layer else jnp.sum(kernels, axis=0)
+    first = weights[0][1] if isinstance(weights[0], tuple) else weights[0]
+    x = jnp.asarray(x, dtype=first.dtype)
+    if x.ndim != 2 or x.shape[1] != first.shape[1]:
+        raise ValueError(f"x must have shape (n, {first.shape[1]}), got {x.shape}")
+    arch = architecture_of(weights, x.shape[1], activation, init)
+    flat = [m for w in weights for m in ((w[1], w[0]) if isinstance(w, tuple) else (w,))]
+    maps = arch.maps
+    pre, inputs = forward(flat, x, maps, activation)
+    deltas = backward(flat, pre, maps, activation)
+    kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
+    layers = sum_by_layer(kernels, maps)
+    return layers if per_layer else jnp.sum(layers, axis=0)

@@ -18,6 +18,18 @@ u = 1 - cos theta = 2 sin^2(theta/2) and s = sin theta - theta cos theta (a seri
 
 which keeps 1 - rho_l to full relative precision at any depth (10^4 and beyond), makes the
 diagonal exactly Theta_l(x, x) = l, and keeps the matrix exactly symmetric.
+
+Factorized layers (:mod:`architecture`, W_k = U_k V_k / sqrt(r_k)). In the regime where every width
+m_k and every inner rank r_k tends to infinity (at any ratio r_k / m_k), (1/r_k) <V_k a, V_k a'> and
+(1/r_k) <U_k^T delta, U_k^T delta'> converge to <a, a'> and <delta, delta'>, so the forward covariances
+and the backward maps are those of the dense network, while each factor contributes what the dense
+W_k would: K_{U_k} -> c_k^2 <a, a'> <delta, delta'> <- K_{V_k}. With mu_k = 2 for a factorized layer and
+1 for a dense one:
+
+    Theta_1 = mu_1 rho_1,   Theta_{k+1} = mu_{k+1} rho_{k+1} + fdot(rho_k) Theta_k,   Theta_l(x, x) = sum_k mu_k.
+
+At a fixed rank the limit is not a Gaussian process (the covariance (1/r) <V a, V a'> stays random),
+and no limit is claimed there.
 """
 
 from __future__ import annotations
@@ -171,28 +183,32 @@ def _check_depth(depth: int, output_dim: int) -> None:
             raise ValueError(f"limit_kernel: {key} must be a positive integer, got {key}={value!r}")
 
 
-def theta_at_depths(angle: np.ndarray, delta: float, depths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def theta_at_depths(
+    angle: np.ndarray, delta: float, depths: Sequence[int], multiplicity: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Theta_k and 1 - rho_k (unit-norm convention) at each k of the sorted ``depths``, in one
-    recursion to max(depths): Theta_1 = rho_1, Theta_{k+1} = rho_{k+1} + fdot(rho_k) Theta_k.
+    recursion to max(depths): Theta_1 = mu_1 rho_1, Theta_{k+1} = mu_{k+1} rho_{k+1} + fdot(rho_k) Theta_k.
 
     Args:
         angle: theta_1 = angle between inputs (:func:`input_angles`), any shape.
         delta: Delta_phi.
         depths: increasing depths >= 1.
+        multiplicity: mu_k for k = 1..max(depths) (2 for a factorized layer); None: all 1.
 
     Returns:
         (Theta, 1 - rho), each of shape (len(depths), *angle.shape).
     """
     sin_half, cos_half = np.sin(0.5 * angle), np.cos(0.5 * angle)
     one_minus_rho = 2.0 * sin_half * sin_half
-    theta = 1.0 - one_minus_rho
     wanted = set(int(d) for d in depths)
+    mu = [1] * max(wanted) if multiplicity is None else [int(m) for m in multiplicity]
+    theta = mu[0] * (1.0 - one_minus_rho)
     thetas, gaps = [], []
     for k in range(1, max(wanted) + 1):
         if k > 1:
             sin_half, cos_half, one_minus_rho, fdot = half_angle_step(sin_half, cos_half, delta)
             theta *= fdot
-            theta += 1.0 - one_minus_rho
+            theta += mu[k - 1] * (1.0 - one_minus_rho)
         if k in wanted:
             thetas.append(theta.copy())
             gaps.append(one_minus_rho)
@@ -205,6 +221,7 @@ def limit_kernel(
     depth: int,
     output_dim: int = 1,
     return_layers: bool = False,
+    factorized: Sequence[bool] | None = None,
 ) -> np.ndarray | LimitLayers:
     """K_inf = [(1/n) (||x_i|| ||x_j|| / m_0) Theta_l(x_i, x_j) I_{m_l}], float64.   [SCIENCE §3]
 
@@ -215,6 +232,7 @@ def limit_kernel(
         output_dim: m_l >= 1.
         return_layers: also return rho_k, 1 - rho_k, Theta_k for k = 1..l and the NNGP
             (memory 3 l n^2 float64); otherwise only the matrix, computed in row blocks.
+        factorized: per layer, True for a factorized layer U_k V_k (mu_k = 2, module doc); None: dense.
 
     Returns:
         the (n m_l, n m_l) matrix, or :class:`LimitLayers`.
@@ -226,13 +244,19 @@ def limit_kernel(
         array([5., 5., 5.])
     """
     _check_depth(depth, output_dim)
+    if not isinstance(activation, Activation):
+        raise TypeError(
+            f"limit_kernel: the limit is implemented for the (a,b)-ReLU family only, got activation "
+            f"{getattr(activation, 'name', activation)!r}"
+        )
+    mu = _multiplicity(factorized, depth)
     activation.warn_if_linear()
     x, norms = _validate_inputs(x)
     n, in_dim = x.shape
     angle1 = input_angles(x)
     scale = np.outer(norms, norms) / in_dim
     if return_layers:
-        theta_all, one_minus_rho = theta_at_depths(angle1, activation.delta, range(1, depth + 1))
+        theta_all, one_minus_rho = theta_at_depths(angle1, activation.delta, range(1, depth + 1), mu)
         theta_all *= scale
         rho = 1.0 - one_minus_rho
         ntk = expand_points(theta_all[-1] * dataset_scale(n), output_dim)
@@ -241,7 +265,7 @@ def limit_kernel(
     rows = max(1, _BLOCK_ENTRIES // n)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        theta[start:stop, start:] = theta_at_depths(angle1[start:stop, start:], activation.delta, [depth])[0][0]
+        theta[start:stop, start:] = theta_at_depths(angle1[start:stop, start:], activation.delta, [depth], mu)[0][0]
     iu = np.triu_indices(n, k=1)
     theta.T[iu] = theta[iu]
     theta *= scale
@@ -249,9 +273,21 @@ def limit_kernel(
     return _with_identity(expand_points(theta, output_dim), output_dim)
 
 
-def limit_layers(x: np.ndarray, activation: Activation, depth: int, output_dim: int = 1) -> LimitLayers:
+def limit_layers(
+    x: np.ndarray, activation: Activation, depth: int, output_dim: int = 1, factorized: Sequence[bool] | None = None
+) -> LimitLayers:
     """:func:`limit_kernel` with ``return_layers=True``."""
-    return cast(LimitLayers, limit_kernel(x, activation, depth, output_dim, return_layers=True))
+    return cast(LimitLayers, limit_kernel(x, activation, depth, output_dim, return_layers=True, factorized=factorized))
+
+
+def _multiplicity(factorized: Sequence[bool] | None, depth: int) -> list[int]:
+    """mu_k = 2 for a factorized layer, 1 for a dense one."""
+    if factorized is None:
+        return [1] * depth
+    flags = list(factorized)
+    if len(flags) != depth or not all(isinstance(f, (bool, np.bool_)) for f in flags):
+        raise ValueError(f"limit_kernel: factorized must list {depth} booleans (one per layer), got {factorized!r}")
+    return [2 if f else 1 for f in flags]
 
 
 def _with_identity(expanded: np.ndarray, output_dim: int) -> np.ndarray:

@@ -27,10 +27,12 @@ from matplotlib.ticker import NullFormatter
 
 __all__ = [
     "plot_activation_factor",
+    "plot_deviation_vs_cost",
     "plot_deviation_vs_width",
     "plot_inverse_cosine_error",
     "plot_kernel_spectrum_vs_width",
     "plot_limit_spectrum",
+    "plot_min_eigen",
     "plot_output_dimension",
     "plot_schedule_comparison",
     "save_figure",
@@ -285,4 +287,137 @@ def plot_kernel_spectrum_vs_width(
         _data_ticks(ax, med.base_width.values)
         ax.set_title(f"{name}: median, {lo:g}-{hi:g} quantiles; dashed: K∞", fontsize="small")
     axes[0].legend(fontsize="small")
+    return fig
+
+
+_COST_AXES = (
+    ("base_width", "base width m (equal width)"),
+    ("n_params", "parameters (equal parameter count)"),
+    ("seconds_per_draw", "measured seconds per NTK draw"),
+)
+
+
+def plot_deviation_vs_cost(
+    summary: xr.Dataset,
+    kernel_summary: xr.Dataset,
+    cost: xr.Dataset,
+    compare: str = "factorization",
+    rows: str | None = None,
+    var: str = "op_rel",
+    statistic: str = "mean",
+) -> Figure:
+    """Deviation from the limit and lambda_min(K(theta)) against cost, one line per value of ``compare``.
+
+    Columns: deviation vs base width m, vs parameter count and vs measured time per draw (``cost``
+    variables ``n_params`` and ``seconds_per_draw`` over base_width), then mean lambda_min(K(theta)) vs
+    parameter count with lambda_min(K_inf) dashed (``cost`` variable ``limit_lambda_min``, if present);
+    one row per value of ``rows`` (e.g. the input dimension). Each network is compared with its own
+    limit (a factorized layer counts twice in K_inf).
+    """
+    stat = summary[var].sel(statistic=statistic)
+    lam = kernel_summary["lambda_min"].sel(statistic="mean")
+    row_values = list(stat[rows].values) if rows else [None]
+    fig = Figure(figsize=(4.0 * (len(_COST_AXES) + 1), 3.4 * len(row_values)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(row_values), len(_COST_AXES) + 1, squeeze=False))
+    for r, row in enumerate(row_values):
+        pick = {rows: row} if rows else {}
+        dev, lmin, cst = stat.sel(pick), lam.sel(pick), cost.sel(pick)
+        for c, (x_var, x_label) in enumerate((*_COST_AXES, ("n_params", "parameters"))):
+            ax, data = axes[r, c], (lmin if c == len(_COST_AXES) else dev)
+            for i, value in enumerate(data[compare].values):
+                g = data.sel({compare: value}).transpose("base_width", "bound")
+                x = g.base_width.values if x_var == "base_width" else cst[x_var].sel({compare: value}).values
+                color = COLORS[i % len(COLORS)]
+                ax.plot(x, g.sel(bound="value"), marker="o", color=color, label=f"{compare}={value}")
+                ax.fill_between(x, g.sel(bound="ci_low"), g.sel(bound="ci_high"), alpha=CI_ALPHA, color=color)
+                if c == len(_COST_AXES) and "limit_lambda_min" in cst:
+                    ax.axhline(float(cst["limit_lambda_min"].sel({compare: value})), color=color, ls="--", lw=1)
+            ax.set(xscale="log", xlabel=x_label)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            if x_var == "base_width" and c == 0:
+                _data_ticks(ax, dev.base_width.values)
+            if c < len(_COST_AXES):
+                norm = var.split("_")[0]
+                rel = f" / ||K∞||_{norm}" if var.endswith("_rel") else ""
+                ax.set(yscale="log", ylabel=f"{statistic} ||K(θ) - K∞||_{norm}{rel}" if c == 0 else None)
+            else:
+                ax.set(ylabel="mean λ_min(K(θ)); dashed: λ_min(K∞)")
+            if row is not None:
+                ax.set_title(f"{rows} = {row}", fontsize="small")
+        axes[r, 0].legend(fontsize="x-small")
+    fig.suptitle("Dense vs factorized layers: deviation from each network's K∞ against width, parameters and time")
+    return fig
+
+
+def plot_min_eigen(table) -> Figure:
+    """Mean lambda_min of the NTK and of each layer block against N / P, one panel per block (log-log).
+
+    ``table`` is the tidy table of :func:`ntk_eoc.pipeline.min_eigen_summary.summary_table` (a DataFrame,
+    one row per run and block with ``N``, ``N_over_P``, ``lambda_min_mean``, ``lambda_min_min``,
+    ``lambda_min_max``, ``rank_zero``, ``rounding_level``). Colour: activation/init; marker and line
+    style: N. Bars span the draws' min..max. Rows with lambda_min = 0 by the rank bound (N > P, filled
+    triangles) or not above the rounding level eps N lambda_max (open triangles) cannot sit on a log
+    axis: they are drawn on the bottom edge. The dotted vertical line is the threshold N = P.
+    """
+    from matplotlib.lines import Line2D
+
+    blocks = sorted(table["block"].unique(), key=lambda b: (b != "full", b))
+    settings = sorted({(a, i) for a, i in zip(table["activation"], table["init"], strict=True)})
+    sizes = sorted(table["N"].unique())
+    markers = ("o", "s", "D", "^", "P", "X")
+    cols = min(len(blocks), 2)
+    rows = -(-len(blocks) // cols)
+    fig = Figure(figsize=(4.6 * cols + 1.8, 3.6 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    for ax in axes[len(blocks) :]:
+        ax.set_visible(False)
+    for ax, block in zip(axes, blocks, strict=False):
+        edge = ax.get_xaxis_transform()  # x in data, y in axes coordinates
+        part = table[table["block"] == block]
+        for s, (act, init) in enumerate(settings):
+            for k, size in enumerate(sizes):
+                g = part[(part["activation"] == act) & (part["init"] == init) & (part["N"] == size)]
+                g = g.sort_values("N_over_P")
+                if g.empty:
+                    continue
+                style = {"color": COLORS[s % len(COLORS)], "marker": markers[k % len(markers)]}
+                zero = g["rank_zero"].to_numpy(dtype=bool)
+                shown = ~zero & (g["lambda_min_mean"] > g["rounding_level"]).to_numpy()
+                x, mean = g["N_over_P"].to_numpy(), g["lambda_min_mean"].to_numpy()
+                err = np.abs(np.stack([mean - g["lambda_min_min"].to_numpy(), g["lambda_min_max"].to_numpy() - mean]))
+                ax.errorbar(
+                    x[shown], mean[shown], yerr=err[:, shown], ls=LINESTYLES[k % len(LINESTYLES)],
+                    ms=4, capsize=2, lw=1.2, **style,
+                )  # fmt: skip
+                # Rank-bound zeros do not depend on the setting: gray; open: below rounding, in colour.
+                ax.scatter(x[zero], np.full(zero.sum(), 0.03), transform=edge, marker="v", s=22, color="gray",
+                           clip_on=False)  # fmt: skip
+                low = ~zero & ~shown
+                ax.scatter(x[low], np.full(low.sum(), 0.03), transform=edge, marker="v", s=22, facecolors="none",
+                           edgecolors=style["color"], clip_on=False)  # fmt: skip
+        ax.axvline(1.0, color="black", ls=":", lw=1)
+        ax.text(1.0, 0.97, " N = P", transform=edge, va="top", fontsize="small")
+        ratios = part["N_over_P"].to_numpy()
+        ax.set(xscale="log", yscale="log", xlim=(min(ratios.min(), 1.0) / 1.5, max(ratios.max(), 1.0) * 1.5))
+        ax.set_xlabel("N / P" + (" (P: all parameters)" if block == "full" else f" (P: parameters of {block})"))
+        ax.set_title("full NTK" if block == "full" else f"block {block}", fontsize="medium")
+    for ax in axes[::cols]:
+        ax.set_ylabel("mean λ_min(K)")
+    handles = [
+        Line2D([], [], color=COLORS[s % len(COLORS)], lw=2, label=f"{act} / {init}")
+        for s, (act, init) in enumerate(settings)
+    ]
+    handles += [
+        Line2D([], [], color="gray", marker=markers[k % len(markers)], ls=LINESTYLES[k % len(LINESTYLES)],
+               label=f"N = {size}")
+        for k, size in enumerate(sizes)
+    ]  # fmt: skip
+    handles.append(Line2D([], [], color="gray", marker="v", ls="", label="λ_min = 0 (rank bound, N > P)"))
+    handles.append(Line2D([], [], color="gray", marker="v", ls="", mfc="none", label="λ_min ≤ eps N λ_max (rounding)"))
+    fig.legend(handles=handles, loc="outside right center", fontsize="small", frameon=False)
+    fig.suptitle(
+        "Smallest eigenvalue of the NTK K = (1/N) K_θ against N / P (bars: min..max over draws; "
+        "the NTK without 1/N has N λ_min)",
+        fontsize="medium",
+    )
     return fig

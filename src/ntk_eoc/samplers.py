@@ -16,6 +16,11 @@ conditioned
     weights at a cost linear in width, and no weight matrix is ever formed. A layer narrower than
     n (or n m_l) just gets a square Q (or Q_D): then the draw is the explicit one.
 
+Factorized layers (:mod:`architecture`): U_k and V_k are two independent Gaussian maps in the chain
+(no activation between them), and the argument above uses nothing but the independence and Gaussianity
+of one map given its inputs, so it applies to each factor as to a dense W_k: V_k is conditioned on
+its n inputs a_{k-1}, U_k on its n inputs g_k = s_k V_k a_{k-1}, with the same law as explicit factors.
+
 Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`). Every draw runs through one
 jit-compiled executable per configuration, so draw s is bit-identical whatever subset, order or
 job split it is computed in (same device, dtype and method).
@@ -35,18 +40,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from .activations import Activation
-from .empirical import backward, forward, layer_kernel, layer_scales
+from .architecture import Architecture
+from .elementwise import Elementwise
+from .empirical import backward, forward, layer_kernel, sum_by_layer
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "METHODS",
     "batch_size",
-    "choose_layers",
+    "choose_maps",
     "choose_method",
     "draw_bytes",
     "draw_cost",
     "draw_keys",
-    "layer_cost",
+    "map_cost",
     "sample_kernels",
 ]
 
@@ -78,15 +85,16 @@ def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
     return jax.vmap(_draw_key, in_axes=(None, 0))(jax.random.key(seed), ids)
 
 
-def layer_cost(conditioned: bool, k: int, widths: Sequence[int], n: int) -> float:
-    """Flop-equivalents of layer k (1-based) in one draw, Gram products excluded (common to both):
+def map_cost(conditioned: bool, fan_in: int, fan_out: int, n: int, out_dim: int, back: bool) -> float:
+    """Flop-equivalents of one linear map (m_in = fan_in, m_out = fan_out) in one draw, Gram products
+    excluded (common to both routes); ``back``: the backward pass goes through it (not the first map):
 
-    explicit:    G m_k m_{k-1} + 2 n m_k m_{k-1} + [k >= 2] 2 n m_l m_k m_{k-1}
-    conditioned: 3 * 4 m_{k-1} r^2 + G r m_k + 2 n r m_k
-                 + [k >= 2] (G m_{k-1} r_D + 2 n m_l (r m_k + m_{k-1} r_D + 2 m_{k-1} r))
-    with G = 500 (one Gaussian), r = min(m_{k-1}, n), r_D = min(m_k, n m_l).
+    explicit:    G m_out m_in + 2 n m_out m_in + [back] 2 n m_l m_out m_in
+    conditioned: 3 * 4 m_in r^2 + G r m_out + 2 n r m_out
+                 + [back] (G m_in r_D + 2 n m_l (r m_out + m_in r_D + 2 m_in r))
+    with G = 500 (one Gaussian), r = min(m_in, n), r_D = min(m_out, n m_l).
     """
-    g, out_dim, m_in, m_out, back = _GAUSSIAN_FLOPS, widths[-1], widths[k - 1], widths[k], k >= 2
+    g, m_in, m_out = _GAUSSIAN_FLOPS, fan_in, fan_out
     if not conditioned:
         return g * m_out * m_in + 2 * n * m_out * m_in + back * 2 * n * out_dim * m_out * m_in
     r, r_d = min(m_in, n), min(m_out, n * out_dim)
@@ -96,58 +104,66 @@ def layer_cost(conditioned: bool, k: int, widths: Sequence[int], n: int) -> floa
     return cost
 
 
-def choose_layers(widths: Sequence[int], n: int) -> tuple[bool, ...]:
-    """Per layer k = 1..l: condition it (True) or draw W_k explicitly, whichever :func:`layer_cost`
-    says is cheaper. Layers narrower than n (or n m_l), and the thin output layer, go explicit."""
-    return tuple(layer_cost(True, k, widths, n) < layer_cost(False, k, widths, n) for k in range(1, len(widths)))
+def choose_maps(arch: Architecture, n: int) -> tuple[bool, ...]:
+    """Per linear map of the chain: condition it (True) or draw it explicitly, whichever
+    :func:`map_cost` says is cheaper. Maps narrower than n (or n m_l), and the thin output map, go explicit."""
+    out_dim = arch.widths[-1]
+    return tuple(
+        map_cost(True, m.fan_in, m.fan_out, n, out_dim, j > 0) < map_cost(False, m.fan_in, m.fan_out, n, out_dim, j > 0)
+        for j, m in enumerate(arch.maps)
+    )
 
 
-def draw_cost(method: str, widths: Sequence[int], n: int) -> float:
-    """Cost of one draw: explicit = sum of explicit layer costs; conditioned = per-layer minimum."""
-    layers = choose_layers(widths, n) if method == "conditioned" else (False,) * (len(widths) - 1)
-    return sum(layer_cost(c, k, widths, n) for k, c in enumerate(layers, start=1))
+def draw_cost(method: str, arch: Architecture, n: int) -> float:
+    """Cost of one draw: explicit = sum of explicit map costs; conditioned = per-map minimum."""
+    maps, out_dim = arch.maps, arch.widths[-1]
+    routes = choose_maps(arch, n) if method == "conditioned" else (False,) * len(maps)
+    return sum(
+        map_cost(c, m.fan_in, m.fan_out, n, out_dim, j > 0) for j, (c, m) in enumerate(zip(routes, maps, strict=True))
+    )
 
 
-def draw_bytes(method: str, widths: Sequence[int], n: int, itemsize: int, per_layer: bool = False) -> int:
-    """Peak-memory model of one draw in bytes (arrays alive at once, x itemsize), per layer
+def draw_bytes(method: str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> int:
+    """Peak-memory model of one draw in bytes (arrays alive at once, x itemsize), per map
 
-    explicit:    m_k m_{k-1} + 3 n m_k + n m_l m_k
-    conditioned: m_{k-1} r + r m_k + 3 n m_k + m_{k-1} n m_l + 2 n m_l m_k
-    plus the output, (n m_l)^2 (times l + 1 with per_layer).
+    explicit:    m_out m_in + 3 n m_out + n m_l m_out
+    conditioned: m_in r + r m_out + 3 n m_out + m_in n m_l + 2 n m_l m_out
+    plus the output, (n m_l)^2 (times J + 1 for J maps with per_layer, else 2).
     """
-    out_dim, depth = widths[-1], len(widths) - 1
-    layers = choose_layers(widths, n) if method == "conditioned" else (False,) * depth
+    maps, out_dim = arch.maps, arch.widths[-1]
+    routes = choose_maps(arch, n) if method == "conditioned" else (False,) * len(maps)
     entries = 0
-    for k, conditioned in enumerate(layers, start=1):
-        m_in, m_out, r = widths[k - 1], widths[k], min(widths[k - 1], n)
+    for conditioned, m in zip(routes, maps, strict=True):
+        m_in, m_out, r = m.fan_in, m.fan_out, min(m.fan_in, n)
         if conditioned:
             entries += m_in * r + r * m_out + 3 * n * m_out + m_in * n * out_dim + 2 * n * out_dim * m_out
         else:
             entries += m_out * m_in + 3 * n * m_out + n * out_dim * m_out
-    entries += (n * out_dim) ** 2 * (depth + 1 if per_layer else 2)
+    entries += (n * out_dim) ** 2 * (len(maps) + 1 if per_layer else 2)
     return int(entries * itemsize)
 
 
-def choose_method(widths: Sequence[int], n: int) -> str:
-    """'auto': conditioned if conditioning any layer is cheaper (:func:`choose_layers`), else explicit."""
-    return "conditioned" if any(choose_layers(widths, n)) else "explicit"
+def choose_method(arch: Architecture, n: int) -> str:
+    """'auto': conditioned if conditioning any map is cheaper (:func:`choose_maps`), else explicit."""
+    return "conditioned" if any(choose_maps(arch, n)) else "explicit"
 
 
-def batch_size(method: str, widths: Sequence[int], n: int, itemsize: int, per_layer: bool = False) -> int:
+def batch_size(method: str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> int:
     """Draws dispatched together (asynchronously) before the host collects them:
     floor(256 MiB / draw_bytes) clipped to [1, 32], which bounds the memory in flight."""
-    per_draw = draw_bytes(method, widths, n, itemsize, per_layer)
+    per_draw = draw_bytes(method, arch, n, itemsize, per_layer)
     return int(min(_MAX_BATCH, max(1, _BATCH_BYTES // max(per_draw, 1))))
 
 
-def _explicit_draw(key: jax.Array, x: jax.Array, widths: tuple[int, ...], activation: Activation) -> jax.Array:
+def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
     """Per-layer kernels (l, n m_l, n m_l) of one network with explicit N(0,1) weights."""
-    keys = jax.random.split(key, len(widths) - 1)
-    weights = [jax.random.normal(keys[k - 1], (widths[k], widths[k - 1]), x.dtype) for k in range(1, len(widths))]
-    pre, post = forward(weights, x, activation)
-    deltas = backward(weights, pre, activation)
-    scales = layer_scales(widths, activation)
-    return jnp.stack([layer_kernel(a @ a.T, d @ d.T, c) for a, d, c in zip(post, deltas, scales, strict=True)])
+    maps = arch.maps
+    keys = jax.random.split(key, len(maps))
+    weights = [jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype) for j, m in enumerate(maps)]
+    pre, inputs = forward(weights, x, maps, arch.activation)
+    deltas = backward(weights, pre, maps, arch.activation)
+    kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
+    return sum_by_layer(kernels, maps)
 
 
 def _project_out(q: jax.Array, y: jax.Array) -> jax.Array:
@@ -161,72 +177,74 @@ def _gram_sqrt(gram: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.maximum(eigval, 0.0))[:, None] * eigvec.T
 
 
-def _conditioned_draw(key: jax.Array, x: jax.Array, widths: tuple[int, ...], activation: Activation) -> jax.Array:
+def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
     """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc).
 
-    Layers chosen by :func:`choose_layers` are conditioned, the others drawn explicitly (each W_k
-    is independent, so the two routes mix freely). Only the law of G D^T enters, so its factor
-    R_D may be any square root of the Gram D D^T, which K_k needs anyway: an eigh of an
-    (n m_l)^2 matrix replaces a QR of the tall D^T.
+    Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
+    so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
+    drawn explicitly, and the two routes mix freely. Only the law of G D^T enters, so its factor R_D
+    may be any square root of the Gram D D^T, which the kernel needs anyway: an eigh of an (n m_l)^2
+    matrix replaces a QR of the tall D^T.
     """
-    depth, n, out_dim = len(widths) - 1, x.shape[0], widths[-1]
-    keys = jax.random.split(key, 2 * depth)
-    scales = layer_scales(widths, activation)
-    conditioned = choose_layers(widths, n)
-    # Forward. Conditioned: A^T = Q R (Householder), H = c R^T Z1. Explicit: H = c A W^T.
-    a, factors, act_grams, pre = x, [], [], []
-    for k in range(1, depth + 1):
-        if conditioned[k - 1]:
-            q, r = jnp.linalg.qr(a.T, mode="reduced")
-            z1 = jax.random.normal(keys[k - 1], (q.shape[1], widths[k]), x.dtype)
+    maps, n, out_dim, activation = arch.maps, x.shape[0], arch.widths[-1], arch.activation
+    n_maps = len(maps)
+    keys = jax.random.split(key, 2 * n_maps)
+    conditioned = choose_maps(arch, n)
+    # Forward. Conditioned: B^T = Q R (Householder), Z = s R^T Z1. Explicit: Z = s B W^T.
+    b, factors, act_grams, pre = x, [], [], []
+    for j, m in enumerate(maps):
+        if conditioned[j]:
+            q, r = jnp.linalg.qr(b.T, mode="reduced")
+            z1 = jax.random.normal(keys[j], (q.shape[1], m.fan_out), x.dtype)
             factors.append((q, z1))
             act_grams.append(r.T @ r)
-            h = scales[k - 1] * (r.T @ z1)
+            z = m.scale * (r.T @ z1)
         else:
-            w = jax.random.normal(keys[k - 1], (widths[k], widths[k - 1]), x.dtype)
+            w = jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype)
             factors.append(w)
-            act_grams.append(a @ a.T)
-            h = scales[k - 1] * (a @ w.T)
-        pre.append(h)
-        a = activation.phi(h)
-    # Backward on D^T (m_k x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
+            act_grams.append(b @ b.T)
+            z = m.scale * (b @ w.T)
+        pre.append(z)
+        b = activation.phi(z) if m.nonlinear else z
+    # Backward on D^T (fan_out x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
     dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
-    kernels = [None] * depth
-    for k in range(depth, 0, -1):
+    kernels = [None] * n_maps
+    for j in range(n_maps - 1, -1, -1):
+        m = maps[j]
         delta_gram = dt.T @ dt
-        kernels[k - 1] = layer_kernel(act_grams[k - 1], delta_gram, scales[k - 1])
-        if k == 1:
+        kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
+        if j == 0:
             break
-        m_in, m_out = widths[k - 1], widths[k]
-        if not conditioned[k - 1]:
-            wt_dt = factors[k - 1].T @ dt
+        if not conditioned[j]:
+            wt_dt = factors[j].T @ dt
         else:
-            q, z1 = factors[k - 1]
+            q, z1 = factors[j]
             wt_dt = q @ (z1 @ dt)
-            if q.shape[1] < m_in:  # otherwise I - Q Q^T = 0
-                if m_out < n * out_dim:  # G itself is the smaller draw
-                    g_dt = jax.random.normal(keys[depth + k - 1], (m_in, m_out), x.dtype) @ dt
+            if q.shape[1] < m.fan_in:  # otherwise I - Q Q^T = 0
+                if m.fan_out < n * out_dim:  # G itself is the smaller draw
+                    g_dt = jax.random.normal(keys[n_maps + j], (m.fan_in, m.fan_out), x.dtype) @ dt
                 else:  # G D^T = Z3 R_D in law, R_D^T R_D = D D^T
-                    z3 = jax.random.normal(keys[depth + k - 1], (m_in, n * out_dim), x.dtype)
+                    z3 = jax.random.normal(keys[n_maps + j], (m.fan_in, n * out_dim), x.dtype)
                     g_dt = z3 @ _gram_sqrt(delta_gram)
                 wt_dt = wt_dt + _project_out(q, g_dt)
-        gate = jnp.repeat(activation.dphi(pre[k - 2]).T, out_dim, axis=1)
-        dt = scales[k - 1] * wt_dt * gate
-    return jnp.stack(kernels)
+        dt = m.scale * wt_dt
+        if maps[j - 1].nonlinear:
+            dt = dt * jnp.repeat(activation.dphi(pre[j - 1]).T, out_dim, axis=1)
+    return sum_by_layer(kernels, maps)
 
 
 _DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_draw(method: str, widths: tuple[int, ...], activation: Activation, per_layer: bool) -> Callable:
-    """jit of one draw from (base key, draw id), compiled once per (method, widths, activation,
-    per_layer, dtype, n).
+def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable:
+    """jit of one draw from (base key, draw id), compiled once per (method, architecture, per_layer,
+    dtype, n).
 
     One executable serves every draw, so a draw's bits cannot depend on which other draws share
     its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
     where sampling costs anything."""
-    draw = functools.partial(_DRAWS[method], widths=widths, activation=activation)
+    draw = functools.partial(_DRAWS[method], arch=arch)
 
     def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
         kernels = draw(_draw_key(base, draw_id), x)
@@ -235,9 +253,11 @@ def _compiled_draw(method: str, widths: tuple[int, ...], activation: Activation,
     return jax.jit(run)
 
 
-def _validate(x, activation, widths, draws, seed, method, dtype) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
-    if not isinstance(activation, Activation):
-        raise TypeError(f"activation must be an ntk_eoc.Activation, got {type(activation).__name__}")
+def _validate(
+    x, activation, widths, draws, seed, method, dtype, ranks, init
+) -> tuple[np.ndarray, Architecture, np.ndarray]:
+    if not isinstance(activation, (Activation, Elementwise)):
+        raise TypeError(f"activation must be an ntk_eoc.Activation or Elementwise, got {type(activation).__name__}")
     if method not in METHODS:
         raise ValueError(f"sample_kernels: method must be one of {METHODS}, got method={method!r}")
     if dtype not in DTYPES:
@@ -251,9 +271,12 @@ def _validate(x, activation, widths, draws, seed, method, dtype) -> tuple[np.nda
     widths = tuple(widths)
     if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in widths):
         raise ValueError(f"sample_kernels: widths must be [m_0, ..., m_l] with all m_k >= 1, got widths={list(widths)}")
-    widths = tuple(int(w) for w in widths)
-    if x.ndim != 2 or x.shape[1] != widths[0]:
-        raise ValueError(f"sample_kernels: x must have shape (n, m_0={widths[0]}), got {x.shape}")
+    try:
+        arch = Architecture(tuple(int(w) for w in widths), activation, ranks, init)
+    except ValueError as err:
+        raise ValueError(f"sample_kernels: {err}") from None
+    if x.ndim != 2 or x.shape[1] != arch.widths[0]:
+        raise ValueError(f"sample_kernels: x must have shape (n, m_0={arch.widths[0]}), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("sample_kernels: x contains NaN or inf")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
@@ -262,18 +285,20 @@ def _validate(x, activation, widths, draws, seed, method, dtype) -> tuple[np.nda
     integral = ids.ndim == 1 and (ids.size == 0 or np.issubdtype(ids.dtype, np.integer))
     if not integral or (ids.size and (ids.min() < 0 or ids.max() >= 2**32)):
         raise ValueError(f"sample_kernels: draws must be a 1-d sequence of integers in [0, 2^32), got draws={draws!r}")
-    return x, widths, ids.astype(np.int64)
+    return x, arch, ids.astype(np.int64)
 
 
 def sample_kernels(
     x: np.ndarray,
-    activation: Activation,
+    activation: Activation | Elementwise,
     widths: Sequence[int],
     draws: Sequence[int],
     seed: int,
     method: Method = "auto",
     dtype: str = "float32",
     *,
+    ranks: Sequence[int | None] | None = None,
+    init: str = "eoc",
     per_layer: bool = False,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int, float], None] | None = None,
@@ -282,12 +307,14 @@ def sample_kernels(
 
     Args:
         x: (n, m_0) inputs.
-        activation: the (a,b)-ReLU at the EOC.
+        activation: the (a,b)-ReLU (at the EOC with init="eoc") or an :class:`Elementwise` activation.
         widths: [m_0, ..., m_l] (see :func:`schedules.widths`).
         draws: draw ids (any subset, any order; duplicates allowed).
         seed: base seed of the configuration.
         method: "explicit", "conditioned" or "auto" (:func:`choose_method`).
         dtype: "float32" (default) or "float64" (needs jax_enable_x64).
+        ranks: per layer, the inner rank of a factorized layer U_k V_k or None (dense); None: all dense.
+        init: "eoc" (NTK parameterization) or "standard" (:mod:`architecture`).
         per_layer: return the per-layer kernels K_k, shape (draws, l, n m_l, n m_l), whose sum is K.
         max_bytes: refuse a configuration whose one draw needs more (:func:`draw_bytes`); None: no limit.
         progress: called as progress(done, total, seconds) after each group of draws.
@@ -298,18 +325,19 @@ def sample_kernels(
     Raises:
         ValueError: bad input, before any compute. FloatingPointError: a draw produced NaN or inf.
     """
-    x, widths, ids = _validate(x, activation, widths, draws, seed, method, dtype)
-    n, out_dim, depth = x.shape[0], widths[-1], len(widths) - 1
-    method = choose_method(widths, n) if method == "auto" else method
+    x, arch, ids = _validate(x, activation, widths, draws, seed, method, dtype, ranks, init)
+    widths = arch.widths
+    n, out_dim, depth = x.shape[0], widths[-1], arch.depth
+    method = choose_method(arch, n) if method == "auto" else method
     itemsize = np.dtype(dtype).itemsize
-    need = draw_bytes(method, widths, n, itemsize, per_layer)
+    need = draw_bytes(method, arch, n, itemsize, per_layer)
     if max_bytes is not None and need > max_bytes:
         raise ValueError(
             f"sample_kernels: one {method} draw with widths={list(widths)}, n={n}, dtype={dtype} needs "
             f"~{need / 2**30:.2f} GiB, over max_bytes={max_bytes} ({max_bytes / 2**30:.2f} GiB)"
         )
-    batch = batch_size(method, widths, n, itemsize, per_layer)
-    run = _compiled_draw(method, widths, activation, per_layer)
+    batch = batch_size(method, arch, n, itemsize, per_layer)
+    run = _compiled_draw(method, arch, per_layer)
     xj = jnp.asarray(x, dtype=dtype)
     base = jax.random.key(seed)
     shape = (ids.size, depth) if per_layer else (ids.size,)

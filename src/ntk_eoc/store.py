@@ -15,6 +15,8 @@ path                                               variable   dims (dtype)
                                                    ``rho``, ``one_minus_rho``, ``theta``
                                                    (layer, p, q) float64, k = 1..l
                                                    ``nngp``   (p, q) float64
+``min_eigen/<run>/m~<w>/draws_<a>-<b>.zarr``       ``lambda_min``, ``lambda_max`` (draw, block) float64;
+                                                   ``n_params``, ``rank_zero`` (block)
 =================================================  =========  ========================================
 
 ``K`` is the NTK matrix K(theta) = [(1/n) K_theta(x_p, x_q)] of size (n m_l) x (n m_l), row/column
@@ -93,6 +95,7 @@ DIMS: dict[str, str] = {
     "statistic": "summary statistic over draws (ntk_eoc.stats.STATISTICS)",
     "bound": "point value and confidence bounds (ntk_eoc.stats.BOUNDS)",
     "quantile": "quantile level over draws",
+    "block": "NTK block of the min_eigen stage: full, or layer_k (the parameters of layer k only)",
 }
 COMPLETE_ATTR = "complete"
 # Compression of every data variable: zstd inside blosc with bit shuffling suits float kernels.

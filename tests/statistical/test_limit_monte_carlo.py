@@ -28,12 +28,17 @@ BIAS_COEFFICIENT = 1.0
 N_POINTS, INPUT_DIM = 5, 8
 
 
-def assert_mean_near_limit(draws: np.ndarray, limit: np.ndarray, layer_widths, alpha: float, bonferroni) -> None:
+def assert_mean_near_limit(
+    draws: np.ndarray, limit: np.ndarray, layer_widths, alpha: float, bonferroni, ranks=()
+) -> None:
+    """Bias allowance: BIAS_COEFFICIENT (sum_{k<l} 1/m_k + sum_k 1/r_k) max |K_inf| (inner ranks r_k count as
+    widths of the factorized layers)."""
     iu = np.triu_indices(limit.shape[0])
     mean = draws.mean(axis=0)[iu]
     se = draws.std(axis=0, ddof=1)[iu] / np.sqrt(draws.shape[0])
     z = bonferroni(iu[0].size, alpha)
-    bias = BIAS_COEFFICIENT * sum(1.0 / m for m in layer_widths[1:-1]) * np.abs(limit).max()
+    sizes = [*layer_widths[1:-1], *(r for r in ranks if r is not None)]
+    bias = BIAS_COEFFICIENT * sum(1.0 / m for m in sizes) * np.abs(limit).max()
     excess = np.abs(mean - limit[iu]) - (z * se + bias)
     worst = int(np.argmax(excess))
     assert excess[worst] <= 0.0, (
@@ -62,3 +67,18 @@ def test_mean_of_conditioned_draws_at_widths_ten_thousand_and_up_approaches_the_
     limit = limit_kernel(x, act, depth, output_dim)
     # Here the bias allowance is 1.25e-4 and z * SE ~ 5e-3 of max |K_inf|: a sharp comparison.
     assert_mean_near_limit(draws, limit, layer_widths, false_failure_rate, bonferroni)
+
+
+def test_mean_of_factorized_draws_approaches_the_factorized_limit(sphere, bonferroni, false_failure_rate):
+    # Layers 1 and 2 factorized with ranks m/2 at widths m_k = k^2 4096: the limit counts each
+    # factorized layer twice (mu_k = 2), so its diagonal is 2 + 2 + 1 = 5, not l = 3.
+    act, depth = Activation.named("relu"), 3
+    x = sphere(N_POINTS, INPUT_DIM, seed=5)
+    layer_widths = widths("quadratic", 4096, depth, INPUT_DIM)
+    ranks = (2048, 2048, None)
+    draws = sample_kernels(x, act, layer_widths, range(300), 23, "conditioned", "float64", ranks=ranks)
+    limit = limit_kernel(x, act, depth, factorized=[True, True, False])
+    np.testing.assert_allclose(np.diag(limit) * N_POINTS, 5.0, rtol=1e-14)
+    assert_mean_near_limit(draws, limit, layer_widths, false_failure_rate, bonferroni, ranks)
+    dense = limit_kernel(x, act, depth)
+    assert np.abs(draws.mean(axis=0) - dense).max() > 0.5 * np.abs(limit - dense).max(), "the test must tell mu apart"

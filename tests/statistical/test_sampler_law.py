@@ -23,6 +23,7 @@ from scipy import stats
 
 from ntk_eoc import Activation, sample_kernels
 from ntk_eoc import samplers as samplers_module
+from ntk_eoc.architecture import Architecture
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +78,8 @@ def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) ->
     )
 
 
-def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False):
-    return sample_kernels(x, act, widths, range(n_draws), seed, method, "float64", per_layer=per_layer)
+def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None):
+    return sample_kernels(x, act, widths, range(n_draws), seed, method, "float64", per_layer=per_layer, ranks=ranks)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def relu_samples(x):
     """Explicit draws and per-layer conditioned draws of the first case; conditioned draws
     N_DRAWS..3 N_DRAWS - 1 feed the wrong samplers of the power checks."""
     act, widths = CASES[0]
-    assert any(samplers_module.choose_layers(widths, N_POINTS)), "the case must exercise conditioning"
+    assert any(samplers_module.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     layers = _draws(x, act, widths, "conditioned", SEED_CONDITIONED, n_draws=3 * N_DRAWS, per_layer=True)
     return explicit, layers
@@ -108,7 +109,7 @@ def relu_samples(x):
 
 @pytest.mark.parametrize(("act", "widths"), CASES[1:], ids=["abs-m_l=3", "ab-narrow-layer"])
 def test_conditioned_sampler_has_the_law_of_explicit_weights(x, bonferroni, false_failure_rate, act, widths):
-    assert any(samplers_module.choose_layers(widths, N_POINTS)), "the case must exercise conditioning"
+    assert any(samplers_module.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     result = law_test(explicit, _draws(x, act, widths, "conditioned", SEED_CONDITIONED), false_failure_rate, bonferroni)
     assert result.same_law, str(result)
@@ -148,11 +149,32 @@ def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, monke
     act, widths = Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    monkeypatch.setattr(samplers_module, "choose_layers", lambda layer_widths, n: (True,) * (len(layer_widths) - 1))
+    monkeypatch.setattr(samplers_module, "choose_maps", lambda arch, n: (True,) * len(arch.maps))
     samplers_module._compiled_draw.cache_clear()
     try:
         conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED)
     finally:
         samplers_module._compiled_draw.cache_clear()  # drop the compilation made under the override
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+@pytest.mark.parametrize(
+    ("act", "widths", "ranks"),
+    [
+        (Activation.named("relu"), (INPUT_DIM, 64, 64, 1), (None, 24, None)),
+        (Activation.named("abs"), (INPUT_DIM, 48, 96, 2), (16, 40, None)),
+    ],
+    ids=["relu-rank24", "abs-factorized-first-layer"],
+)
+def test_conditioned_factorized_sampler_has_the_law_of_explicit_factors(
+    x, bonferroni, false_failure_rate, act, widths, ranks
+):
+    arch = Architecture(widths, act, ranks)
+    routes = samplers_module.choose_maps(arch, N_POINTS)
+    factors = [c for c, m in zip(routes, arch.maps, strict=True) if arch.factorized[m.layer - 1]]
+    assert any(factors), "the case must condition a factor U_k or V_k"
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT, ranks=ranks)
+    conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED, ranks=ranks)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)

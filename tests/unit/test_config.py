@@ -54,7 +54,7 @@ def test_explicit_schedule_multiplies_base_width():
         ("sampler.dtype", "float16", "invalid config: sampler.dtype='float16': must be one of float32, float64"),
         ("sampler.drawz", 3, "invalid config: sampler.drawz=3: unknown key"),
         ("depth", 0, "invalid config: depth=0: must be an integer >= 1"),
-        ("activation.name", "tanh", "invalid config: activation.name='tanh': must be one of"),
+        ("activation.name", "swish", "invalid config: activation.name='swish': must be one of"),
         ("activation.alpha", 0.2, "invalid config: activation.alpha=0.2: is not used by activation 'relu'"),
         ("schedule.name", "cubic", "invalid config: schedule.name='cubic'"),
         ("dataset.n_points", 1, "invalid config: dataset.n_points=1: must be an integer >= 2"),

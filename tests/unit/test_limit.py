@@ -310,3 +310,29 @@ def test_input_angles_are_accurate_for_nearly_parallel_points():
     x = np.array([[1.0, 0.0], [np.cos(angle), np.sin(angle)]])
     # arccos of the cosine would give ~1e-8 (half the digits); the chord form is exact to rounding.
     np.testing.assert_allclose(input_angles(x)[0, 1], angle, rtol=1e-12)
+
+
+def test_factorized_layers_count_twice_in_the_limit(sphere):
+    x = sphere(6, 5)
+    act = Activation.named("abs")
+    dense = limit_kernel(x, act, 4)
+    np.testing.assert_array_equal(limit_kernel(x, act, 4, factorized=[False] * 4), dense)
+    layers = limit_layers(x, act, 4, factorized=[True, False, True, False])
+    # Theta_l(x, x) = sum_k mu_k = 2 + 1 + 2 + 1; the correlations do not change.
+    np.testing.assert_allclose(np.diag(layers.ntk) * 6, 6.0, rtol=1e-14)
+    np.testing.assert_array_equal(layers.rho, limit_layers(x, act, 4).rho)
+    # Theta_1 = 2 rho_1 and Theta_2 = rho_2 + fdot(rho_1) Theta_1 by hand.
+    rho = layers.rho
+    np.testing.assert_allclose(layers.theta[0], 2 * rho[0], rtol=1e-13, atol=1e-15)
+    fdot = derivative_map(rho[0], act.delta)
+    np.testing.assert_allclose(layers.theta[1], rho[1] + fdot * 2 * rho[0], rtol=1e-13, atol=1e-15)
+
+
+def test_bad_factorized_flags_and_elementwise_activations_raise(sphere):
+    from ntk_eoc import Elementwise
+
+    x = sphere(4, 3)
+    with pytest.raises(ValueError, match=r"factorized must list 3 booleans"):
+        limit_kernel(x, Activation.named("relu"), 3, factorized=[True])
+    with pytest.raises(TypeError, match=r"the \(a,b\)-ReLU family only, got activation 'tanh'"):
+        limit_kernel(x, Elementwise("tanh"), 3)

@@ -34,6 +34,8 @@ def test_figures_for_needs_two_values_of_the_compared_key():
     ]
     assert "schedules" in figures_for(["depth~2", "depth~4"])
     assert "output_dim" in figures_for(["output_dim~1", "output_dim~4"])
+    assert "factorized" in figures_for(["factorization~dense", "factorization~middle"])
+    assert "factorized" not in figures_for(["factorization~dense__depth~2", "factorization~dense__depth~3"])
 
 
 def _run_store(run, value):

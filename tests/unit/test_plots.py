@@ -108,3 +108,21 @@ def test_kernel_spectrum_vs_width(tmp_path):
 def test_too_many_line_dims_raises(summary):
     with pytest.raises(ValueError, match="at most two dims"):
         plots.plot_deviation_vs_width(summary, var="op_abs")
+
+
+def test_deviation_vs_cost_draws_one_line_per_network_and_panel(tmp_path):
+    rng = np.random.default_rng(3)
+    names, dims = ["dense", "middle"], ("factorization", "dataset.input_dim", "base_width", "draw")
+    coords = {"factorization": names, "dataset.input_dim": [8, 64], "base_width": WIDTHS}
+    values = rng.gamma(4.0, size=(2, 2, 3, 32)) * np.array(WIDTHS)[:, None] ** -0.5
+    dev = stats.summarize(xr.Dataset({"op_rel": (dims, values)}, coords=coords), n_boot=N_BOOT, seed=1)
+    lam = stats.summarize(xr.Dataset({"lambda_min": (dims, values + 1.0)}, coords=coords), n_boot=N_BOOT, seed=1)
+    params = np.array([[[1e3, 4e3, 16e3]] * 2, [[4e2, 1.6e3, 6.4e3]] * 2])
+    cost = xr.Dataset({"n_params": (dims[:3], params), "seconds_per_draw": (dims[:3], params * 1e-6)}, coords=coords)
+    fig = plots.plot_deviation_vs_cost(dev, lam, cost, rows="dataset.input_dim")
+    axes = fig.get_axes()
+    assert len(axes) == 2 * 4  # rows: input dims; columns: width, parameters, time, lambda_min
+    assert all(len(ax.get_lines()) == 2 for ax in axes)
+    # The parameter panel puts each network at its own parameter counts.
+    np.testing.assert_array_equal(axes[1].get_lines()[1].get_xdata(), params[1, 0])
+    _written(fig, tmp_path, "factorized")

@@ -9,7 +9,8 @@ import pytest
 
 from ntk_eoc import Activation, draw_keys, sample_kernels
 from ntk_eoc import samplers as samplers_module
-from ntk_eoc.samplers import batch_size, choose_layers, choose_method
+from ntk_eoc.architecture import Architecture
+from ntk_eoc.samplers import batch_size, choose_maps, choose_method
 
 ACT = Activation(-0.3, 0.8)
 N_POINTS, INPUT_DIM = 5, 6
@@ -32,8 +33,8 @@ def eight_draws(x, seed):
 
 
 def test_the_test_configuration_conditions_a_hidden_layer():
-    assert any(choose_layers(WIDTHS, N_POINTS))
-    assert choose_method(WIDTHS, N_POINTS) == "conditioned"
+    assert any(choose_maps(Architecture(WIDTHS, ACT), N_POINTS))
+    assert choose_method(Architecture(WIDTHS, ACT), N_POINTS) == "conditioned"
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -53,7 +54,7 @@ def test_draws_split_into_calls_equal_one_call_bit_for_bit(x, seed, eight_draws,
 
 @pytest.mark.parametrize("method", METHODS)
 def test_draws_spanning_several_batches_equal_their_split(x, seed, method):
-    batch = batch_size(method, WIDTHS, N_POINTS, 4)
+    batch = batch_size(method, Architecture(WIDTHS, ACT), N_POINTS, 4)
     ids = np.arange(batch + 3)
     whole = sample_kernels(x, ACT, WIDTHS, ids, seed, method, "float32")
     parts = [sample_kernels(x, ACT, WIDTHS, ids[i : i + 5], seed, method, "float32") for i in range(0, ids.size, 5)]

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from workflow_helpers import COPIED, ROOT, Project
+from workflow_helpers import Project, copy_workflow
 
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The workflow copied once per session (results accumulate: tests are ordered by file)."""
-    root = tmp_path_factory.mktemp("workflow")
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name)
-        else:
-            shutil.copy2(src, root / name)
-    return Project(root)
+    return Project(copy_workflow(tmp_path_factory.mktemp("workflow")))
 
 
 @pytest.fixture(scope="session")

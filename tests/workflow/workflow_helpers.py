@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,18 @@ TINY = (
 )
 RUNS = ("activation~relu__schedule~constant", "activation~leaky_relu__schedule~constant")
 COPIED = ("Snakefile", "workflow", "config", "envs", "profiles")
+
+
+def copy_workflow(root: Path) -> Path:
+    """Copy the workflow files (COPIED) of the repository into a new directory ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name)
+        else:
+            shutil.copy2(src, root / name)
+    return root
 
 
 class Project:

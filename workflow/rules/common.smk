@@ -1,8 +1,9 @@
 # Shared state of the workflow: config validation, Hydra composition of the runs, paths, wildcard
 # constraints, params functions and the registry of final targets. No rules here.
 #
-# Rule files of later stages use: RUNS, RESOLVED, EXPERIMENT, result(), log_path(), bench_path(),
-# gathered_store(), limit_store(), dataset_store(), run_section() and FINAL_TARGETS (append to it).
+# Rule files of later stages use: RUNS, RESOLVED, EXPERIMENT, STUDY, result(), log_path(), bench_path(),
+# gathered_store(), limit_store(), dataset_store(), run_section() and FINAL_TARGETS (append to it,
+# for the stages of the experiment's STUDY only).
 
 import json
 import os
@@ -51,6 +52,10 @@ if config["jax_cache_dir"]:
     )
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+# The experiment's study (one per experiment, checked by compose_runs): "limit" runs the sampling ->
+# gather -> limit -> concentration/spectrum -> figures targets, "min_eigen" the min_eigen targets.
+STUDY = next(iter(RUNS.values())).study
 
 DATASETS = {run.dataset_id: run for run in RUNS.values()}
 LIMITS = {run.limit_id: run for run in RUNS.values()}

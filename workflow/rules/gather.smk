@@ -18,4 +18,5 @@ rule gather:
         "python -m ntk_eoc.pipeline.gather --config {params.cfg:q} --output {output} {input:q} > {log} 2>&1"
 
 
-FINAL_TARGETS.extend(gathered_store(run) for run in RUNS)
+if STUDY == "limit":
+    FINAL_TARGETS.extend(gathered_store(run) for run in RUNS)

@@ -18,4 +18,5 @@ rule limit:
         "python -m ntk_eoc.pipeline.limit --config {params.cfg:q} --dataset {input.dataset} --output {output} > {log} 2>&1"
 
 
-FINAL_TARGETS.extend(limit_store(run) for run in RUNS)
+if STUDY == "limit":
+    FINAL_TARGETS.extend(limit_store(run) for run in RUNS)

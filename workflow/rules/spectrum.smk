@@ -2,7 +2,7 @@
 
 from ntk_eoc.pipeline.spectrum import dataset_input, params_input, spectra
 
-SPECTRA = spectra(RUNS)
+SPECTRA = spectra(RUNS) if STUDY == "limit" else {}
 
 
 wildcard_constraints:

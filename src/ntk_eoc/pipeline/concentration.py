@@ -4,7 +4,8 @@ Reads ``gathered/<run>.zarr`` (K over base_width, draw, i, j) and ``limit/<limit
 i, j) and writes ``concentration/<run>.zarr`` over (base_width, draw), float64:
 ``op_abs, fro_abs, max_abs, op_rel, fro_rel, max_rel`` (:func:`ntk_eoc.stats.deviations`),
 ``lambda_min, lambda_max`` of K(theta) (:func:`ntk_eoc.spectrum.eigen_summary`) and the scalars
-``limit_lambda_min, limit_lambda_max, limit_cond`` of K_inf. The condition number of K(theta) is not
+``limit_lambda_min, limit_lambda_max, limit_cond`` of K_inf, and the cost per base width from the gathered
+store (``n_params``, ``seconds_per_draw``) when it has them. The condition number of K(theta) is not
 stored: it is lambda_max / lambda_min, infinite when rounding makes lambda_min <= 0.
 """
 
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     began = time.perf_counter()
     gathered, limit = open_store(args.gathered), open_store(args.limit)
     ds = concentration(gathered["K"], limit["K_inf"].load())
+    for cost in ("n_params", "seconds_per_draw"):
+        if cost in gathered:
+            ds[cost] = gathered[cost].load().drop_vars([c for c in gathered[cost].coords if c != "base_width"])
     for width in ds.base_width.values:
         one = ds.sel(base_width=width)
         log.info(

@@ -56,12 +56,14 @@ FIGURES = (
     "limit_spectrum",
     "inverse_cosine",
     "kernel_spectrum",
+    "factorized",
 )
 TABLES = (
     "concentration_summary.csv",
     "slopes.csv",
     "kernel_spectrum_summary.csv",
     "limit_spectrum.csv",
+    "cost.csv",
     "claims.csv",
     "claims.md",
 )
@@ -149,7 +151,12 @@ def figures_for(run_ids: Iterable[str]) -> list[str]:
         act = tuple(sorted((k, str(v)) for k, v in axes.items() if _is_activation_key(k)))
         for key, value in [*((k, v) for k, v in axes.items() if not _is_activation_key(k)), ("activation", act)]:
             values.setdefault(key, set()).add(value)
-    needs = {"schedules": "depth", "activations": "activation", "output_dim": "output_dim"}
+    needs = {
+        "schedules": "depth",
+        "activations": "activation",
+        "output_dim": "output_dim",
+        "factorized": "factorization",
+    }
     return [f for f in FIGURES if f not in needs or len(values.get(needs[f], ())) >= 2]
 
 
@@ -250,6 +257,13 @@ def draw_figures(names, conc, summary, slopes, ksum, spec, acts, core, cfg) -> d
         figs["limit_spectrum"] = plots.plot_limit_spectrum(spec)
     if "inverse_cosine" in names:
         figs["inverse_cosine"] = plots.plot_inverse_cosine_error(spec)
+    if "factorized" in names:
+        rows = "dataset.input_dim" if "dataset.input_dim" in summary.dims else None
+        keep_f = ("factorization", "base_width", *((rows,) if rows else ()))
+        cost = reference(conc[["n_params", "seconds_per_draw", "limit_lambda_min"]], keep_f)
+        figs["factorized"] = plots.plot_deviation_vs_cost(
+            reference(summary, keep_f), reference(ksum, keep_f), cost, rows=rows, var=var, statistic=stat
+        )
     if "kernel_spectrum" in names:
         limit = conc[["limit_lambda_min", "limit_lambda_max", "limit_cond"]]
         limit = limit.rename({k: k.removeprefix("limit_") for k in limit.data_vars})
@@ -259,6 +273,22 @@ def draw_figures(names, conc, summary, slopes, ksum, spec, acts, core, cfg) -> d
             reference(ksum, kept), reference(limit, kept), names=names_k
         )
     return figs
+
+
+def _cost_table(conc: xr.Dataset, summary: xr.Dataset, ksum: xr.Dataset, var: str, n_points: int) -> pd.DataFrame:
+    """Per run cell and base width: parameters, forward FLOPs over the n points (2 n P), measured seconds
+    per draw, mean deviation ``var`` and mean lambda_min(K(theta)) (empty without cost variables)."""
+    if "n_params" not in conc:
+        return pd.DataFrame()
+    table = conc[["n_params", "seconds_per_draw"]].to_dataframe().reset_index()
+    dev = summary[var].sel(statistic="mean", bound="value", drop=True).rename(f"mean_{var}")
+    lam = ksum["lambda_min"].sel(statistic="mean", bound="value", drop=True).rename("mean_lambda_min")
+    extra = xr.merge([dev, lam]).to_dataframe().reset_index()
+    extra = extra[[c for c in extra.columns if c not in ("tail_level", "tail_resolved")]]
+    table = table.merge(extra, on=[c for c in table.columns if c in extra.columns])
+    n = table["dataset.n_points"] if "dataset.n_points" in table else n_points
+    table.insert(table.columns.get_loc("n_params") + 1, "forward_flops", 2 * n * table["n_params"])
+    return table
 
 
 def _paths(files: Sequence[str]) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -299,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     names_k = [v for v in ("lambda_min", "lambda_max", "cond") if v in ksum]
     _tidy(ksum, names_k).to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
     _frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)
+    n_points = int(_config_attr(stores[0])["dataset"]["n_points"])
+    cost = _cost_table(conc, summary, ksum, cfg["figures"]["deviation"], n_points)
+    cost.to_csv(table_paths["cost.csv"], index=False)
     claims.write_claims(table, table_paths["claims.csv"], table_paths["claims.md"])
     log.info("claims:\n%s", claims.claims_markdown(table))
     core = _config_attr(stores[0])

@@ -15,13 +15,15 @@ from . import parser, setup_logging
 def gather(blocks: Sequence[xr.Dataset]) -> xr.Dataset:
     """Concatenate blocks by draw per base width and stack the widths.
 
-    Every base width must hold the same draw ids 0..N-1, each once; ValueError otherwise.
+    Every base width must hold the same draw ids 0..N-1, each once; ValueError otherwise. Per base width
+    also ``n_params`` (the network's parameter count) and ``seconds_per_draw`` (the blocks' compiled-draw
+    times, weighted by their draws).
     """
     by_width: dict[int, list[xr.Dataset]] = {}
     for block in blocks:
         by_width.setdefault(int(block.attrs["base_width"]), []).append(block)
     widths = sorted(by_width)
-    stacks, layer_widths = [], []
+    stacks, layer_widths, n_params, per_draw = [], [], [], []
     for width in widths:
         parts = sorted(by_width[width], key=lambda b: int(b.attrs["draw_start"]))
         kernel = xr.concat([p["K"].load() for p in parts], dim="draw")
@@ -32,12 +34,18 @@ def gather(blocks: Sequence[xr.Dataset]) -> xr.Dataset:
             )
         stacks.append(kernel)
         layer_widths.append(parts[0].attrs["layer_widths"])
+        n_params.append(int(parts[0].attrs["n_params"]))
+        counts = [int(p.attrs["draw_stop"]) - int(p.attrs["draw_start"]) for p in parts]
+        times = [float(p.attrs["seconds_per_draw"]) for p in parts]
+        per_draw.append(float(np.dot(counts, times) / sum(counts)))
     sizes = {s.sizes["draw"] for s in stacks}
     if len(sizes) != 1:
         raise ValueError(f"base widths {widths} hold different numbers of draws: {sorted(sizes)}")
     kernels = xr.concat(stacks, dim=xr.DataArray(np.asarray(widths, dtype=np.int64), dims="base_width"))
     ds = kernels.to_dataset(name="K")
     ds["layer_widths"] = (("base_width", "level"), np.asarray(layer_widths, dtype=np.int64))
+    ds["n_params"] = ("base_width", np.asarray(n_params, dtype=np.int64))
+    ds["seconds_per_draw"] = ("base_width", np.asarray(per_draw, dtype=np.float64))
     return ds.assign_coords(level=np.arange(ds.sizes["level"], dtype=np.int64))
 
 

@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     x = open_store(args.dataset)["x"].values
     activation = activation_from_config(cfg["activation"])
     depth, out_dim = int(cfg["depth"]), int(cfg["output_dim"])
-    layers = limit_layers(x, activation, depth, out_dim)
+    layers = limit_layers(x, activation, depth, out_dim, factorized=cfg.get("factorized"))
     n = x.shape[0]
     points = np.arange(n, dtype=np.int64)
     ds = xr.Dataset(

@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         float(deepest.theta_offdiag_scaled_mean),
     )
     ds = finite_part(ds, log)
-    ds = ds.assign_coords(activation=str(activation.name), delta=float(activation.delta))
+    ds = ds.assign_coords(activation=str(activation.name), delta=float(activation.delta), input_dim=x.shape[1])
     attrs = provenance(
         cfg,
         stage="spectrum",

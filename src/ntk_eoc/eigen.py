@@ -1,0 +1,103 @@
+"""Extreme eigenvalues of symmetric PSD NTK matrices (N up to a few thousand), exact to rounding.
+
+lambda_min(K) is computed in float64 by LAPACK: the Householder tridiagonal reduction (dsytrd,
+(4/3) N^3 flops, the whole cost) followed by the eigenvalues of the tridiagonal matrix (O(N^2)).
+Eigenvectors are never formed; ``benchmarks/bench_min_eigen.py`` compares the LAPACK routes
+(numpy eigh / eigvalsh, scipy evr / evx / evd / ev) and ``benchmarks/README.md`` has its table.
+Every route returns lambda_min to within ~ eps N lambda_max (backward stability of the reduction),
+so an eigenvalue below that is indistinguishable from 0.
+
+Rank bound. A layer block K_k = Phi_k Phi_k^T (Phi_k: N x P_k, P_k its parameter count) has
+rank <= P_k, and the full NTK has rank <= P = sum_k P_k. When N > P, lambda_min = 0 exactly:
+:func:`rank_bound_zero` says so, and the solver should be skipped, since a float computation
+returns rounding noise of size ~ eps N lambda_max (of either sign) instead of 0.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.linalg
+
+__all__ = ["SYMMETRY_RTOL", "extreme_eigenvalues", "min_eigenvalue", "rank_bound_zero"]
+
+# Relative asymmetry max|K - K^T| / max|K| accepted (and removed by symmetrising). Kernels summed
+# in float32 are symmetric to ~10 ulp (~1e-6); a genuinely non-symmetric input is far above this.
+SYMMETRY_RTOL = 1e-5
+
+
+def _symmetric_float64(kernel: np.ndarray, sym_rtol: float, caller: str) -> np.ndarray:
+    """(K + K^T) / 2 as a new float64 (Fortran-ordered) array, after checking K is a finite, square,
+    symmetric matrix. Costs ~10 passes over N^2 entries: ~5-10% of the (4/3) N^3 solve at N >= 1000."""
+    k = np.asarray(kernel)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
+        raise ValueError(f"{caller}: kernel must be a non-empty square matrix, got shape {k.shape}")
+    if not np.issubdtype(k.dtype, np.floating) and not np.issubdtype(k.dtype, np.integer):
+        raise ValueError(f"{caller}: kernel must be real, got dtype {k.dtype}")
+    k = k.astype(np.float64)
+    finite = np.isfinite(k)
+    if not finite.all():
+        raise ValueError(
+            f"{caller}: kernel contains {int(k.size - finite.sum())} NaN or inf entries of {k.size} "
+            "(no NaN reaches a statistic silently)"
+        )
+    scale = max(float(k.max()), -float(k.min()))
+    diff = k - k.T
+    asym = max(float(diff.max()), -float(diff.min()))
+    if asym > sym_rtol * scale:
+        raise ValueError(
+            f"{caller}: kernel is not symmetric: max|K - K^T| = {asym:.3g} > {sym_rtol:g} * max|K| "
+            f"= {sym_rtol * scale:.3g} (relative asymmetry {asym / scale:.3g})"
+        )
+    k += k.T
+    k *= 0.5
+    # A symmetric C-ordered matrix is its own transpose: k.T is the Fortran-ordered array LAPACK
+    # wants, so scipy (overwrite_a=True) works on this buffer without another copy.
+    return k.T
+
+
+def min_eigenvalue(kernel: np.ndarray, *, sym_rtol: float = SYMMETRY_RTOL) -> float:
+    """lambda_min of a symmetric matrix, in float64, exact to rounding (~ eps N lambda_max).
+
+    The input is upcast to float64 and symmetrised ((K + K^T) / 2) after the checks below;
+    scipy.linalg.eigh(eigvals_only=True, subset_by_index=[0, 0], driver="evr") then computes the
+    smallest eigenvalue only (LAPACK dsyevr, no eigenvectors).
+
+    Raises:
+        ValueError: not a non-empty square real matrix; NaN or inf entries; max|K - K^T| larger than
+            ``sym_rtol`` * max|K| (the message gives the asymmetry).
+    """
+    k = _symmetric_float64(kernel, sym_rtol, "min_eigenvalue")
+    values = scipy.linalg.eigh(
+        k, eigvals_only=True, subset_by_index=[0, 0], driver="evr", overwrite_a=True, check_finite=False
+    )
+    return float(values[0])
+
+
+def extreme_eigenvalues(kernel: np.ndarray, *, sym_rtol: float = SYMMETRY_RTOL) -> tuple[float, float]:
+    """(lambda_min, lambda_max) of a symmetric matrix, in float64, exact to rounding.
+
+    One values-only call, scipy.linalg.eigh(eigvals_only=True, driver="evr"): the tridiagonal
+    reduction is the whole cost and is shared by both ends, so this costs one :func:`min_eigenvalue`
+    (two subset calls would reduce twice). Same checks and errors as :func:`min_eigenvalue`.
+    """
+    k = _symmetric_float64(kernel, sym_rtol, "extreme_eigenvalues")
+    values = scipy.linalg.eigh(k, eigvals_only=True, driver="evr", overwrite_a=True, check_finite=False)
+    return float(values[0]), float(values[-1])
+
+
+def rank_bound_zero(n: int, n_params: int) -> bool:
+    """True when n > n_params: then rank(Phi Phi^T) <= n_params < n and lambda_min = 0 exactly.
+
+    Phi is the n x n_params Jacobian (of one layer block, or of the whole network with n_params = P).
+    Callers skip the eigenvalue solver in that case and record 0: a float computation would return
+    rounding noise ~ eps n lambda_max (either sign) instead of 0.
+
+    Raises:
+        ValueError: n < 1 or n_params < 0, or either is not an integer.
+    """
+    for key, value, low in (("n", n, 1), ("n_params", n_params, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"rank_bound_zero: {key} must be an integer >= {low}, got {key}={value!r}")
+    return int(n) > int(n_params)
