@@ -255,3 +255,18 @@ def test_relu_full_ntk_is_singular_between_p_eff_and_p():
     claims = claims_table(table)
     row = claims[claims.claim.str.contains("neuron rescaling")]
     assert len(row) == 1 and row.verdict.iloc[0] == "holds"
+
+
+def test_plot_min_eigen_draws_one_line_per_depth_when_depths_are_swept():
+    rows = [
+        {"block": "full", "activation": "relu", "init": "eoc", "N": 10, "depth": depth, "N_over_P": ratio,
+         "lambda_min_mean": 1e-3, "lambda_min_min": 5e-4, "lambda_min_max": 2e-3, "rank_zero": False,
+         "rounding_level": 1e-15}
+        for depth in (3, 4)
+        for ratio in (0.1, 0.5)
+    ]  # fmt: skip
+    fig = plots.plot_min_eigen(pd.DataFrame(rows))
+    lines = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    assert len(lines) == 2
+    assert {line.get_linestyle() for line in lines} == {"-", "--"}
+    assert any(t.get_text() == "depth l = 4" for t in fig.legends[0].get_texts())
