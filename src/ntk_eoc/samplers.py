@@ -23,7 +23,8 @@ its n inputs a_{k-1}, U_k on its n inputs g_k = s_k V_k a_{k-1}, with the same l
 
 Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`). Every draw runs through one
 jit-compiled executable per configuration, so draw s is bit-identical whatever subset, order or
-job split it is computed in (same device, dtype and method).
+job split it is computed in (same device, dtype, method and JAX version: the random bits and the
+LAPACK-style factorizations may change between JAX releases, the law does not).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ path                                               variable   dims (dtype)
 ``samples/<run>/m~<w>/draws_<a>-<b>.zarr``         ``K``      (draw, i, j) sampler dtype; draws a..b-1
 ``gathered/<run>.zarr``                            ``K``      (base_width, draw, i, j) sampler dtype
                                                    ``layer_widths`` (base_width, level) int64: m_0..m_l
+                                                   ``n_params``, ``seconds_per_draw`` (base_width)
 ``limit/<limit_id>.zarr``                          ``K_inf``  (i, j) float64
                                                    ``rho``, ``one_minus_rho``, ``theta``
                                                    (layer, p, q) float64, k = 1..l
