@@ -59,7 +59,7 @@ _ACTIVATION_NAMES = (*ACTIVATION_NAMES, "custom", *ELEMENTWISE_NAMES)
 STUDIES = ("limit", "min_eigen")
 _HASH_CHARS = 8
 # Python, JAX and XLA compilation of one sampling job, measured at ~400-600 MB RSS; rounded up.
-_BASE_MEM_MB = 1000
+BASE_MEM_MB = 1000
 
 
 class ConfigError(ValueError):
@@ -257,11 +257,9 @@ class RunConfig:
         arch, n = self.architecture(base_width), self.dataset["n_points"]
         method = choose_method(arch, n) if self.sampler["method"] == "auto" else self.sampler["method"]
         itemsize = 8 if self.sampler["dtype"] == "float64" else 4
-        per_layer = self.study == "min_eigen"
-        batch = batch_size(method, arch, n, itemsize, per_layer)
-        blocks = self.depth + 1 if per_layer else 1
-        block = self.sampler["draws_per_job"] * blocks * (n * self.output_dim) ** 2 * itemsize
-        return _BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, itemsize, per_layer) + 2 * block) / 2**20)
+        batch = batch_size(method, arch, n, itemsize)
+        block = self.sampler["draws_per_job"] * (n * self.output_dim) ** 2 * itemsize
+        return BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, itemsize) + 2 * block) / 2**20)
 
     def limit_params(self) -> dict[str, Any]:
         """Everything the limit store depends on (``factorized`` only when a layer is)."""

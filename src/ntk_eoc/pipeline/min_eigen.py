@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..config import BASE_MEM_MB
 from ..eigen import extreme_eigenvalues, rank_bound_zero
 from ..store import open_store, provenance, write_store
 from . import setup_logging
@@ -65,8 +66,6 @@ __all__ = [
 DENSE_MAX_N = 256
 # Relative tolerance of the Lanczos lambda_max (the top eigenvalue of an NTK is well separated).
 LANCZOS_TOL = 1e-12
-# Python, JAX and XLA compilation of one job (as RunConfig.sampling_mem_mb).
-_BASE_MEM_MB = 1000
 # float64 N x N matrices alive besides the sampled batch: the full K, its symmetrised copy, LAPACK work.
 _EIGEN_MATRICES = 4
 
@@ -184,7 +183,7 @@ def mem_mb(run, base_width: int) -> int:
     batch = samplers.batch_size(method, arch, n, 8, per_layer=True)
     per_draw = samplers.draw_bytes(method, arch, n, 8, per_layer=True)
     size = n * run.output_dim
-    return _BASE_MEM_MB + int((2 * batch * per_draw + _EIGEN_MATRICES * size * size * 8) / 2**20)
+    return BASE_MEM_MB + int((2 * batch * per_draw + _EIGEN_MATRICES * size * size * 8) / 2**20)
 
 
 # --- Input, params and resources functions of the rules (workflow/rules/min_eigen.smk) -------------------
