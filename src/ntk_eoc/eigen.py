@@ -20,11 +20,22 @@ import numbers
 import numpy as np
 import scipy.linalg
 
-__all__ = ["SYMMETRY_RTOL", "extreme_eigenvalues", "min_eigenvalue", "rank_bound_zero"]
+__all__ = [
+    "DENSE_MAX_N",
+    "SYMMETRY_RTOL",
+    "extreme_eigenvalues",
+    "largest_eigenvalue",
+    "min_eigenvalue",
+    "rank_bound_zero",
+]
 
 # Relative asymmetry max|K - K^T| / max|K| accepted (and removed by symmetrising). Kernels summed
 # in float32 are symmetric to ~10 ulp (~1e-6); a genuinely non-symmetric input is far above this.
 SYMMETRY_RTOL = 1e-5
+# Up to this size lambda_max alone is computed densely (LAPACK); above it by Lanczos (ARPACK).
+DENSE_MAX_N = 256
+# Relative tolerance of the Lanczos lambda_max (the top eigenvalue of an NTK is well separated).
+LANCZOS_TOL = 1e-12
 
 
 def _symmetric_float64(kernel: np.ndarray, sym_rtol: float, caller: str) -> np.ndarray:
@@ -85,6 +96,21 @@ def extreme_eigenvalues(kernel: np.ndarray, *, sym_rtol: float = SYMMETRY_RTOL) 
     k = _symmetric_float64(kernel, sym_rtol, "extreme_eigenvalues")
     values = scipy.linalg.eigh(k, eigvals_only=True, driver="evr", overwrite_a=True, check_finite=False)
     return float(values[0]), float(values[-1])
+
+
+def largest_eigenvalue(kernel: np.ndarray, *, sym_rtol: float = SYMMETRY_RTOL) -> float:
+    """lambda_max of a symmetric PSD matrix, without the O(N^3) reduction when N > :data:`DENSE_MAX_N`:
+    Lanczos (scipy.sparse.linalg.eigsh, O(N^2) per iteration, deterministic start vector), densely
+    below. For blocks whose lambda_min is known (:func:`rank_bound_zero`). Same checks as
+    :func:`min_eigenvalue`."""
+    import scipy.sparse.linalg
+
+    k = _symmetric_float64(kernel, sym_rtol, "largest_eigenvalue")
+    n = k.shape[0]
+    if n <= DENSE_MAX_N:
+        return float(scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr")[0])
+    v0 = np.ones(n) / np.sqrt(n)  # the result does not depend on a global RNG
+    return float(scipy.sparse.linalg.eigsh(k, k=1, which="LA", tol=LANCZOS_TOL, v0=v0, return_eigenvectors=False)[0])
 
 
 def rank_bound_zero(n: int, n_params: int) -> bool:

@@ -21,7 +21,7 @@ Phi_k Phi_k^T with Phi_k the N x P_k Jacobian of layer k, so rank K_k <= P_k and
 N > P_block, lambda_min = 0 exactly and a float solver would only return rounding noise of size
 eps N lambda_max (of either sign), so 0 is stored and the O(N^3) solver is skipped
 (:func:`ntk_eoc.eigen.rank_bound_zero`). lambda_max is then computed alone: by Lanczos
-(scipy.sparse.linalg.eigsh, O(N^2) per iteration) above :data:`DENSE_MAX_N`, densely below it.
+(:func:`ntk_eoc.eigen.largest_eigenvalue`).
 
 Convention: K = [(1/n) K_theta(x_i, x_j)] (SCIENCE.md). Bombari, Amani, Mondelli (NeurIPS 2022) use
 the NTK without the 1/n factor: their lambda_min is n times the stored one.
@@ -44,17 +44,15 @@ import numpy as np
 import xarray as xr
 
 from ..config import BASE_MEM_MB
-from ..eigen import extreme_eigenvalues, rank_bound_zero
+from ..eigen import extreme_eigenvalues, largest_eigenvalue, rank_bound_zero
 from ..store import open_store, provenance, write_store
 from . import setup_logging
-from .sampling import draw_block_parser
+from .sampling import draw_block_parser, job_architecture
 
 __all__ = [
-    "DENSE_MAX_N",
     "block_names",
     "block_params",
     "block_spectra",
-    "largest_eigenvalue",
     "mem_mb",
     "mem_mb_input",
     "min_eigen_draws",
@@ -62,10 +60,6 @@ __all__ = [
     "store_paths",
 ]
 
-# Below this size lambda_max alone is computed densely (LAPACK); above it by Lanczos (ARPACK).
-DENSE_MAX_N = 256
-# Relative tolerance of the Lanczos lambda_max (the top eigenvalue of an NTK is well separated).
-LANCZOS_TOL = 1e-12
 # float64 N x N matrices alive besides the sampled batch: the full K, its symmetrised copy, LAPACK work.
 _EIGEN_MATRICES = 4
 
@@ -78,20 +72,6 @@ def block_names(depth: int) -> list[str]:
 def block_params(arch) -> list[int]:
     """P per block: the network's parameter count, then each layer's (:class:`Architecture`)."""
     return [arch.n_params, *arch.layer_params()]
-
-
-def largest_eigenvalue(kernel: np.ndarray) -> float:
-    """lambda_max of a symmetric PSD matrix without the O(N^3) reduction when N > :data:`DENSE_MAX_N`."""
-    import scipy.linalg
-    import scipy.sparse.linalg
-
-    k = np.asarray(kernel, dtype=np.float64)
-    k = 0.5 * (k + k.T)
-    n = k.shape[0]
-    if n <= DENSE_MAX_N:
-        return float(scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[n - 1, n - 1])[0])
-    v0 = np.ones(n) / np.sqrt(n)  # deterministic start: the result does not depend on a global RNG
-    return float(scipy.sparse.linalg.eigsh(k, k=1, which="LA", tol=LANCZOS_TOL, v0=v0, return_eigenvectors=False)[0])
 
 
 def block_spectra(layers: np.ndarray, params: Sequence[int]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -146,7 +126,7 @@ def min_eigen_draws(
         tick = time.perf_counter()
         layers = samplers.sample_kernels(
             x, arch.activation, arch.widths, chunk, seed, method, "float64",
-            ranks=None if not any(arch.factorized) else arch.ranks, init=arch.init, per_layer=True,
+            ranks=arch.ranks, init=arch.init, per_layer=True,
         )  # fmt: skip
         sampling += time.perf_counter() - tick
         for j, draw_layers in enumerate(layers):
@@ -227,14 +207,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from ..architecture import Architecture
-    from ..config import activation_from_config
-
     x = open_store(args.dataset)["x"].values
-    activation = activation_from_config(cfg["activation"])
-    layer_widths = tuple(int(w) for w in cfg["layer_widths"])
-    ranks, init = cfg.get("ranks"), cfg.get("init", "eoc")
-    arch = Architecture(layer_widths, activation, None if ranks is None else tuple(ranks), init)
+    arch = job_architecture(cfg)
+    activation, layer_widths, ranks, init = arch.activation, arch.widths, cfg.get("ranks"), arch.init
     start, stop = args.draws
     log.info(
         "run %s: %s (init %s), widths %s, n=%d, draws %d..%d, P=%d, per layer %s",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ..architecture import Architecture
 from ..store import matrix_coords, open_store, provenance, write_store
 from . import parser, setup_logging
 
@@ -27,6 +28,15 @@ def draw_range(text: str) -> tuple[int, int]:
     if not 0 <= start < stop:
         raise argparse.ArgumentTypeError(f"--draws needs 0 <= start < stop, got {text!r}")
     return start, stop
+
+
+def job_architecture(cfg: dict) -> Architecture:
+    """The :class:`Architecture` of a draw-block job's params (RunConfig.sampling_params)."""
+    from ..config import activation_from_config
+
+    ranks = None if cfg.get("ranks") is None else tuple(cfg["ranks"])
+    widths = tuple(int(w) for w in cfg["layer_widths"])
+    return Architecture(widths, activation_from_config(cfg["activation"]), ranks, cfg.get("init", "eoc"))
 
 
 def draw_block_parser(description: str) -> argparse.ArgumentParser:
@@ -50,15 +60,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if sampler["dtype"] == "float64":
         jax.config.update("jax_enable_x64", True)
     from .. import samplers
-    from ..architecture import Architecture
-    from ..config import activation_from_config
 
     log.info("JAX compilation cache: %s", jax.config.jax_compilation_cache_dir or "off")
     x = open_store(args.dataset)["x"].values
-    activation = activation_from_config(cfg["activation"])
-    layer_widths = [int(w) for w in cfg["layer_widths"]]
-    ranks, init = cfg.get("ranks"), cfg.get("init", "eoc")
-    arch = Architecture(tuple(layer_widths), activation, None if ranks is None else tuple(ranks), init)
+    arch = job_architecture(cfg)
+    activation, layer_widths, ranks, init = arch.activation, list(arch.widths), cfg.get("ranks"), arch.init
     n, out_dim = x.shape[0], layer_widths[-1]
     start, stop = args.draws
     method = samplers.choose_method(arch, n) if sampler["method"] == "auto" else sampler["method"]
@@ -82,9 +88,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     first = sample(np.arange(start, start + 1))
     warm = time.perf_counter()
     rest = sample(np.arange(start + 1, stop))
-    wall = time.perf_counter() - began
+    done = time.perf_counter()
+    wall = done - began
     kernels = np.concatenate([first, rest])
-    per_draw = (time.perf_counter() - warm) / (stop - start - 1) if stop - start > 1 else wall
+    per_draw = (done - warm) / (stop - start - 1) if stop - start > 1 else wall
     log.info("sampled %d draws in %.2f s (%.4f s per compiled draw)", stop - start, wall, per_draw)
     ds = xr.Dataset(
         {"K": (("draw", "i", "j"), kernels)},
