@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import xarray as xr
 from .activations import Activation
 from .stats import DEFAULT_N_BOOT, bootstrap_ratio, fit_loglog_slope, fit_slopes, theory_bound_factor
 
-__all__ = ["COLUMNS", "LIMIT_RTOL", "VERDICT_RULES", "claims_markdown", "claims_table", "write_claims"]
+__all__ = ["COLUMNS", "LIMIT_RTOL", "VERDICT_RULES", "claims_markdown", "claims_table", "markdown", "write_claims"]
 
 COLUMNS = ("claim", "predicted", "measured", "ci_low", "ci_high", "verdict")
 # Deep-limit tolerance: 1% relative. The measured gaps close like log(l)/l, about 1.5% for cond at
@@ -226,8 +227,8 @@ def claims_table(
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def claims_markdown(table: pd.DataFrame, rtol: float = LIMIT_RTOL) -> str:
-    """The claims table as a Markdown table, followed by the verdict rules."""
+def markdown(table: pd.DataFrame, rules: Mapping[str, str], note: str = "") -> str:
+    """A claims table (:data:`COLUMNS`) as Markdown, followed by its verdict rules and an optional note."""
     head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
 
     def cell(v) -> str:
@@ -236,13 +237,20 @@ def claims_markdown(table: pd.DataFrame, rtol: float = LIMIT_RTOL) -> str:
         return str(v).replace("|", "\\|")
 
     body = "".join("| " + " | ".join(cell(v) for v in row) + " |\n" for row in table[list(COLUMNS)].itertuples(False))
-    rules = "\n".join(f"- **{k}**: {v.format(rtol=rtol)}" for k, v in VERDICT_RULES.items())
-    return f"{head}{body}\nVerdict rules:\n\n{rules}\n"
+    listed = "\n".join(f"- **{k}**: {v}" for k, v in rules.items())
+    return f"{head}{body}\nVerdict rules:\n\n{listed}\n" + (f"\n{note}" if note else "")
 
 
-def write_claims(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, rtol: float = LIMIT_RTOL) -> None:
-    """Write the table as CSV (NaN as empty) and its Markdown twin."""
+def claims_markdown(table: pd.DataFrame, rtol: float = LIMIT_RTOL) -> str:
+    """The claims table as a Markdown table, followed by the verdict rules."""
+    return markdown(table, {k: v.format(rtol=rtol) for k, v in VERDICT_RULES.items()})
+
+
+def write_claims(
+    table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, rtol: float = LIMIT_RTOL, *, text: str | None = None
+) -> None:
+    """Write the table as CSV (NaN as empty) and its Markdown twin (``text``, default :func:`claims_markdown`)."""
     for p in (csv_path, md_path):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False, na_rep="", float_format="%.6g")
-    Path(md_path).write_text(claims_markdown(table, rtol))
+    Path(md_path).write_text(claims_markdown(table, rtol) if text is None else text)

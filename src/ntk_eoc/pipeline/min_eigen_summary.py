@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..claims import COLUMNS, markdown, write_claims
 from ..config import ConfigError
 from ..store import open_store
 from . import parser, setup_logging
@@ -48,7 +49,7 @@ TABLE_COLUMNS = (
     "lambda_max_mean", "rounding_level",
     "N_lambda_min_mean", "N_lambda_min_ci_low", "N_lambda_min_ci_high",
 )  # fmt: skip
-CLAIM_COLUMNS = ("claim", "predicted", "measured", "ci_low", "ci_high", "verdict")
+CLAIM_COLUMNS = COLUMNS
 # Rounding level of a computed lambda_min: eps N lambda_max (backward stability of the reduction).
 EPS = float(np.finfo(np.float64).eps)
 VERDICT_RULES = {
@@ -267,23 +268,12 @@ def claims_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    """The claims as a Markdown table, followed by the verdict rules."""
-    head = "| " + " | ".join(CLAIM_COLUMNS) + " |\n|" + "---|" * len(CLAIM_COLUMNS) + "\n"
-
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return "—" if math.isnan(v) else f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-
-    body = "".join(
-        "| " + " | ".join(cell(v) for v in row) + " |\n" for row in claims[list(CLAIM_COLUMNS)].itertuples(False)
-    )
-    rules = "\n".join(f"- **{k}**: {v}" for k, v in VERDICT_RULES.items())
+    """The claims as a Markdown table, followed by the verdict rules and the 1/N convention."""
     note = (
         "Eigenvalues are those of K = [(1/N) K_theta(x_i, x_j)]; the NTK without the 1/N factor "
         "(Bombari, Amani, Mondelli 2022) has N times these.\n"
     )
-    return f"{head}{body}\nVerdict rules:\n\n{rules}\n\n{note}"
+    return markdown(claims, VERDICT_RULES, note)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -308,9 +298,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in needed:
         paths[name].parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(paths["min_eigen.csv"], index=False, float_format="%.9g")
-    claims.to_csv(paths["min_eigen_claims.csv"], index=False, na_rep="", float_format="%.6g")
-    paths["min_eigen_claims.md"].write_text(claims_markdown(claims))
-    log.info("claims:\n%s", claims_markdown(claims))
+    text = claims_markdown(claims)
+    write_claims(claims, paths["min_eigen_claims.csv"], paths["min_eigen_claims.md"], text=text)
+    log.info("claims:\n%s", text)
     fig = plots.plot_min_eigen(table)
     plots.save_figure(fig, paths["min_eigen.png"].with_suffix(""), dpi=int(cfg["dpi"]))
     log.info("min_eigen summary of %d stores (%d rows) in %.1f s", len(stores), len(table), time.perf_counter() - began)
