@@ -1,5 +1,13 @@
-# ntk-eoc pipeline: datasets -> NTK sampling -> gathered stores -> limit kernel (-> analysis stages).
-# Run `snakemake --cores all` from the repository root; see workflow/README.md.
+# ntk-eoc: datasets -> NTK sampling -> gathered stores -> limit kernel -> concentration, spectrum
+# -> figures, tables, claims (study limit), or datasets -> lambda_min per draw -> summary (study min_eigen).
+#
+# Results: <results_dir>/<experiment>/<stage>/..., one store per job, named by the run id
+# key~value__key~value over the experiment's swept keys (ntk_eoc.pipeline.plan has the path table);
+# logs under logs/<experiment>/<stage>/. Run `snakemake --cores all`; see workflow/README.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
 
 
 configfile: "config/config.yaml"
@@ -9,15 +17,16 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/configs.smk"
-include: "workflow/rules/datasets.smk"
-include: "workflow/rules/sampling.smk"
+include: "workflow/rules/run_config.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/sample.smk"
 include: "workflow/rules/gather.smk"
 include: "workflow/rules/limit.smk"
 include: "workflow/rules/concentration.smk"
 include: "workflow/rules/spectrum.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/min_eigen.smk"
+include: "workflow/rules/min_eigen_summary.smk"
 include: "workflow/rules/archive.smk"
 
 
@@ -29,8 +38,8 @@ localrules:
 rule all:
     default_target: True
     input:
-        final_targets,
+        PLAN.final_targets(),
 
 
 onsuccess:
-    print(outputs_summary())
+    print(PLAN.summary())

@@ -1,8 +1,8 @@
 """What JAX's persistent compilation cache saves per sampling job.
 
-Each job is what rule `sample` runs: ``python -m ntk_eoc.pipeline.sampling`` in a fresh process, with the
-params the workflow computes (``ntk_eoc.config.compose_runs`` and ``RunConfig.sampling_params``, as
-``workflow/rules/common.smk`` does). Every job runs in three modes, ``--repeats`` times each, interleaved:
+Each job is what rule `sample` runs: ``python -m ntk_eoc.pipeline.stages.sample`` in a fresh process,
+with the spec the workflow computes (``ntk_eoc.pipeline.plan.Plan.sample_spec``). Every job runs in three
+modes, ``--repeats`` times each, interleaved:
 
   off   no persistent cache (``JAX_COMPILATION_CACHE_DIR`` unset)
   cold  an empty cache directory: compiles and writes the cache
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import statistics
@@ -64,7 +63,7 @@ class Job:
     base_width: int
     layer_widths: tuple[int, ...]
     draws: int
-    params: str  # the JSON --config of the sampling module
+    params: str  # the JSON --spec of the sampling stage
 
 
 @dataclass(frozen=True)
@@ -76,33 +75,40 @@ class Timing:
 
 def compose_jobs(workdir: Path) -> tuple[list[Job], Path]:
     """The jobs of JOBS with the workflow's params, and the dataset store they read (written here)."""
-    from ntk_eoc.config import compose_runs
+    from types import SimpleNamespace
 
-    runs, _ = compose_runs(str(ROOT / "config" / "hydra"), "config", EXPERIMENT, overrides=[], sweep=None)
+    from ntk_eoc.pipeline.plan import Plan
+
+    config = {
+        "experiment": EXPERIMENT, "overrides": [], "sweep": None, "hydra_config_dir": str(ROOT / "config" / "hydra"),
+        "hydra_config_name": "config", "results_dir": str(workdir), "jax_cache_dir": "",
+    }  # fmt: skip
+    plan = Plan(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
     jobs = []
     for run_id, width in JOBS:
-        run = runs[run_id]
+        run = plan.runs[run_id].config
         start, stop = run.blocks()[0]
-        params = run.sampling_params(width)
-        jobs.append(Job(run_id, width, tuple(run.layer_widths(width)), stop - start, json.dumps(params)))
-    dataset_ids = {runs[run_id].dataset_id for run_id, _ in JOBS}
-    assert len(dataset_ids) == 1, dataset_ids
+        spec = plan.sample_spec(SimpleNamespace(run=run_id, width=width))
+        jobs.append(Job(run_id, width, tuple(run.layer_widths(width)), stop - start, spec))
+    dataset_ids = {plan.runs[run_id].dataset_id for run_id, _ in JOBS}
+    if len(dataset_ids) != 1:
+        raise RuntimeError(f"the jobs must share one dataset, got {dataset_ids}")
     dataset = workdir / "dataset.zarr"
-    cfg = json.dumps(runs[JOBS[0][0]].dataset)
-    cmd = [sys.executable, "-m", "ntk_eoc.pipeline.datasets", "--config", cfg, "--output", str(dataset)]
+    spec = plan.dataset_spec(SimpleNamespace(dataset_id=dataset_ids.pop()))
+    cmd = [sys.executable, "-m", "ntk_eoc.pipeline.stages.dataset", "--spec", spec, "--output", str(dataset)]
     subprocess.run(cmd, check=True, capture_output=True)
     return jobs, dataset
 
 
 def run_job(job: Job, dataset: Path, output: Path, cache_dir: Path | None) -> Timing:
     """One sampling job in a fresh process; its timings."""
-    from ntk_eoc.store import open_store
+    from ntk_eoc.storage.store import open_store
 
     env = {k: v for k, v in os.environ.items() if k not in CACHE_ENV}
     if cache_dir is not None:
         env |= {CACHE_ENV[0]: str(cache_dir), CACHE_ENV[1]: "0", CACHE_ENV[2]: "0"}
-    cmd = [sys.executable, "-m", "ntk_eoc.pipeline.sampling", "--config", job.params, "--dataset", str(dataset)]
-    cmd += ["--draws", f"0:{job.draws}", "--run", job.run, "--output", str(output)]
+    cmd = [sys.executable, "-m", "ntk_eoc.pipeline.stages.sample", "--spec", job.params, "--dataset", str(dataset)]
+    cmd += ["--draws", f"0:{job.draws}", "--output", str(output)]
     began = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     process = time.perf_counter() - began

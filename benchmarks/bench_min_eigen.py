@@ -11,9 +11,9 @@ every eigenvalue at the same cost):
   scipy_evr_vals   scipy.linalg.eigh(eigvals_only=True, driver="evr"): all eigenvalues
   scipy_evd_vals   the same with driver="evd"
   scipy_ev_vals    the same with driver="ev"
-  min_eigenvalue   ntk_eoc.eigen.min_eigenvalue (checks + symmetrisation + scipy_evr_sub)
+  min_eigenvalue   ntk_eoc.math.eigen.min_eigenvalue (checks + symmetrisation + scipy_evr_sub)
   extreme_2calls   scipy_evr_sub for index 0 and index N-1: (min, max) in two calls
-  extreme_eigenvalues  ntk_eoc.eigen.extreme_eigenvalues (one values-only evr call)
+  extreme_eigenvalues  ntk_eoc.math.eigen.extreme_eigenvalues (one values-only evr call)
 
 Repeats run round-robin over the routes (in a fixed shuffled order per repeat) so that a change of
 machine load hits every route alike; the table shows the median, min and max over repeats. err/ulpN
@@ -43,7 +43,7 @@ import numpy as np
 import scipy
 import scipy.linalg
 
-from ntk_eoc.eigen import extreme_eigenvalues, min_eigenvalue
+from ntk_eoc.math.eigen import extreme_eigenvalues, min_eigenvalue
 
 RESULTS = Path(__file__).resolve().parent / "results" / "min_eigen.csv"
 DEFAULT_NS = (500, 1000, 2000, 3000)

@@ -88,10 +88,11 @@ def draws_per_call(method: str, widths: list[int]) -> int:
     """Draws per timed call: the sampler's own compiled batch size, 1 for the baseline."""
     if method == "jacobian":
         return 1
-    from ntk_eoc import Activation, samplers
-    from ntk_eoc.architecture import Architecture
+    from ntk_eoc import Activation
+    from ntk_eoc.math import cost
+    from ntk_eoc.math.architecture import Architecture
 
-    return samplers.batch_size(method, Architecture(tuple(widths), Activation.named("relu")), N_POINTS, 4)
+    return cost.batch_size(method, Architecture(tuple(widths), Activation.named("relu")), N_POINTS, 4)
 
 
 def estimate_bytes(method: str, widths: list[int]) -> int:
@@ -99,12 +100,13 @@ def estimate_bytes(method: str, widths: list[int]) -> int:
     if method == "jacobian":
         params = n_params(widths)
         return int(_BASE_BYTES + 4 * (_JACOBIAN_COPIES * N_POINTS * OUTPUT_DIM * params + 2 * params))
-    from ntk_eoc import Activation, samplers
-    from ntk_eoc.architecture import Architecture
+    from ntk_eoc import Activation
+    from ntk_eoc.math import cost
+    from ntk_eoc.math.architecture import Architecture
 
     batch = draws_per_call(method, widths)
     arch = Architecture(tuple(widths), Activation.named("relu"))
-    return int(_BASE_BYTES + batch * samplers.draw_bytes(method, arch, N_POINTS, 4))
+    return int(_BASE_BYTES + batch * cost.draw_bytes(method, arch, N_POINTS, 4))
 
 
 def sphere_points(n: int, dim: int, seed: int = 0):

@@ -1,27 +1,41 @@
-"""ntk-eoc: the NTK of deep (a,b)-ReLU MLPs at the Edge of Chaos, its infinite-width limit,
-and fast exact samplers of its finite-width fluctuations.
+"""ntk-eoc: the NTK of deep (a,b)-ReLU MLPs at the Edge of Chaos, its infinite-width limit, and fast
+exact samplers of its finite-width fluctuations.
 
-The conventions and formulas are those of SCIENCE.md; each concept lives in one module:
+The package is laid out by layer (imports go one way, down this list):
 
-- :mod:`ntk_eoc.activations`  phi(s) = a s + b|s|, sigma_EOC, Delta_phi, kappa_phi
-- :mod:`ntk_eoc.elementwise`  sigmoid, tanh, erf for the finite-width samplers (no limit kernel)
-- :mod:`ntk_eoc.architecture` widths, factorized layers U_k V_k, eoc / standard initialisation
-- :mod:`ntk_eoc.schedules`    layer widths m_k = k^2 m (and linear, constant, explicit)
-- :mod:`ntk_eoc.layout`       the (n m_l) x (n m_l) matrix layout and its 1/n factor
-- :mod:`ntk_eoc.limit`        the infinite-width kernel K_inf
-- :mod:`ntk_eoc.empirical`    K(theta) of given weights through per-layer Gram products
-- :mod:`ntk_eoc.samplers`     many draws of K(theta): explicit weights or Gaussian conditioning
-- :mod:`ntk_eoc.eigen`        the smallest eigenvalue of an NTK matrix (float64, exact)
+- :mod:`ntk_eoc.validate`   checks of user-given values, shared by every layer
+- :mod:`ntk_eoc.math`       activations, schedules, architecture, layout, limit, empirical NTK, cost model,
+  samplers, eigenvalues (SCIENCE §1-§5)
+- :mod:`ntk_eoc.storage`    input datasets, xarray/zarr stores with provenance, archives
+- :mod:`ntk_eoc.analysis`   statistics, spectra, claims tables, figures (SCIENCE §4)
+- :mod:`ntk_eoc.pipeline`   the Snakemake side: plan, typed job specs, one module per stage, the CLI
+
+The public names below are imported lazily, so ``python -m ntk_eoc.pipeline.stages.<stage>`` pays only
+for what its stage uses.
 """
 
-from .activations import Activation
-from .architecture import Architecture
-from .elementwise import Elementwise
-from .empirical import empirical_ntk
-from .limit import LimitLayers, limit_kernel, limit_layers
-from .samplers import draw_keys, sample_kernels
-from .schedules import widths
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_PUBLIC = {
+    "Activation": "ntk_eoc.math.activations",
+    "Architecture": "ntk_eoc.math.architecture",
+    "Elementwise": "ntk_eoc.math.elementwise",
+    "LimitLayers": "ntk_eoc.math.limit",
+    "draw_keys": "ntk_eoc.math.samplers",
+    "empirical_ntk": "ntk_eoc.math.empirical",
+    "limit_kernel": "ntk_eoc.math.limit",
+    "limit_layers": "ntk_eoc.math.limit",
+    "limit_spectrum": "ntk_eoc.analysis.spectrum",
+    "open_store": "ntk_eoc.storage.store",
+    "sample_kernels": "ntk_eoc.math.samplers",
+    "widths": "ntk_eoc.math.schedules",
+}
 __all__ = [
     "Activation",
     "Architecture",
@@ -31,7 +45,31 @@ __all__ = [
     "empirical_ntk",
     "limit_kernel",
     "limit_layers",
+    "limit_spectrum",
+    "open_store",
     "sample_kernels",
     "widths",
 ]
-__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .analysis.spectrum import limit_spectrum
+    from .math.activations import Activation
+    from .math.architecture import Architecture
+    from .math.elementwise import Elementwise
+    from .math.empirical import empirical_ntk
+    from .math.limit import LimitLayers, limit_kernel, limit_layers
+    from .math.samplers import draw_keys, sample_kernels
+    from .math.schedules import widths
+    from .storage.store import open_store
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ntk_eoc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

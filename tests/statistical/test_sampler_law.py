@@ -22,8 +22,8 @@ import pytest
 from scipy import stats
 
 from ntk_eoc import Activation, sample_kernels
-from ntk_eoc import samplers as samplers_module
-from ntk_eoc.architecture import Architecture
+from ntk_eoc.math import samplers as samplers_module
+from ntk_eoc.math.architecture import Architecture
 
 pytestmark = pytest.mark.slow
 

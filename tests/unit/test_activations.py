@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ntk_eoc import Activation
+from ntk_eoc.math.activations import LEAKY_RELU_ALPHA, activation_from_config
 
 # (a, b) pairs covering both signs of a and b, a pure |s|, ReLU and a near-linear member.
 AB_PAIRS = [(0.5, 0.5), (0.0, 1.0), (-0.3, 0.8), (0.7, -0.2), (0.9, 0.1)]
@@ -69,11 +71,13 @@ def test_default_name_records_a_and_b():
 @pytest.mark.parametrize(
     ("a", "b", "match"),
     [
-        (0.0, 0.0, r"a = b = 0.*a=0, b=0"),
-        (float("nan"), 1.0, r"finite.*a=nan"),
-        (1.0, float("nan"), r"finite.*b=nan"),
-        (float("inf"), 1.0, r"finite.*a=inf"),
-        (0.5, -float("inf"), r"finite.*b=-inf"),
+        (0.0, 0.0, r"a=0.0: max\(\|a\|, \|b\|\) is below 1e-100 \(a = b = 0 is the zero function\)"),
+        (float("nan"), 1.0, r"a=nan: must be finite"),
+        (1.0, float("nan"), r"b=nan: must be finite"),
+        (float("inf"), 1.0, r"a=inf: must be finite"),
+        (0.5, -float("inf"), r"b=-inf: must be finite"),
+        (1e-300, 1e-300, r"a=1e-300: max\(\|a\|, \|b\|\) is below 1e-100"),
+        (0.5, 1e200, r"b=1e\+200: must satisfy \|value\| <= 1e\+100"),
     ],
 )
 def test_bad_coefficients_raise_value_error_naming_the_value(a, b, match):
@@ -82,16 +86,33 @@ def test_bad_coefficients_raise_value_error_naming_the_value(a, b, match):
 
 
 def test_unknown_activation_name_raises_naming_it():
-    with pytest.raises(ValueError, match=r"unknown name 'gelu'"):
+    with pytest.raises(ValueError, match=r"name='gelu': unknown"):
         Activation.named("gelu")
 
 
-@pytest.mark.parametrize("alpha", [None, float("nan"), float("inf")])
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf")])
 def test_leaky_relu_without_a_finite_alpha_raises(alpha):
-    with pytest.raises(ValueError, match=rf"leaky_relu needs a finite alpha, got alpha={alpha!r}"):
+    with pytest.raises(ValueError, match=rf"activation: alpha={alpha!r}: must be finite"):
         Activation.named("leaky_relu", alpha=alpha)
 
 
+def test_leaky_relu_defaults_to_the_config_alpha():
+    config = (Path(__file__).parents[2] / "config/hydra/activation/leaky_relu.yaml").read_text()
+    assert f"alpha: {LEAKY_RELU_ALPHA}" in config
+    leaky = Activation.named("leaky_relu")
+    assert (leaky.alpha, leaky.a, leaky.b) == (LEAKY_RELU_ALPHA, 0.55, 0.45)
+
+
 def test_alpha_with_a_member_other_than_leaky_relu_raises():
-    with pytest.raises(ValueError, match=r"name='relu', alpha=0.1"):
+    with pytest.raises(ValueError, match=r"alpha=0.1: is only used by leaky_relu, not by 'relu'"):
         Activation.named("relu", alpha=0.1)
+
+
+@pytest.mark.parametrize(
+    "section",
+    [{"name": "relu"}, {"name": "abs"}, {"name": "identity"}, {"name": "leaky_relu", "alpha": -0.3},
+     {"name": "custom", "a": 0.25, "b": -0.75}, {"name": "tanh"}],
+)  # fmt: skip
+def test_config_section_round_trips(section):
+    act = activation_from_config(section)
+    assert act.config() == section and activation_from_config(act.config()) == act

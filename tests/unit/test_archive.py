@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ntk_eoc import cli
-from ntk_eoc.archive import MANIFEST, ArchiveError, pack, restore, verify
-from ntk_eoc.store import open_store, provenance, write_store
+from ntk_eoc.pipeline import cli
+from ntk_eoc.storage.archive import MANIFEST, ArchiveError, pack, restore, verify
+from ntk_eoc.storage.store import open_store, provenance, write_store
 
 STORE = "limit/lim-1.zarr"
 CSV = "tables/claims.csv"

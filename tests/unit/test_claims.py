@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from ntk_eoc import Activation
-from ntk_eoc.claims import (
+from ntk_eoc.analysis.claims import (
     COLUMNS,
     claims_markdown,
     claims_table,
@@ -19,7 +19,7 @@ from ntk_eoc.claims import (
     slope_verdict,
     write_claims,
 )
-from ntk_eoc.spectrum import limit_spectrum
+from ntk_eoc.analysis.spectrum import limit_spectrum
 
 N_BOOT = 400  # the planted effects below are many CI widths away from the thresholds
 WIDTHS = [16, 64, 256, 1024]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from ntk_eoc.elementwise import ELEMENTWISE_NAMES, GAUSS_HERMITE_NODES, Elementwise
+from ntk_eoc.math.elementwise import ELEMENTWISE_NAMES, GAUSS_HERMITE_NODES, Elementwise
 
 # Points on both sides of 0, 0 itself and the tails where the derivatives are small.
 POINTS = np.array([-6.0, -2.5, -1.0, -1e-3, 0.0, 1e-3, 0.7, 1.9, 4.0])
@@ -148,5 +148,5 @@ def test_usable_as_a_static_jit_argument():
 
 @pytest.mark.parametrize("bad", ["gelu", "Tanh", "", 3])
 def test_unknown_name_raises_naming_it_and_the_known_names(bad):
-    with pytest.raises(ValueError, match=rf"unknown name {bad!r}; known: sigmoid, tanh, erf"):
+    with pytest.raises(ValueError, match=rf"name={bad!r}: unknown; known: sigmoid, tanh, erf"):
         Elementwise(bad)

@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate
 
 from ntk_eoc import Activation, limit_kernel, limit_layers
-from ntk_eoc.limit import correlation_map, derivative_map, input_angles, theta_step
+from ntk_eoc.math.limit import angle_step, correlation_map, derivative_map, input_angles
 
 RELU = Activation.named("relu")
 ABS = Activation.named("abs")
@@ -153,9 +153,9 @@ def test_correlation_and_derivative_maps_equal_gaussian_expectations(act, rho):
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: a.name)
-def test_theta_step_equals_one_step_of_the_rho_form_away_from_plus_minus_one(act):
+def test_angle_step_equals_one_step_of_the_rho_form_away_from_plus_minus_one(act):
     rho = np.linspace(-0.95, 0.95, 39)
-    next_angle, one_minus_f, fdot = theta_step(np.arccos(rho), act.delta)
+    next_angle, one_minus_f, fdot = angle_step(np.arccos(rho), act.delta)
     f = correlation_map(rho, act.delta)
     # |rho| <= 0.95: arccos, sqrt(1 - rho^2) and 1 - f lose at most a few digits (cond. < 10).
     np.testing.assert_allclose(1.0 - one_minus_f, f, rtol=1e-13, atol=1e-14)

@@ -12,23 +12,25 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ntk_eoc import plots, samplers
-from ntk_eoc.architecture import Architecture
-from ntk_eoc.config import ConfigError
-from ntk_eoc.eigen import DENSE_MAX_N, largest_eigenvalue
-from ntk_eoc.elementwise import Elementwise
-from ntk_eoc.pipeline import min_eigen
-from ntk_eoc.pipeline.min_eigen import block_names, block_params, block_spectra, min_eigen_draws
-from ntk_eoc.pipeline.min_eigen_summary import (
+from ntk_eoc.analysis import plots
+from ntk_eoc.analysis.min_eigen import (
     CLAIM_COLUMNS,
     TABLE_COLUMNS,
     claims_markdown,
     claims_table,
     effective_params,
     mean_ci,
-    summary_config,
     summary_table,
 )
+from ntk_eoc.math import eigen, samplers
+from ntk_eoc.math.activations import activation_from_config
+from ntk_eoc.math.architecture import Architecture
+from ntk_eoc.math.eigen import DENSE_MAX_N, block_names, block_params, block_spectra, largest_eigenvalue
+from ntk_eoc.math.elementwise import Elementwise
+from ntk_eoc.pipeline import resources
+from ntk_eoc.pipeline.runs import ConfigError, RunConfig, checked
+from ntk_eoc.pipeline.settings import MinEigenSettings
+from ntk_eoc.pipeline.stages.min_eigen import min_eigen_draws
 
 # Eigenvalues of the same float64 matrices by two LAPACK routes (evr subset vs numpy's evd): rounding
 # of ~ eps N lambda_max, N <= 16, relative to lambda_max ~ 1.
@@ -47,8 +49,6 @@ def test_block_names_and_params():
 
 @pytest.mark.parametrize(("activation", "init"), [("sigmoid", "standard"), ("relu", "eoc")])
 def test_stored_eigenvalues_match_numpy_on_the_same_draws(activation, init):
-    from ntk_eoc.config import activation_from_config
-
     act = activation_from_config({"name": activation})
     arch = Architecture((4, 6, 6, 1), act, init=init)
     x = _x(10, 4)
@@ -79,7 +79,7 @@ def test_rank_bound_skips_the_solver(monkeypatch):
         eig = np.linalg.eigvalsh(matrix)
         return float(eig[0]), float(eig[-1])
 
-    monkeypatch.setattr(min_eigen, "extreme_eigenvalues", counted)
+    monkeypatch.setattr(eigen, "extreme_eigenvalues", counted)
     rng = np.random.default_rng(1)
     phi = rng.standard_normal((2, 8, 3))  # two layer blocks of rank 3, N = 8
     layers = phi @ np.swapaxes(phi, 1, 2)
@@ -99,8 +99,6 @@ def test_largest_eigenvalue_lanczos_matches_dense():
 
 
 def test_mem_mb_grows_with_n():
-    from ntk_eoc.config import RunConfig
-
     def run(n):
         return RunConfig.from_dict(
             {
@@ -117,7 +115,7 @@ def test_mem_mb_grows_with_n():
             }
         )
 
-    small, large = min_eigen.mem_mb(run(100), 30), min_eigen.mem_mb(run(3000), 30)
+    small, large = resources.min_eigen_mem_mb(run(100), 30), resources.min_eigen_mem_mb(run(3000), 30)
     assert 1000 < small < large
     assert large > 1000 + 4 * 3000**2 * 8 / 2**20  # the solver's N x N matrices at least
 
@@ -143,7 +141,7 @@ def _store(run, n, d, draws, values, init="standard", activation="sigmoid"):
         n_points=n,
         input_dim=d,
         init=init,
-        config={"activation": {"name": activation}, "init": init},
+        activation={"name": activation},
     )
     return ds
 
@@ -211,6 +209,9 @@ def test_zero_claim_and_markdown():
 
 
 def test_summary_config_checks_keys():
+    def summary_config(section):
+        return checked("min_eigen", lambda: MinEigenSettings.from_config(section)).config()
+
     assert summary_config(None) == {"confidence": 0.95, "dpi": 150}
     with pytest.raises(ConfigError, match=r"min_eigen\.bogus"):
         summary_config({"bogus": 1})
@@ -240,8 +241,6 @@ def test_effective_params_removes_one_direction_per_hidden_neuron():
 
 def test_relu_full_ntk_is_singular_between_p_eff_and_p():
     """d = 3: P = 21 and P_eff = 21 - 6 = 15 < N = 18 <= P: lambda_min(K) = 0 up to rounding."""
-    from ntk_eoc.config import activation_from_config
-
     act = activation_from_config({"name": "relu"})
     arch = Architecture((3, 3, 3, 1), act, init="eoc")
     ds = min_eigen_draws(_x(18, 3, seed=11), arch, [0, 1], seed=0, method="explicit")

@@ -7,8 +7,9 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ntk_eoc import Activation, plots, stats
-from ntk_eoc.spectrum import eigen_summary, limit_spectrum
+from ntk_eoc import Activation
+from ntk_eoc.analysis import plots, stats
+from ntk_eoc.analysis.spectrum import eigen_summary, limit_spectrum
 
 N_BOOT = 50  # figures only need some CI band, not an accurate one
 ACTIVATIONS = ["relu", "abs"]

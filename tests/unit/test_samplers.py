@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ntk_eoc import Activation, draw_keys, sample_kernels
-from ntk_eoc import samplers as samplers_module
-from ntk_eoc.architecture import Architecture
-from ntk_eoc.samplers import batch_size, choose_maps, choose_method
+from ntk_eoc.math import samplers as samplers_module
+from ntk_eoc.math.architecture import Architecture
+from ntk_eoc.math.cost import batch_size, choose_maps, choose_method
 
 ACT = Activation(-0.3, 0.8)
 N_POINTS, INPUT_DIM = 5, 6
@@ -127,7 +127,7 @@ def no_compute(monkeypatch):
 
 
 def _call(x, **overrides):
-    args = {"x": x, "activation": ACT, "widths": WIDTHS, "draws": range(2), "seed": 0, "method": "auto"}
+    args = {"x": x, "network": ACT, "widths": WIDTHS, "draws": range(2), "seed": 0, "method": "auto"}
     args.update(overrides)
     return sample_kernels(**args)
 
@@ -174,4 +174,4 @@ def test_float64_without_x64_raises_before_compute(x, no_compute):
 
 def test_a_non_activation_raises_type_error(x, no_compute):
     with pytest.raises(TypeError, match=r"got tuple"):
-        _call(x, activation=(0.5, 0.5))
+        _call(x, network=(0.5, 0.5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ntk_eoc import widths
-from ntk_eoc.schedules import point_state_bytes
+from ntk_eoc.math.schedules import point_state_bytes
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_bad_base_width_raises_naming_it(base_width, match):
 
 @pytest.mark.parametrize("depth", [0, -1, 1.5, True])
 def test_bad_depth_raises_naming_it(depth):
-    with pytest.raises(ValueError, match=rf"depth must be a positive integer, got depth={depth!r}"):
+    with pytest.raises(ValueError, match=rf"widths: depth={depth!r}: must be an integer >= 1"):
         widths("constant", 8, depth, input_dim=4)
 
 
@@ -56,7 +56,7 @@ def test_bad_input_or_output_dim_raises_naming_it(key, kwargs):
 
 
 def test_unknown_schedule_raises_naming_it():
-    with pytest.raises(ValueError, match=r"unknown schedule='cubic'"):
+    with pytest.raises(ValueError, match=r"schedule='cubic': unknown"):
         widths("cubic", 8, 3, input_dim=4)
 
 

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from ntk_eoc import Activation, limit_kernel
-from ntk_eoc.spectrum import eigen_summary, inverse_cosine_constant, limit_spectrum, predicted_limits
+from ntk_eoc.analysis.spectrum import eigen_summary, inverse_cosine_constant, limit_spectrum, predicted_limits
 
 # eigvalsh is backward stable: eigenvalue errors are a few ulps of ||A|| for these small matrices.
 EIG_ATOL = 1e-12

@@ -9,7 +9,8 @@ import pytest
 import scipy.stats
 import xarray as xr
 
-from ntk_eoc import Activation, stats
+from ntk_eoc import Activation
+from ntk_eoc.analysis import stats
 
 # Eigen-solvers and sums of N^2 float64 terms agree to a few hundred ulps for N <= 32.
 FLOAT64_RTOL = 1e-12

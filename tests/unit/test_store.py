@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 import zarr
 
-from ntk_eoc import store
+from ntk_eoc.storage import store
 
 
 def _kernels(values: np.ndarray | None = None) -> xr.Dataset:
@@ -52,7 +52,8 @@ def test_missing_store_is_refused(tmp_path):
 def test_non_finite_values_fail_before_anything_is_written(tmp_path):
     bad = np.ones((3, 4, 4), dtype=np.float32)
     bad[1, 2, 3] = np.nan
-    with pytest.raises(store.StoreError, match=r"'K' has 1 non-finite values \(first at \{'draw': 1, 'i': 2, 'j': 3\}"):
+    message = r"variable 'K' has 1 non-finite value\(s\) \(first at \{'draw': 1, 'i': 2, 'j': 3\}"
+    with pytest.raises(store.StoreError, match=message):
         store.write_store(_kernels(bad), tmp_path / "b.zarr", store.provenance({}))
     assert list(tmp_path.iterdir()) == []
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from workflow_helpers import ROOT
 
-from ntk_eoc.pipeline.min_eigen_summary import CLAIM_COLUMNS, TABLE_COLUMNS
-from ntk_eoc.store import open_store
+from ntk_eoc.analysis.min_eigen import CLAIM_COLUMNS, TABLE_COLUMNS
+from ntk_eoc.storage.store import open_store
 
 # config/hydra/experiment/test_min_eigen.yaml: 2 settings x n in {6, 24}, d = 3, 3 draws in one job each.
 CONFIG = ("experiment=test_min_eigen", f"jax_cache_dir={ROOT / '.jax_cache'}")
@@ -93,6 +93,7 @@ def test_archive_works_for_a_min_eigen_experiment(min_eigen_done):
 def test_lint_and_format_are_clean_for_a_min_eigen_experiment(project):
     lint = project.run("--lint", config=CONFIG)
     assert "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr
-    snakefmt = [sys.executable, "-m", "snakefmt", "--check", "workflow/rules/min_eigen.smk"]
+    rules = ("workflow/rules/min_eigen.smk", "workflow/rules/min_eigen_summary.smk")
+    snakefmt = [sys.executable, "-m", "snakefmt", "--check", *rules]
     fmt = subprocess.run(snakefmt, cwd=project.root, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr

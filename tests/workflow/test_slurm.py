@@ -23,7 +23,7 @@ import xarray as xr
 import yaml
 from workflow_helpers import ROOT, SNAKEMAKE, copy_workflow
 
-from ntk_eoc.store import open_store
+from ntk_eoc.storage.store import open_store
 
 SLURM_SCRIPTS = ROOT / ".ci" / "slurm"
 RUN = "activation~relu__schedule~quadratic"

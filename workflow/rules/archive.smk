@@ -4,14 +4,14 @@
 
 rule archive:
     input:
-        final_targets,
+        PLAN.final_targets(),
     output:
-        f"{config['results_dir']}/archives/{EXPERIMENT}.zip",
+        PLAN.archive_output(),
     log:
-        log_path("archive/archive.log"),
+        PLAN.log_of("archive"),
     conda:
         "../../envs/ntk.yaml"
     params:
-        experiment_dir=RESULTS,
+        spec=PLAN.archive_spec(),
     shell:
-        "python -m ntk_eoc.pipeline.archive --experiment-dir {params.experiment_dir:q} --output {output:q} > {log} 2>&1"
+        "python -m ntk_eoc.pipeline.stages.archive --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"

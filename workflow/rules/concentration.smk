@@ -1,22 +1,21 @@
 # Stage concentration: per draw ||K(theta) - K_inf|| (operator, Frobenius, max entry; absolute and
 # relative) and the extreme eigenvalues of K(theta), one store per run.
 
-from ntk_eoc.pipeline.concentration import limit_input
-
 
 rule concentration:
     input:
         gathered=rules.gather.output[0],
-        limit=limit_input(limit_store),
+        limit=PLAN.run_limit,
     output:
-        directory(result("concentration/{run}.zarr")),
+        directory(PLAN.output("concentration")),
     log:
-        log_path("concentration/{run}.log"),
+        PLAN.log("concentration"),
     benchmark:
-        bench_path("concentration/{run}.tsv")
+        PLAN.benchmark("concentration")
     conda:
         "../../envs/ntk.yaml"
     params:
-        cfg=gather_params,
+        spec=PLAN.concentration_spec,
     shell:
-        "python -m ntk_eoc.pipeline.concentration --config {params.cfg:q} --gathered {input.gathered} --limit {input.limit} --output {output} > {log} 2>&1"
+        "python -m ntk_eoc.pipeline.stages.concentration --spec {params.spec:q} --gathered {input.gathered:q} "
+        "--limit {input.limit:q} --output {output:q} > {log:q} 2>&1"

@@ -3,20 +3,16 @@
 
 rule gather:
     input:
-        gather_inputs,
+        PLAN.run_samples,
     output:
-        directory(result("gathered/{run}.zarr")),
+        directory(PLAN.output("gather")),
     log:
-        log_path("gather/{run}.log"),
+        PLAN.log("gather"),
     benchmark:
-        bench_path("gather/{run}.tsv")
+        PLAN.benchmark("gather")
     conda:
         "../../envs/ntk.yaml"
     params:
-        cfg=gather_params,
+        spec=PLAN.gather_spec,
     shell:
-        "python -m ntk_eoc.pipeline.gather --config {params.cfg:q} --output {output} {input:q} > {log} 2>&1"
-
-
-if STUDY == "limit":
-    FINAL_TARGETS.extend(gathered_store(run) for run in RUNS)
+        "python -m ntk_eoc.pipeline.stages.gather --spec {params.spec:q} --output {output:q} {input:q} > {log:q} 2>&1"

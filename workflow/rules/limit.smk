@@ -3,20 +3,16 @@
 
 rule limit:
     input:
-        dataset=limit_dataset,
+        dataset=PLAN.limit_dataset,
     output:
-        directory(result("limit/{limit_id}.zarr")),
+        directory(PLAN.output("limit")),
     log:
-        log_path("limit/{limit_id}.log"),
+        PLAN.log("limit"),
     benchmark:
-        bench_path("limit/{limit_id}.tsv")
+        PLAN.benchmark("limit")
     conda:
         "../../envs/ntk.yaml"
     params:
-        cfg=limit_params,
+        spec=PLAN.limit_spec,
     shell:
-        "python -m ntk_eoc.pipeline.limit --config {params.cfg:q} --dataset {input.dataset} --output {output} > {log} 2>&1"
-
-
-if STUDY == "limit":
-    FINAL_TARGETS.extend(limit_store(run) for run in RUNS)
+        "python -m ntk_eoc.pipeline.stages.limit --spec {params.spec:q} --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"

@@ -1,26 +1,18 @@
 # Stage spectrum: the K_inf spectrum against depth per (dataset, activation, depths), one recursion each.
 
-from ntk_eoc.pipeline.spectrum import dataset_input, params_input, spectra
 
-SPECTRA = spectra(RUNS) if STUDY == "limit" else {}
-
-
-wildcard_constraints:
-    spectrum_id=_alternation(SPECTRA),
-
-
-rule limit_spectrum:
+rule spectrum:
     input:
-        dataset=dataset_input(SPECTRA, RESULTS),
+        dataset=PLAN.spectrum_dataset,
     output:
-        directory(result("spectrum/{spectrum_id}.zarr")),
+        directory(PLAN.output("spectrum")),
     log:
-        log_path("spectrum/{spectrum_id}.log"),
+        PLAN.log("spectrum"),
     benchmark:
-        bench_path("spectrum/{spectrum_id}.tsv")
+        PLAN.benchmark("spectrum")
     conda:
         "../../envs/ntk.yaml"
     params:
-        cfg=params_input(SPECTRA),
+        spec=PLAN.spectrum_spec,
     shell:
-        "python -m ntk_eoc.pipeline.spectrum --config {params.cfg:q} --dataset {input.dataset} --output {output} > {log} 2>&1"
+        "python -m ntk_eoc.pipeline.stages.spectrum --spec {params.spec:q} --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"

@@ -1,0 +1,232 @@
+"""Statistics and claims of the min_eigen study: lambda_min of the NTK and of its layer blocks against
+the number of parameters.   [SCIENCE §4, Bombari, Amani, Mondelli 2022]
+
+Stored eigenvalues are those of K = [(1/N) K_theta(x_i, x_j)]; the columns ``N_lambda_min_*`` give
+N x lambda_min, the convention of Bombari, Amani, Mondelli (NeurIPS 2022), whose NTK has no 1/N.
+
+:func:`summary_table` reads the per-draw stores of the min_eigen stage (one row per run, base width and
+block); :func:`claims_table` states the claims with their verdict rules (:data:`VERDICT_RULES`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..math.activations import Activation, activation_from_config
+from .claims import COLUMNS, markdown
+
+__all__ = [
+    "CLAIM_COLUMNS",
+    "TABLE_COLUMNS",
+    "VERDICT_RULES",
+    "claims_markdown",
+    "claims_table",
+    "effective_params",
+    "mean_ci",
+    "summary_table",
+]
+
+TABLE_COLUMNS = (
+    "run", "activation", "init", "n_points", "N", "d", "widths", "depth", "base_width", "block",
+    "P_block", "P_total", "P_eff", "N_over_P", "rank_zero", "draws",
+    "lambda_min_mean", "lambda_min_min", "lambda_min_max", "lambda_min_sd", "lambda_min_ci_low", "lambda_min_ci_high",
+    "lambda_max_mean", "rounding_level",
+    "N_lambda_min_mean", "N_lambda_min_ci_low", "N_lambda_min_ci_high",
+)  # fmt: skip
+CLAIM_COLUMNS = COLUMNS
+# Rounding level of a computed lambda_min: eps N lambda_max (backward stability of the reduction).
+EPS = float(np.finfo(np.float64).eps)
+VERDICT_RULES = {
+    "positive": (
+        "lambda_min of the block > 0 for every run with N <= P_eff: measured = smallest mean lambda_min, "
+        "ci_low/ci_high = smallest lower / upper t-CI bound of the mean over those runs; holds if every lower "
+        "bound > the rounding level eps N lambda_max of its run, fails if some upper bound <= it, inconclusive "
+        "otherwise (also with one draw: no CI)"
+    ),
+    "symmetry": (
+        "lambda_min of the full NTK of a bias-free (a,b)-ReLU network = 0 for P_eff < N <= P: each hidden "
+        "neuron's rescaling (incoming row x c, outgoing column / c) leaves the network unchanged, so the "
+        "Jacobian has one null direction per hidden neuron and rank K <= P_eff = P - sum_{k<l} m_k; measured "
+        "= largest |lambda_min| over draws and runs; holds if every |lambda_min| <= the rounding level "
+        "eps N lambda_max of its run, fails otherwise"
+    ),
+    "zero": (
+        "lambda_min of the block = 0 for every run with N > P_block: exact by the rank bound rank K <= P_block "
+        "(no solver, no CI); measured = largest stored |lambda_min|; holds if it is 0"
+    ),
+}
+
+
+def mean_ci(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t interval of the mean; NaN bounds with fewer than 2 values."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
+def effective_params(block: str, n_params: int, layer_widths: Sequence[int], activation: Mapping[str, Any]) -> int:
+    """P_eff, an upper bound on rank K: P_block, except for the full NTK of a dense (a,b)-ReLU network.
+
+    phi(c s) = c phi(s) for c > 0, so scaling the incoming weights of a hidden neuron by c and its outgoing
+    weights by 1/c leaves the network unchanged: one Jacobian null direction per hidden neuron (disjoint
+    supports, so independent), rank K <= P - (m_1 + ... + m_{l-1}). Only the full NTK involves both layers.
+    """
+    if block != "full" or not isinstance(activation_from_config(activation), Activation):
+        return int(n_params)
+    return int(n_params) - int(sum(layer_widths[1:-1]))
+
+
+def _runs(stores: Sequence[xr.Dataset]) -> dict[tuple[str, int], xr.Dataset]:
+    """(run, base width) -> its stores concatenated along draw (sorted, duplicates refused)."""
+    parts: dict[tuple[str, int], list[xr.Dataset]] = {}
+    for ds in stores:
+        parts.setdefault((ds.attrs["run"], int(ds.attrs["base_width"])), []).append(ds)
+    out = {}
+    for key, group in parts.items():
+        merged = xr.concat(group, dim="draw", data_vars="minimal", coords="minimal", compat="equals")
+        merged = merged.sortby("draw")
+        if np.unique(merged.draw.values).size != merged.sizes["draw"]:
+            raise ValueError(f"min_eigen: run {key[0]} at width {key[1]} has duplicate draws")
+        merged.attrs = group[0].attrs
+        out[key] = merged
+    return out
+
+
+def summary_table(stores: Sequence[xr.Dataset], confidence: float = 0.95) -> pd.DataFrame:
+    """One row per (run, base width, block): the tidy table of :data:`TABLE_COLUMNS`."""
+    rows = []
+    for (run, width), ds in sorted(_runs(stores).items()):
+        activation = dict(ds.attrs["activation"])
+        widths = [int(w) for w in ds.attrs["layer_widths"]]
+        size = int(ds.attrs["n_points"]) * widths[-1]
+        total = int(ds.n_params.sel(block="full"))
+        dense = ds.attrs.get("ranks") is None or all(r is None for r in ds.attrs["ranks"])
+        for block in ds.block.values.tolist():
+            row = ds.sel(block=block)
+            low = row.lambda_min.values
+            mean, ci_low, ci_high = mean_ci(low, confidence)
+            p_block = int(row.n_params)
+            p_eff = effective_params(block, p_block, widths, activation) if dense else p_block
+            lmax = float(row.lambda_max.mean())
+            rows.append(
+                {
+                    "run": run,
+                    "activation": activation["name"],
+                    "init": ds.attrs["init"],
+                    "n_points": int(ds.attrs["n_points"]),
+                    "N": size,
+                    "d": int(ds.attrs["input_dim"]),
+                    "widths": "-".join(map(str, widths)),
+                    "depth": len(widths) - 1,
+                    "base_width": width,
+                    "block": block,
+                    "P_block": p_block,
+                    "P_total": total,
+                    "P_eff": p_eff,
+                    "N_over_P": size / p_block,
+                    "rank_zero": bool(row.rank_zero),
+                    "draws": int(low.size),
+                    "lambda_min_mean": mean,
+                    "lambda_min_min": float(low.min()),
+                    "lambda_min_max": float(low.max()),
+                    "lambda_min_sd": float(low.std(ddof=1)) if low.size > 1 else math.nan,
+                    "lambda_min_ci_low": ci_low,
+                    "lambda_min_ci_high": ci_high,
+                    "lambda_max_mean": lmax,
+                    "rounding_level": EPS * size * float(row.lambda_max.max()),
+                    "N_lambda_min_mean": size * mean,
+                    "N_lambda_min_ci_low": size * ci_low,
+                    "N_lambda_min_ci_high": size * ci_high,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _claim(claim: str, predicted: float, measured: float, low: float, high: float, verdict: str) -> dict:
+    values = (claim, float(predicted), float(measured), float(low), float(high), verdict)
+    return dict(zip(CLAIM_COLUMNS, values, strict=True))
+
+
+def claims_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (activation/init, N, block) of :data:`VERDICT_RULES`, from :func:`summary_table` output."""
+    rows = []
+    order = {b: i for i, b in enumerate(sorted(table.block.unique(), key=lambda b: (b != "full", b)))}
+    keys = sorted(
+        table.groupby(["activation", "init", "N", "block"]).groups, key=lambda k: (k[0], k[1], order[k[3]], k[2])
+    )
+    for act, init, size, block in keys:
+        cell = table[(table.activation == act) & (table.init == init) & (table.N == size) & (table.block == block)]
+        where = f"{block}, {act}/{init}, N={size}"
+        above = cell[~cell.rank_zero & (cell.N <= cell.P_eff)]
+        if len(above):
+            p_range = f"P_block {above.P_block.min()}..{above.P_block.max()}"
+            lows, highs = above.lambda_min_ci_low.to_numpy(), above.lambda_min_ci_high.to_numpy()
+            tol = above.rounding_level.to_numpy()
+            if np.isnan(lows).any():
+                verdict = "inconclusive"
+            elif (lows > tol).all():
+                verdict = "holds"
+            elif (highs <= tol).any():
+                verdict = "fails"
+            else:
+                verdict = "inconclusive"
+            rows.append(
+                _claim(
+                    f"lambda_min > 0 for N <= P_eff ({where}; {len(above)} runs, {p_range})",
+                    0.0,
+                    above.lambda_min_mean.min(),
+                    np.min(lows),
+                    np.min(highs),
+                    verdict,
+                )
+            )
+        between = cell[~cell.rank_zero & (cell.N > cell.P_eff)]
+        if len(between):
+            p_range = f"P_eff {between.P_eff.min()}..{between.P_eff.max()}"
+            extreme = np.abs(between[["lambda_min_min", "lambda_min_max"]].to_numpy()).max(axis=1)
+            largest, ok = float(extreme.max()), bool((extreme <= between.rounding_level.to_numpy()).all())
+            rows.append(
+                _claim(
+                    f"lambda_min = 0 for P_eff < N <= P, neuron rescaling ({where}; {len(between)} runs, {p_range})",
+                    0.0,
+                    largest,
+                    math.nan,
+                    math.nan,
+                    "holds" if ok else "fails",
+                )
+            )
+        below = cell[cell.rank_zero]
+        if len(below):
+            p_range = f"P_block {below.P_block.min()}..{below.P_block.max()}"
+            largest = float(np.max(np.abs(below[["lambda_min_min", "lambda_min_max"]].to_numpy())))
+            rows.append(
+                _claim(
+                    f"lambda_min = 0 for N > P, rank bound ({where}; {len(below)} runs, {p_range})",
+                    0.0,
+                    largest,
+                    math.nan,
+                    math.nan,
+                    "holds" if largest == 0.0 else "fails",
+                )
+            )
+    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def claims_markdown(claims: pd.DataFrame) -> str:
+    """The claims as a Markdown table, followed by the verdict rules and the 1/N convention."""
+    note = (
+        "Eigenvalues are those of K = [(1/N) K_theta(x_i, x_j)]; the NTK without the 1/N factor "
+        "(Bombari, Amani, Mondelli 2022) has N times these.\n"
+    )
+    return markdown(claims, VERDICT_RULES, note)

@@ -1,0 +1,174 @@
+"""Spectra of NTK matrices and of the deep limit K_inf.   [SCIENCE §4, seed 001]
+
+Deep EOC networks drive rho_l -> 1, and seed 001 approximates the entries of K_inf by inverse cosine
+distances of the layer-l activations. SCIENCE §4 derives, for unit-norm inputs (||x||^2 = m_0),
+
+    Theta_l(x, x') ~ C (1 - rho_l)^{-1/2},   C = 3 pi / (8 sqrt 2 Delta)      (x != x')
+    Theta_l / l -> 1/4 off the diagonal (Theta_l(x, x) = l), hence with K_inf = Theta_l / n,
+    lambda_min n / l -> 3/4,  lambda_max n / l -> (n + 3) / 4,  cond(K_inf) -> 1 + n / 3.
+
+(The matrix (3/4) I + (1/4) 1 1^T has eigenvalues 3/4 (n - 1 times) and (n + 3)/4.) All eigenvalues are
+float64 from a symmetric solver (``numpy.linalg.eigvalsh``). With m_l outputs, K_inf = kron(Theta_l/n,
+I_{m_l}) has the same eigenvalues, each m_l times.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ..math.activations import Activation
+from ..math.layout import dataset_scale
+from ..math.limit import input_angles, theta_at_depths
+from ..validate import check_finite, integer
+from .stats import MATRIX_DIMS, SYMMETRY_RTOL
+
+__all__ = [
+    "PredictedLimits",
+    "condition_number",
+    "eigen_summary",
+    "inverse_cosine_constant",
+    "limit_spectrum",
+    "predicted_limits",
+]
+
+# Off-diagonal limit of Theta_l / l (SCIENCE §4).
+THETA_OFFDIAG_LIMIT = 0.25
+
+
+@dataclass(frozen=True)
+class PredictedLimits:
+    """l -> infinity limits of the K_inf spectrum for n unit-norm inputs.   [SCIENCE §4]
+
+    Attributes:
+        lambda_min_scaled: lambda_min n / l -> 3/4.
+        lambda_max_scaled: lambda_max n / l -> (n + 3) / 4.
+        cond: lambda_max / lambda_min -> 1 + n / 3.
+        theta_offdiag_scaled: Theta_l(x, x') / l -> 1/4 for x != x'.
+    """
+
+    lambda_min_scaled: float
+    lambda_max_scaled: float
+    cond: float
+    theta_offdiag_scaled: float
+
+
+def predicted_limits(n: int) -> PredictedLimits:
+    """(3/4, (n+3)/4, 1 + n/3, 1/4): lambda_min n/l, lambda_max n/l, cond and Theta_l/l off-diagonal."""
+    integer("n", n, 2, where="predicted_limits")
+    c = THETA_OFFDIAG_LIMIT
+    return PredictedLimits(1.0 - c, 1.0 - c + n * c, (1.0 - c + n * c) / (1.0 - c), c)
+
+
+def inverse_cosine_constant(delta: float) -> float:
+    """C = 3 pi / (8 sqrt 2 Delta) in Theta_l ~ C (1 - rho_l)^{-1/2}; inf for Delta = 0."""
+    return math.inf if delta == 0.0 else 3.0 * math.pi / (8.0 * math.sqrt(2.0) * delta)
+
+
+def condition_number(lambda_min: np.ndarray, lambda_max: np.ndarray) -> np.ndarray:
+    """cond = lambda_max / lambda_min, and inf where lambda_min <= 0 (singular up to rounding)."""
+    lo, hi = np.asarray(lambda_min, dtype=np.float64), np.asarray(lambda_max, dtype=np.float64)
+    positive = lo > 0
+    return np.where(positive, hi / np.where(positive, lo, 1.0), np.inf)
+
+
+def _eig_core(values: np.ndarray) -> np.ndarray:
+    return np.linalg.eigvalsh(np.asarray(values, dtype=np.float64))
+
+
+def eigen_summary(kernels: xr.DataArray, dims: Sequence[str] = MATRIX_DIMS) -> xr.Dataset:
+    """eig(K) ascending along "eig", lambda_min, lambda_max, cond = lambda_max / lambda_min (float64).
+
+    Args:
+        kernels: symmetric matrices over ``dims`` (any leading dims, e.g. draw, base_width), finite.
+        dims: the row and column dims.
+
+    Returns:
+        Dataset with ``eigenvalues`` (..., eig), ``lambda_min``, ``lambda_max``, ``cond`` (inf where
+        lambda_min <= 0, see :func:`condition_number`).
+    """
+    check_finite(kernels, "eigen_summary")
+    values = np.asarray(kernels.transpose(..., *dims).values)
+    asym = np.max(np.abs(values - np.swapaxes(values, -1, -2)), initial=0.0)
+    if asym > SYMMETRY_RTOL * np.max(np.abs(values), initial=0.0):
+        raise ValueError(f"eigen_summary: kernels are not symmetric (max |K - K^T| = {asym:.3g})")
+    eig = xr.apply_ufunc(
+        _eig_core,
+        kernels,
+        input_core_dims=[list(dims)],
+        output_core_dims=[["eig"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"eig": kernels.sizes[dims[0]]}},
+    )
+    lo, hi = eig.isel(eig=0, drop=True), eig.isel(eig=-1, drop=True)
+    cond = xr.apply_ufunc(condition_number, lo, hi, dask="parallelized", output_dtypes=[np.float64])
+    return xr.Dataset({"eigenvalues": eig, "lambda_min": lo, "lambda_max": hi, "cond": cond})
+
+
+def _check_depths(depths: Sequence[int]) -> np.ndarray:
+    d = np.asarray(depths)
+    if d.ndim != 1 or d.size == 0 or not np.issubdtype(d.dtype, np.integer) or d.min() < 1:
+        raise ValueError(f"limit_spectrum: depths must be a non-empty 1-d list of integers >= 1, got {depths!r}")
+    return np.unique(d)
+
+
+def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int], output_dim: int = 1) -> xr.Dataset:
+    """Spectrum of K_inf = [(1/n) Theta_l(x_i, x_j) I_{m_l}] for each l in ``depths``, in one recursion.
+
+    Args:
+        x: (n, m_0) inputs, n >= 2; the predicted limits assume ||x||^2 = m_0 (then the input-norm
+            factor ||x|| ||x'|| / m_0 is 1). Other norms scale K_inf entrywise as in ``limit_kernel``.
+        activation: the (a,b)-ReLU; Delta = 0 warns, and its inverse-cosine columns are inf.
+        depths: depths l >= 1 (sorted and deduplicated); one recursion runs to max(depths).
+        output_dim: m_l; each eigenvalue of Theta_l / n appears m_l times.
+
+    Returns:
+        Dataset over "depth" (and "eig" for ``eigenvalues``), float64:
+        ``eigenvalues``, ``lambda_min``, ``lambda_max``, ``cond``; ``lambda_min_scaled`` = lambda_min n / l,
+        ``lambda_max_scaled`` = lambda_max n / l; ``theta_offdiag_scaled_{mean,min,max}`` = Theta_l / l over
+        x != x' (unit-norm Theta); ``one_minus_rho_{min,max}`` over x != x'; ``inv_cos_relerr_{max,median}``
+        = |C (1 - rho_l)^{-1/2} / Theta_l - 1| over x != x'; ``pred_*`` the :func:`predicted_limits`;
+        scalar coords ``activation`` (name) and ``delta``; attrs ``n_points``, ``output_dim``.
+    """
+    depths = _check_depths(depths)
+    integer("output_dim", output_dim, where="limit_spectrum")
+    activation.warn_if_linear()
+    angle = input_angles(x)
+    n = angle.shape[0]
+    pred = predicted_limits(n)
+    norms = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
+    scale = np.outer(norms, norms) / x.shape[1] * dataset_scale(n)
+    theta, gap = theta_at_depths(angle, activation.delta, depths)
+    eig = np.repeat(np.linalg.eigvalsh(theta * scale), output_dim, axis=-1)
+    off = ~np.eye(n, dtype=bool)
+    theta_off, gap_off = theta[:, off], gap[:, off]
+    with np.errstate(divide="ignore"):  # coincident inputs (1 - rho = 0) give an infinite error
+        relerr = np.abs(inverse_cosine_constant(activation.delta) / np.sqrt(gap_off) / theta_off - 1.0)
+    scaled_off = theta_off / depths[:, None]
+    per_depth = {
+        "lambda_min": eig[:, 0],
+        "lambda_max": eig[:, -1],
+        "cond": condition_number(eig[:, 0], eig[:, -1]),
+        "lambda_min_scaled": eig[:, 0] * n / depths,
+        "lambda_max_scaled": eig[:, -1] * n / depths,
+        "theta_offdiag_scaled_mean": scaled_off.mean(axis=1),
+        "theta_offdiag_scaled_min": scaled_off.min(axis=1),
+        "theta_offdiag_scaled_max": scaled_off.max(axis=1),
+        "one_minus_rho_min": gap_off.min(axis=1),
+        "one_minus_rho_max": gap_off.max(axis=1),
+        "inv_cos_relerr_max": relerr.max(axis=1),
+        "inv_cos_relerr_median": np.median(relerr, axis=1),
+    }
+    ds = xr.Dataset(
+        {"eigenvalues": (("depth", "eig"), eig), **{k: ("depth", v) for k, v in per_depth.items()}},
+        coords={"depth": depths, "activation": activation.name, "delta": activation.delta},
+    )
+    for field in ("lambda_min_scaled", "lambda_max_scaled", "cond", "theta_offdiag_scaled"):
+        ds[f"pred_{field}"] = getattr(pred, field)
+    ds.attrs.update(n_points=n, output_dim=int(output_dim))
+    return ds

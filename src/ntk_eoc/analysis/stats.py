@@ -1,0 +1,384 @@
+"""Concentration of K(theta) around K_inf: deviations, bootstrap summaries, fitted rates.   [SCIENCE §4]
+
+Seed 000 claims, for m_k = k^2 m,
+
+    P( ||K(theta) - K_inf|| <= O((Delta^-2 + sqrt(m_l) l) kappa^2 m^-1/2) ) >= 1 - O(1/m)   (up to logs),
+
+with ||.|| the operator norm. This module measures the left-hand side per draw (operator, Frobenius and
+max-entry norms, absolute and relative to the same norm of K_inf), summarizes it per configuration
+(mean, median, quantiles including the 1 - 1/m quantile, percentile-bootstrap confidence intervals),
+fits the rate in m on log-log axes and holds the only definition of the theory factor
+(Delta^-2 + sqrt(m_l) l) kappa^2.
+
+Labelled dims: ``i``, ``j`` (rows and columns of the (n m_l) x (n m_l) matrix), ``draw``, ``base_width``;
+summaries add ``statistic`` (mean, median, tail = the 1 - 1/m quantile), ``bound`` (value, ci_low,
+ci_high) and ``quantile``. All statistics are float64. Any NaN or inf in an input raises ``ValueError``.
+
+Confidence intervals are percentile bootstrap intervals (not BCa): B resamples of the draws, with
+replacement, within each configuration; the interval is the (alpha/2, 1 - alpha/2) quantiles of the B
+re-computed statistics, alpha = 1 - confidence. Random numbers come from numpy Generators seeded by
+``numpy.random.SeedSequence(seed)``, one child sequence per configuration cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ..math.activations import Activation
+from ..validate import check_finite, integer, real
+from .names import BOUNDS, DEFAULT_N_BOOT, DEFAULT_QUANTILES, NORMS, STATISTICS
+
+__all__ = [
+    "BOUNDS",
+    "CI_METHOD",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_QUANTILES",
+    "NORMS",
+    "STATISTICS",
+    "Estimate",
+    "SlopeFit",
+    "bootstrap_ratio",
+    "deviations",
+    "fit_loglog_slope",
+    "fit_slopes",
+    "matrix_norms",
+    "summarize",
+    "theory_bound_factor",
+]
+
+CI_METHOD = "percentile bootstrap"
+# |A - A^T| allowed, relative to max|A|: float32 kernels accumulate ~1e-7 rounding per product; a
+# larger asymmetry means a wrong layout, and eigvalsh would silently read only one triangle.
+SYMMETRY_RTOL = 1e-4
+MATRIX_DIMS = ("i", "j")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a confidence interval [ci_low, ci_high] and how it was obtained."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """log y = intercept + slope log m, with a confidence interval on the slope.
+
+    ``method`` says how the interval was obtained (see :func:`fit_loglog_slope`).
+    """
+
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    n_boot: int
+    method: str
+
+
+def _check_symmetric(values: np.ndarray, name: str) -> None:
+    asym = np.max(np.abs(values - np.swapaxes(values, -1, -2)), initial=0.0)
+    scale = np.max(np.abs(values), initial=0.0)
+    if asym > SYMMETRY_RTOL * scale:
+        raise ValueError(f"{name}: not symmetric (max |A - A^T| = {asym:.3g}, max |A| = {scale:.3g})")
+
+
+def _norms_core(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(||A||_op, ||A||_F, max |A_ij|) over the last two axes of symmetric A, float64."""
+    a = np.asarray(values, dtype=np.float64)
+    op = np.max(np.abs(np.linalg.eigvalsh(a)), axis=-1)
+    return op, np.sqrt(np.sum(a * a, axis=(-2, -1))), np.max(np.abs(a), axis=(-2, -1))
+
+
+def matrix_norms(matrices: xr.DataArray, dims: Sequence[str] = MATRIX_DIMS) -> xr.Dataset:
+    """||A||_op = max |eig(A)|, ||A||_F = sqrt(sum A_ij^2), ||A||_max = max |A_ij| of symmetric A.
+
+    Args:
+        matrices: symmetric matrices over ``dims`` (any leading dims), finite.
+        dims: the row and column dims.
+
+    Returns:
+        Dataset with float64 ``op``, ``fro``, ``max`` over the leading dims.
+    """
+    check_finite(matrices, "matrix_norms")
+    _check_symmetric(np.asarray(matrices.transpose(..., *dims).values), "matrix_norms")
+    op, fro, mx = xr.apply_ufunc(
+        _norms_core,
+        matrices,
+        input_core_dims=[list(dims)],
+        output_core_dims=[[], [], []],
+        dask="parallelized",
+        output_dtypes=[np.float64] * 3,
+    )
+    return xr.Dataset({"op": op, "fro": fro, "max": mx})
+
+
+def deviations(samples: xr.DataArray, limit: xr.DataArray, dims: Sequence[str] = MATRIX_DIMS) -> xr.Dataset:
+    """||K(theta) - K_inf|| per sample in the operator, Frobenius and max-entry norms.   [SCIENCE §4]
+
+    ``<norm>_abs = ||K - K_inf||`` and ``<norm>_rel = ||K - K_inf|| / ||K_inf||`` (same norm), float64;
+    the operator norm of the symmetric difference is max |eigvalsh(K - K_inf)|.
+
+    Args:
+        samples: K(theta) draws with dims (..., "i", "j"), e.g. (draw, base_width, i, j).
+        limit: K_inf with dims ("i", "j") (or more dims that broadcast against ``samples``).
+        dims: the row and column dims.
+
+    Returns:
+        Dataset with ``op_abs, fro_abs, max_abs, op_rel, fro_rel, max_rel`` over the leading dims.
+
+    Raises:
+        ValueError: NaN/inf in either input, mismatched i/j coordinates, or a non-symmetric matrix.
+    """
+    check_finite(samples, "deviations: samples")
+    check_finite(limit, "deviations: limit")
+    if any(d not in samples.dims or d not in limit.dims for d in dims):
+        raise ValueError(f"deviations: both inputs need dims {tuple(dims)}, got {samples.dims} and {limit.dims}")
+    if samples.sizes[dims[0]] != limit.sizes[dims[0]] or samples.sizes[dims[1]] != limit.sizes[dims[1]]:
+        raise ValueError(f"deviations: matrix sizes differ: samples {dict(samples.sizes)}, limit {dict(limit.sizes)}")
+    samples, limit = xr.align(samples.astype(np.float64), limit.astype(np.float64), join="exact")
+    absolute = matrix_norms(samples - limit, dims)
+    reference = matrix_norms(limit, dims)
+    out = {f"{k}_abs": absolute[k] for k in NORMS}
+    out.update({f"{k}_rel": absolute[k] / reference[k] for k in NORMS})
+    return xr.Dataset(out)
+
+
+def _percentile_ci(boot: np.ndarray, confidence: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    alpha = 1.0 - confidence
+    low, high = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0], axis=axis)
+    return low, high
+
+
+def _check_bootstrap_args(n_boot: int, confidence: float) -> None:
+    integer("n_boot", n_boot, 2, where="bootstrap")
+    real("confidence", confidence, low=0.0, high=1.0, where="bootstrap")
+
+
+def _cell_summary(x: np.ndarray, tail_level: float, quantiles, n_boot, rng, confidence) -> tuple[np.ndarray, ...]:
+    """Statistics of V variables over N draws, x: (V, N) -> (V, 3, 3) [statistic, bound], (V, Q)."""
+    idx = rng.integers(0, x.shape[-1], size=(n_boot, x.shape[-1]))
+    boot = x[:, idx]  # (V, B, N)
+
+    def stats(a):
+        return np.stack([a.mean(axis=-1), np.median(a, axis=-1), np.quantile(a, tail_level, axis=-1)], axis=-1)
+
+    point = stats(x)  # (V, 3)
+    low, high = _percentile_ci(stats(boot), confidence, axis=1)  # (V, 3) each
+    return np.stack([point, low, high], axis=-1), np.quantile(x, list(quantiles), axis=-1).T
+
+
+def summarize(
+    dev: xr.Dataset,
+    dim: str = "draw",
+    width_dim: str = "base_width",
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    n_boot: int = DEFAULT_N_BOOT,
+    *,
+    seed: int,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """mean, median, q_{1-1/m} over draws, with percentile-bootstrap CIs, and fixed quantiles.
+
+    Per cell of the remaining coords (e.g. activation, schedule, base_width): the N draws x_1..x_N of each
+    variable give the mean, the median and the tail quantile q_{1-1/m} (m = the cell's ``width_dim``
+    value; SCIENCE §4's bound holds with probability 1 - O(1/m)), each with a percentile bootstrap CI
+    (B = ``n_boot`` resamples of the N draws, one joint resample for all variables of a cell).
+    Quantiles use numpy's default (linear interpolation). The tail quantile is only resolved when
+    N/m >= 1 (coord ``tail_resolved``); below that it sits between the two largest draws.
+
+    Args:
+        dev: Dataset whose variables have ``dim`` (e.g. :func:`deviations` output); finite.
+        dim: the draw dim, reduced.
+        width_dim: dim or coord holding the base width m >= 1.
+        quantiles: levels in [0, 1] reported in the ``<var>_quantile`` variables.
+        n_boot: bootstrap resamples B.
+        seed: seeds ``SeedSequence(seed)``; cell c uses its c-th child (C order of the remaining dims).
+        confidence: CI level.
+
+    Returns:
+        Dataset: ``<var>`` over (remaining dims, statistic, bound); ``<var>_quantile`` over
+        (remaining dims, quantile); coords ``tail_level`` = 1 - 1/m, ``tail_resolved``; ``n_draws``.
+    """
+    _check_bootstrap_args(n_boot, confidence)
+    names = list(dev.data_vars)
+    if not names or any(dim not in dev[v].dims for v in names):
+        raise ValueError(f"summarize: every variable needs dim {dim!r}, got {dict(dev.sizes)}")
+    if width_dim not in dev.coords:
+        raise ValueError(f"summarize: no {width_dim!r} coordinate (needed for the 1 - 1/m quantile)")
+    for v in names:
+        check_finite(dev[v], f"summarize: {v}")
+    stacked = xr.concat([dev[v].astype(np.float64) for v in names], dim="variable").transpose("variable", ..., dim)
+    cell_dims = stacked.dims[1:-1]
+    tail = (1.0 - 1.0 / dev[width_dim].astype(np.float64)).rename("tail_level")
+    tail_b = tail.broadcast_like(stacked.isel(variable=0, **{dim: 0}, drop=True)).transpose(*cell_dims)
+    n_draws = stacked.sizes[dim]
+    values = stacked.values.reshape(len(names), -1, n_draws)
+    cells = values.shape[1]
+    children = np.random.SeedSequence(seed).spawn(cells)
+    summary = np.empty((len(names), cells, len(STATISTICS), len(BOUNDS)))
+    quant = np.empty((len(names), cells, len(quantiles)))
+    for c, (level, child) in enumerate(zip(tail_b.values.reshape(-1), children, strict=True)):
+        rng = np.random.default_rng(child)
+        summary[:, c], quant[:, c] = _cell_summary(values[:, c], float(level), quantiles, n_boot, rng, confidence)
+    out = _summary_dataset(stacked, names, summary, quant, quantiles)
+    out = out.assign_coords(tail_level=tail, tail_resolved=n_draws / dev[width_dim] >= 1)
+    out["n_draws"] = n_draws
+    out.attrs.update(ci_method=CI_METHOD, n_boot=int(n_boot), seed=int(seed), confidence=float(confidence))
+    return out
+
+
+def _summary_dataset(stacked: xr.DataArray, names, summary: np.ndarray, quant: np.ndarray, quantiles) -> xr.Dataset:
+    """Reshape per-cell results (V, C, ...) back onto the cell dims of ``stacked`` (variable, cells..., draw)."""
+    cell_dims = stacked.dims[1:-1]
+    shape = tuple(stacked.sizes[d] for d in cell_dims)
+    out = xr.Dataset(coords={d: stacked[d] for d in cell_dims if d in stacked.coords})
+    for k, v in enumerate(names):
+        out[v] = ((*cell_dims, "statistic", "bound"), summary[k].reshape(*shape, len(STATISTICS), len(BOUNDS)))
+        out[f"{v}_quantile"] = ((*cell_dims, "quantile"), quant[k].reshape(*shape, len(quantiles)))
+    return out.assign_coords(statistic=list(STATISTICS), bound=list(BOUNDS), quantile=list(quantiles))
+
+
+def _as_draw_list(y) -> list[np.ndarray]:
+    rows = [np.asarray(r, dtype=np.float64).reshape(-1) for r in y]
+    for r in rows:
+        if r.size == 0 or not np.all(np.isfinite(r)) or np.any(r <= 0):
+            raise ValueError("fit_loglog_slope: every width needs >= 1 draw, all finite and > 0")
+    return rows
+
+
+def _ols_slope(log_m: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares log_y = a + b log_m along the last axis; returns (b, a)."""
+    xc = log_m - log_m.mean()
+    slope = (log_y * xc).sum(axis=-1) / (xc * xc).sum()
+    return slope, log_y.mean(axis=-1) - slope * log_m.mean()
+
+
+_STAT_FUNCS = {"mean": np.mean, "median": np.median}
+
+
+def fit_loglog_slope(
+    m: Sequence[float],
+    y: Sequence[Sequence[float]] | np.ndarray,
+    *,
+    statistic: str = "mean",
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | np.random.SeedSequence,
+    confidence: float = 0.95,
+) -> SlopeFit:
+    """log s(y_m) = a + b log m by least squares; CI on b by bootstrap over draws within each width.
+
+    s is the mean (default) or median over the draws at width m. SCIENCE §4 predicts b = -1/2 for the
+    operator-norm deviation under m_k = k^2 m. The CI is a percentile bootstrap: each of B resamples
+    redraws, independently at every width, the draws with replacement, recomputes s at every width
+    and refits b; the interval is the (alpha/2, 1 - alpha/2) quantiles of the B slopes.
+
+    Args:
+        m: the k >= 2 distinct base widths (> 0).
+        y: k groups of draws (each finite and > 0; group sizes may differ), e.g. a (k, N) array.
+        statistic: "mean" or "median".
+        n_boot: bootstrap resamples B.
+        seed: seeds the numpy Generator.
+        confidence: CI level.
+    """
+    _check_bootstrap_args(n_boot, confidence)
+    if statistic not in _STAT_FUNCS:
+        raise ValueError(f"fit_loglog_slope: statistic must be one of {tuple(_STAT_FUNCS)}, got {statistic!r}")
+    log_m = np.log(np.asarray(m, dtype=np.float64))
+    rows = _as_draw_list(y)
+    if log_m.ndim != 1 or log_m.size != len(rows) or np.unique(log_m).size < 2 or not np.all(np.isfinite(log_m)):
+        raise ValueError(f"fit_loglog_slope: need >= 2 distinct positive widths, one per group, got m={list(m)}")
+    func = _STAT_FUNCS[statistic]
+    slope, intercept = _ols_slope(log_m, np.log([func(r) for r in rows]))
+    rng = np.random.default_rng(seed)
+    boot = np.stack([func(r[rng.integers(0, r.size, size=(n_boot, r.size))], axis=-1) for r in rows], axis=-1)
+    boot_slopes, _ = _ols_slope(log_m, np.log(boot))
+    low, high = _percentile_ci(boot_slopes, confidence)
+    method = f"{CI_METHOD} over draws within each width (B={n_boot}), OLS refit of log {statistic} vs log m"
+    return SlopeFit(float(slope), float(intercept), float(low), float(high), confidence, int(n_boot), method)
+
+
+def fit_slopes(
+    dev: xr.Dataset,
+    var: str = "op_abs",
+    dim: str = "draw",
+    width_dim: str = "base_width",
+    *,
+    statistic: str = "mean",
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """:func:`fit_loglog_slope` of ``dev[var]`` against ``width_dim`` for every other cell.
+
+    Returns:
+        Dataset with ``slope``, ``intercept``, ``ci_low``, ``ci_high`` over the dims other than ``dim``
+        and ``width_dim``; cell c uses child c of ``SeedSequence(seed)``.
+    """
+    da = dev[var]
+    check_finite(da, f"fit_slopes: {var}")
+    da = da.transpose(..., width_dim, dim)
+    cell_dims = da.dims[:-2]
+    shape = tuple(da.sizes[d] for d in cell_dims)
+    values = da.values.reshape(-1, da.sizes[width_dim], da.sizes[dim])
+    children = np.random.SeedSequence(seed).spawn(values.shape[0])
+    fits = [
+        fit_loglog_slope(da[width_dim].values, v, statistic=statistic, n_boot=n_boot, seed=c, confidence=confidence)
+        for v, c in zip(values, children, strict=True)
+    ]
+    coords = {d: da[d] for d in cell_dims if d in da.coords}
+    fields = ("slope", "intercept", "ci_low", "ci_high")
+    out = xr.Dataset(
+        {f: (cell_dims, np.array([getattr(ft, f) for ft in fits]).reshape(shape)) for f in fields}, coords=coords
+    )
+    out.attrs.update(variable=var, method=fits[0].method, confidence=float(confidence), seed=int(seed))
+    return out
+
+
+def bootstrap_ratio(
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | np.random.SeedSequence,
+    confidence: float = 0.95,
+) -> Estimate:
+    """mean(x) / mean(y) of two independent samples, with a percentile-bootstrap CI.
+
+    Each resample redraws x and y independently with replacement. Used for "A beats B" claims
+    (ratio < 1), e.g. mean deviation of abs over ReLU at equal width and depth.
+    """
+    _check_bootstrap_args(n_boot, confidence)
+    xs, ys = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (x, y))
+    for name, a in (("x", xs), ("y", ys)):
+        if a.size == 0 or not np.all(np.isfinite(a)):
+            raise ValueError(f"bootstrap_ratio: {name} must be non-empty and finite")
+    if ys.mean() == 0.0:
+        raise ValueError("bootstrap_ratio: mean(y) = 0")
+    rng = np.random.default_rng(seed)
+    bx = xs[rng.integers(0, xs.size, size=(n_boot, xs.size))].mean(axis=-1)
+    by = ys[rng.integers(0, ys.size, size=(n_boot, ys.size))].mean(axis=-1)
+    low, high = _percentile_ci(bx / by, confidence)
+    method = f"{CI_METHOD} (B={n_boot}), x and y resampled independently"
+    return Estimate(float(xs.mean() / ys.mean()), float(low), float(high), confidence, method)
+
+
+def theory_bound_factor(activation: Activation, depth: int, output_dim: int = 1) -> float:
+    """(Delta^-2 + sqrt(m_l) l) kappa^2: the factor of m^-1/2 in seed 000's bound.   [SCIENCE §4]
+
+    Delta = 0 (a linear network, outside the theorem) gives ``math.inf``.
+    """
+    integer("depth", depth, where="theory_bound_factor")
+    integer("output_dim", output_dim, where="theory_bound_factor")
+    if activation.delta == 0.0:
+        return math.inf
+    return (activation.delta**-2 + math.sqrt(output_dim) * depth) * activation.kappa**2

@@ -1,0 +1,15 @@
+"""The math of ntk-eoc, one concept per module (SCIENCE §1-§5):
+
+- :mod:`.activations`   phi(s) = a s + b|s|, sigma_EOC, Delta_phi, kappa_phi
+- :mod:`.elementwise`   sigmoid, tanh, erf for the finite-width samplers (no limit kernel)
+- :mod:`.schedules`     layer widths m_k = k^2 m (and linear, constant, explicit)
+- :mod:`.architecture`  an MLP as a chain of linear maps: factorized layers, eoc / standard initialisation
+- :mod:`.layout`        the (n m_l) x (n m_l) matrix layout and its 1/n factor
+- :mod:`.limit`         the infinite-width kernel K_inf
+- :mod:`.empirical`     K(theta) of given weights through per-layer Gram products
+- :mod:`.cost`          cost and memory of one sampled draw (no JAX)
+- :mod:`.samplers`      many draws of K(theta): explicit weights or Gaussian conditioning
+- :mod:`.eigen`         extreme eigenvalues of NTK matrices (float64, exact)
+
+Imports go one way: activations, schedules -> architecture -> limit, empirical, cost -> samplers.
+"""

@@ -1,0 +1,177 @@
+"""The (a,b)-ReLU family phi(s) = a s + b |s| and its Edge-of-Chaos constants.
+
+This module is the only definition of sigma_EOC, Delta_phi and kappa_phi (SCIENCE.md §1):
+
+    sigma^2   = 1 / (a^2 + b^2)                         (EOC weight scale)
+    Delta_phi = b^2 / (a^2 + b^2)
+    kappa_phi = (|a| + |b|) / sqrt(a^2 + b^2),  kappa^2 = 1 + 2 sqrt(Delta (1 - Delta))
+
+Named members: ReLU = (1/2, 1/2), abs = (0, 1), leaky ReLU(alpha) = ((1+alpha)/2, (1-alpha)/2),
+identity = (1, 0).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..validate import InvalidValue, real
+
+if TYPE_CHECKING:  # JAX is imported when an activation is applied, not when one is configured
+    from jax.typing import ArrayLike
+
+    from .elementwise import Elementwise
+
+__all__ = ["ACTIVATION_NAMES", "LEAKY_RELU_ALPHA", "Activation", "WeightScale", "activation_from_config"]
+
+ACTIVATION_NAMES = ("relu", "abs", "leaky_relu", "identity")
+# Default slope of leaky ReLU on s < 0, the same in the library and in config/hydra/activation/leaky_relu.yaml.
+LEAKY_RELU_ALPHA = 0.1
+# Bounds on |a|, |b|: the kernel depends on (a, b) only up to scale (sigma^2 = 1/(a^2 + b^2)), and these keep
+# a^2 + b^2 and its inverse far from float64 overflow and underflow (1e+-308).
+COEFFICIENT_MAX = 1e100
+COEFFICIENT_MIN = 1e-100
+# (a, b) of the members named without a parameter.
+_NAMED = {"relu": (0.5, 0.5), "abs": (0.0, 1.0), "identity": (1.0, 0.0)}
+
+
+class WeightScale:
+    """sigma^2 = 1 / E[phi(z)^2] (z ~ N(0, 1), from ``norm2``): the scale of layers k >= 2 that keeps
+    sigma^2 E[phi(h)^2] = 1 when h ~ N(0, 1). For the (a,b) family this is the EOC."""
+
+    @property
+    def norm2(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def sigma2(self) -> float:
+        """sigma^2 = 1 / E[phi(z)^2]."""
+        return 1.0 / self.norm2
+
+    @property
+    def sigma(self) -> float:
+        """sigma = 1 / sqrt(E[phi(z)^2])."""
+        return 1.0 / math.sqrt(self.norm2)
+
+
+@dataclass(frozen=True)
+class Activation(WeightScale):
+    """phi(s) = a s + b |s|, phi'(s) = a + b sgn(s) with phi'(0) = a.   [SCIENCE §1]
+
+    Args:
+        a: linear coefficient.
+        b: absolute-value coefficient. (a, b) = (0, 0), NaN or inf raise ``ValueError``.
+        name: label used in figure legends (defaults to ``"ab(a,b)"``).
+        alpha: the slope of a leaky ReLU made by :meth:`named` (its config parameter); not compared.
+
+    Example:
+        >>> relu = Activation.named("relu")
+        >>> relu.sigma ** 2, relu.delta, round(relu.kappa ** 2, 12)
+        (2.0, 0.5, 2.0)
+    """
+
+    a: float
+    b: float
+    name: str = ""
+    alpha: float | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        a = real("a", self.a, max_abs=COEFFICIENT_MAX, where="activation")
+        b = real("b", self.b, max_abs=COEFFICIENT_MAX, where="activation")
+        if max(abs(a), abs(b)) < COEFFICIENT_MIN:
+            key, value = ("a", self.a) if abs(a) >= abs(b) else ("b", self.b)
+            reason = f"max(|a|, |b|) is below {COEFFICIENT_MIN:g} (a = b = 0 is the zero function)"
+            raise InvalidValue(key, value, reason, "activation")
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+        if not self.name:
+            object.__setattr__(self, "name", f"ab({a:g},{b:g})")
+
+    @classmethod
+    def named(cls, name: str, alpha: float | None = None) -> Activation:
+        """The named members of the family: relu, abs, leaky_relu (slope ``alpha``, default
+        :data:`LEAKY_RELU_ALPHA`), identity."""
+        if name == "leaky_relu":
+            alpha = LEAKY_RELU_ALPHA if alpha is None else alpha
+            alpha = real("alpha", alpha, max_abs=COEFFICIENT_MAX, where="activation")
+            return cls((1.0 + alpha) / 2.0, (1.0 - alpha) / 2.0, name=f"leaky_relu({alpha:g})", alpha=alpha)
+        if alpha is not None:
+            raise InvalidValue("alpha", alpha, f"is only used by leaky_relu, not by {name!r}", "activation")
+        if name not in _NAMED:
+            raise InvalidValue("name", name, f"unknown; known: {', '.join(ACTIVATION_NAMES)}", "activation")
+        return cls(*_NAMED[name], name=name)
+
+    def config(self) -> dict[str, Any]:
+        """The config section that makes this activation (:func:`activation_from_config` inverts it):
+        ``{name}`` for relu, abs, identity; ``{name: leaky_relu, alpha}``; else ``{name: custom, a, b}``."""
+        if self.alpha is not None:
+            return {"name": "leaky_relu", "alpha": self.alpha}
+        if _NAMED.get(self.name) == (self.a, self.b):
+            return {"name": self.name}
+        return {"name": "custom", "a": self.a, "b": self.b}
+
+    @property
+    def norm2(self) -> float:
+        """a^2 + b^2 = E[phi(z)^2] for z ~ N(0, 1)."""
+        return self.a**2 + self.b**2
+
+    @property
+    def delta(self) -> float:
+        """Delta_phi = b^2 / (a^2 + b^2) in [0, 1]."""
+        return self.b**2 / self.norm2
+
+    @property
+    def kappa(self) -> float:
+        """kappa_phi = (|a| + |b|) / sqrt(a^2 + b^2) in [1, sqrt 2]."""
+        return (abs(self.a) + abs(self.b)) / math.sqrt(self.norm2)
+
+    @property
+    def is_linear(self) -> bool:
+        """Delta_phi = 0: a linear network, whose limit kernel is degenerate (flagged, not an error)."""
+        return self.b == 0.0
+
+    def warn_if_linear(self) -> None:
+        """Warn once per call site that Delta_phi = 0 gives a degenerate (rank-deficient) limit."""
+        if self.is_linear:
+            warnings.warn(
+                f"activation {self.name}: Delta_phi = 0 (linear network); the limit kernel is "
+                "degenerate (Theta_l = l rho_1) and the concentration bound does not apply",
+                stacklevel=3,
+            )
+
+    def phi(self, s: ArrayLike) -> ArrayLike:
+        """phi(s) = a s + b |s| (works on numpy and JAX arrays)."""
+        import jax.numpy as jnp
+
+        return self.a * s + self.b * jnp.abs(s)
+
+    def dphi(self, s: ArrayLike) -> ArrayLike:
+        """phi'(s) = a + b sgn(s), with phi'(0) = a."""
+        import jax.numpy as jnp
+
+        return self.a + self.b * jnp.sign(s)
+
+
+def activation_from_config(section: Mapping[str, Any]) -> Activation | Elementwise:
+    """The activation of a config section: ``{name}`` (relu, abs, identity, or an elementwise sigmoid,
+    tanh, erf), ``{name: leaky_relu, alpha}`` or ``{name: custom, a, b}``; ValueError naming a bad key."""
+    from .elementwise import ELEMENTWISE_NAMES, Elementwise
+
+    name = section.get("name")
+    known = (*ACTIVATION_NAMES, "custom", *ELEMENTWISE_NAMES)
+    if name not in known:
+        raise InvalidValue("name", name, f"must be one of {', '.join(known)}", "activation")
+    needs = {"leaky_relu": ("alpha",), "custom": ("a", "b")}.get(name, ())
+    for key in section:
+        if key != "name" and key not in needs:
+            raise InvalidValue(key, section[key], f"is not used by activation {name!r}", "activation")
+    if name in ELEMENTWISE_NAMES:
+        return Elementwise(name)
+    if name == "custom":
+        a = real("a", section.get("a"), max_abs=COEFFICIENT_MAX, where="activation")
+        b = real("b", section.get("b"), max_abs=COEFFICIENT_MAX, where="activation")
+        return Activation(a, b, name=f"custom({a:g},{b:g})")
+    return Activation.named(name, section.get("alpha"))

@@ -1,0 +1,283 @@
+"""Many independent draws of K(theta): explicit weights or Gaussian conditioning.   [SCIENCE §5]
+
+Both methods return per-layer kernels K_k (:func:`empirical.layer_kernel`) with the same law.
+
+explicit
+    Draw every W_k (m_k x m_{k-1}, N(0,1)), run :func:`empirical.forward`/:func:`empirical.backward`.
+    Cost ~ sum_k m_k m_{k-1} (n + n m_l + Gaussian draws): quadratic in width.
+
+conditioned
+    K depends on W_k only through H = A W^T (A = a_{k-1} rows, n x m_{k-1}) and W^T D^T
+    (D = delta_k rows, n m_l x m_k). With A^T = Q R (Q: m_{k-1} x r orthonormal, r <= n),
+        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (r x m_k, i.i.d. N(0,1)),  G independent,
+    so H = R^T Z1. D depends on W_k only through Z1, so with D^T = Q_D R_D (r_D <= n m_l),
+        W^T D^T = Q (Z1 D^T) + (I - Q Q^T) Z3 R_D,   Z3 = G Q_D  (m_{k-1} x r_D, i.i.d. N(0,1)).
+    Everything is drawn from r x m_k and m_{k-1} x r_D Gaussian blocks: the same law as explicit
+    weights at a cost linear in width, and no weight matrix is ever formed. A layer narrower than
+    n (or n m_l) just gets a square Q (or Q_D): then the draw is the explicit one.
+
+Factorized layers (:mod:`architecture`): U_k and V_k are two independent Gaussian maps in the chain
+(no activation between them), and the argument above uses nothing but the independence and Gaussianity
+of one map given its inputs, so it applies to each factor as to a dense W_k: V_k is conditioned on
+its n inputs a_{k-1}, U_k on its n inputs g_k = s_k V_k a_{k-1}, with the same law as explicit factors.
+
+The route of each map (explicit or conditioned) is chosen by the cost model of :mod:`cost`.
+
+Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`), seed and s in [0, 2^32)
+(:mod:`draws`). Every draw runs through one jit-compiled executable per configuration, so draw s is
+bit-identical whatever subset, order or job split it is computed in (same device, dtype, method and
+JAX version: the random bits and the LAPACK-style factorizations may change between JAX releases, the
+law does not).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..validate import InvalidValue, choice, integer
+from .activations import Activation
+from .architecture import Architecture, Init
+from .cost import DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
+from .draws import MAX_DRAW_ID, MAX_SEED
+from .elementwise import Elementwise
+from .empirical import backward, forward, layer_kernel, sum_by_layer
+
+__all__ = ["DEFAULT_MAX_BYTES", "draw_keys", "sample_kernels"]
+
+log = logging.getLogger(__name__)
+
+# Reject a configuration whose single draw needs more than this (overridable per call).
+DEFAULT_MAX_BYTES = 8 * 2**30
+
+
+def _draw_key(base: jax.Array, draw: jax.Array) -> jax.Array:
+    """fold_in(base, s): the key of draw s. The only place draw keys are made."""
+    return jax.random.fold_in(base, draw)
+
+
+def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
+    """Keys fold_in(key(seed), s) for each draw id s (the keys :func:`sample_kernels` uses)."""
+    ids = jnp.asarray(np.asarray(draws, dtype=np.uint32))
+    return jax.vmap(_draw_key, in_axes=(None, 0))(jax.random.key(seed), ids)
+
+
+def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
+    """Per-layer kernels (l, n m_l, n m_l) of one network with explicit N(0,1) weights."""
+    maps = arch.maps
+    keys = jax.random.split(key, len(maps))
+    weights = [jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype) for j, m in enumerate(maps)]
+    pre, inputs = forward(weights, x, maps, arch.activation)
+    deltas = backward(weights, pre, maps, arch.activation)
+    kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
+    return sum_by_layer(kernels, maps)
+
+
+def _project_out(q: jax.Array, y: jax.Array) -> jax.Array:
+    """(I - Q Q^T) Y for Q with orthonormal columns."""
+    return y - q @ (q.T @ y)
+
+
+def _gram_sqrt(gram: jax.Array) -> jax.Array:
+    """R with R^T R = gram for a PSD gram (eigh; negative rounding eigenvalues clipped to 0)."""
+    eigval, eigvec = jnp.linalg.eigh(gram)
+    return jnp.sqrt(jnp.maximum(eigval, 0.0))[:, None] * eigvec.T
+
+
+def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
+    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc).
+
+    Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
+    so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
+    drawn explicitly, and the two routes mix freely. Only the law of G D^T enters, so its factor R_D
+    may be any square root of the Gram D D^T, which the kernel needs anyway: an eigh of an (n m_l)^2
+    matrix replaces a QR of the tall D^T.
+    """
+    maps, n, out_dim, activation = arch.maps, x.shape[0], arch.widths[-1], arch.activation
+    n_maps = len(maps)
+    keys = jax.random.split(key, 2 * n_maps)
+    conditioned = choose_maps(arch, n)
+    # Forward. Conditioned: B^T = Q R (Householder), Z = s R^T Z1. Explicit: Z = s B W^T.
+    b, factors, act_grams, pre = x, [], [], []
+    for j, m in enumerate(maps):
+        if conditioned[j]:
+            q, r = jnp.linalg.qr(b.T, mode="reduced")
+            z1 = jax.random.normal(keys[j], (q.shape[1], m.fan_out), x.dtype)
+            factors.append((q, z1))
+            act_grams.append(r.T @ r)
+            z = m.scale * (r.T @ z1)
+        else:
+            w = jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype)
+            factors.append(w)
+            act_grams.append(b @ b.T)
+            z = m.scale * (b @ w.T)
+        pre.append(z)
+        b = activation.phi(z) if m.nonlinear else z
+    # Backward on D^T (fan_out x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
+    dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
+    kernels = [None] * n_maps
+    for j in range(n_maps - 1, -1, -1):
+        m = maps[j]
+        delta_gram = dt.T @ dt
+        kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
+        if j == 0:
+            break
+        if not conditioned[j]:
+            wt_dt = factors[j].T @ dt
+        else:
+            q, z1 = factors[j]
+            wt_dt = q @ (z1 @ dt)
+            if q.shape[1] < m.fan_in:  # otherwise I - Q Q^T = 0
+                if m.fan_out < n * out_dim:  # G itself is the smaller draw
+                    g_dt = jax.random.normal(keys[n_maps + j], (m.fan_in, m.fan_out), x.dtype) @ dt
+                else:  # G D^T = Z3 R_D in law, R_D^T R_D = D D^T
+                    z3 = jax.random.normal(keys[n_maps + j], (m.fan_in, n * out_dim), x.dtype)
+                    g_dt = z3 @ _gram_sqrt(delta_gram)
+                wt_dt = wt_dt + _project_out(q, g_dt)
+        dt = m.scale * wt_dt
+        if maps[j - 1].nonlinear:
+            dt = dt * jnp.repeat(activation.dphi(pre[j - 1]).T, out_dim, axis=1)
+    return sum_by_layer(kernels, maps)
+
+
+_DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable:
+    """jit of one draw from (base key, draw id), compiled once per (method, architecture, per_layer,
+    dtype, n).
+
+    One executable serves every draw, so a draw's bits cannot depend on which other draws share
+    its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
+    where sampling costs anything."""
+    draw = functools.partial(_DRAWS[method], arch=arch)
+
+    def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
+        kernels = draw(_draw_key(base, draw_id), x)
+        return kernels if per_layer else jnp.sum(kernels, axis=0)
+
+    return jax.jit(run)
+
+
+def _architecture(network, widths, ranks, init) -> Architecture:
+    """The Architecture of ``network`` (given directly, or an activation with widths, ranks, init)."""
+    if isinstance(network, Architecture):
+        if widths is not None or ranks is not None or Init(init) != Init.EOC:
+            raise ValueError("sample_kernels: with an Architecture, leave widths, ranks and init at their defaults")
+        return network
+    if not isinstance(network, (Activation, Elementwise)):
+        raise TypeError(
+            f"sample_kernels: network must be an ntk_eoc.Activation, Elementwise or Architecture, got "
+            f"{type(network).__name__}"
+        )
+    if widths is None or isinstance(widths, (str, bytes)):
+        raise InvalidValue("widths", widths, "must be [m_0, ..., m_l] with all m_k >= 1", "sample_kernels")
+    try:
+        return Architecture(tuple(widths), network, None if ranks is None else tuple(ranks), init)
+    except InvalidValue as err:
+        if err.key.startswith("widths"):
+            raise InvalidValue("widths", list(widths), str(err), "sample_kernels") from None
+        raise ValueError(f"sample_kernels: {err}") from None
+
+
+def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarray, Method, DType]:
+    where = "sample_kernels"
+    method, dtype = choice("method", method, Method, where), choice("dtype", dtype, DType, where)
+    if dtype == DType.FLOAT64 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "sample_kernels: dtype='float64' needs 64-bit JAX; set JAX_ENABLE_X64=1 or call "
+            "jax.config.update('jax_enable_x64', True) before sampling"
+        )
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != arch.widths[0]:
+        raise ValueError(f"sample_kernels: x must have shape (n, m_0={arch.widths[0]}), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("sample_kernels: x contains NaN or inf")
+    integer("seed", seed, minimum=0, maximum=MAX_SEED, where=where)
+    if draws is None:
+        raise InvalidValue("draws", draws, "required: a 1-d sequence of draw ids", where)
+    ids = np.asarray(draws)
+    integral = ids.ndim == 1 and (ids.size == 0 or np.issubdtype(ids.dtype, np.integer))
+    if not integral or (ids.size and (ids.min() < 0 or ids.max() > MAX_DRAW_ID)):
+        raise ValueError(f"sample_kernels: draws must be a 1-d sequence of integers in [0, 2^32), got draws={draws!r}")
+    return x, ids.astype(np.int64), method, dtype
+
+
+def sample_kernels(
+    x: np.ndarray,
+    network: Activation | Elementwise | Architecture,
+    widths: Sequence[int] | None = None,
+    draws: Sequence[int] | None = None,
+    seed: int | None = None,
+    method: Method | str = Method.AUTO,
+    dtype: DType | str = DType.FLOAT32,
+    *,
+    ranks: Sequence[int | None] | None = None,
+    init: Init | str = Init.EOC,
+    per_layer: bool = False,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> np.ndarray:
+    """K(theta_s) for each draw id s in ``draws``, theta_s drawn with key fold_in(key(seed), s).
+
+    Args:
+        x: (n, m_0) inputs.
+        network: an :class:`Architecture`, or its activation: the (a,b)-ReLU (at the EOC with init="eoc")
+            or an :class:`Elementwise` one, with ``widths`` (and ``ranks``, ``init``).
+        widths: [m_0, ..., m_l] (see :func:`schedules.widths`); None with an Architecture.
+        draws: draw ids (any subset, any order; duplicates allowed); required.
+        seed: base seed of the configuration, in [0, 2^32); required.
+        method: "explicit", "conditioned" or "auto" (:func:`~ntk_eoc.math.cost.choose_method`).
+        dtype: "float32" (default) or "float64" (needs jax_enable_x64).
+        ranks: per layer, the inner rank of a factorized layer U_k V_k or None (dense); None: all dense.
+        init: "eoc" (NTK parameterization) or "standard" (:mod:`architecture`).
+        per_layer: return the per-layer kernels K_k, shape (draws, l, n m_l, n m_l), whose sum is K.
+        max_bytes: refuse a configuration whose one draw needs more (:func:`draw_bytes`); None: no limit.
+        progress: called as progress(done, total, seconds) after each group of draws.
+
+    Returns:
+        (len(draws), n m_l, n m_l) array of ``dtype`` (host memory).
+
+    Raises:
+        ValueError: bad input, before any compute. FloatingPointError: a draw produced NaN or inf.
+    """
+    arch = _architecture(network, widths, ranks, init)
+    x, ids, method, dtype = _validate(x, arch, draws, seed, method, dtype)
+    widths = arch.widths
+    n, out_dim, depth = x.shape[0], widths[-1], arch.depth
+    method = resolve_method(method, arch, n)
+    itemsize = dtype.itemsize
+    need = draw_bytes(method, arch, n, itemsize, per_layer)
+    if max_bytes is not None and need > max_bytes:
+        raise ValueError(
+            f"sample_kernels: one {method} draw with widths={list(widths)}, n={n}, dtype={dtype} needs "
+            f"~{need / 2**30:.2f} GiB, over max_bytes={max_bytes} ({max_bytes / 2**30:.2f} GiB)"
+        )
+    batch = batch_size(method, arch, n, itemsize, per_layer)
+    run = _compiled_draw(str(method), arch, per_layer)
+    xj = jnp.asarray(x, dtype=str(dtype))
+    base = jax.random.key(seed)
+    shape = (ids.size, depth) if per_layer else (ids.size,)
+    out = np.empty((*shape, n * out_dim, n * out_dim), dtype=str(dtype))
+    start_time = time.perf_counter()
+    for start in range(0, ids.size, batch):
+        stop = min(ids.size, start + batch)
+        pending = [run(base, np.uint32(s), xj) for s in ids[start:stop]]  # dispatched asynchronously
+        values = np.stack([np.asarray(p) for p in pending])
+        bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
+        if bad.any():
+            raise FloatingPointError(
+                f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} "
+                f"(method={method!s}, widths={list(widths)}, dtype={dtype!s})"
+            )
+        out[start:stop] = values
+        if progress is not None:
+            progress(stop, ids.size, time.perf_counter() - start_time)
+    return out

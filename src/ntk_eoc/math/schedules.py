@@ -1,0 +1,154 @@
+"""Layer widths m_0, ..., m_l from a base width m and a schedule.   [SCIENCE §1]
+
+    quadratic  m_k = k^2 m      (the papers' schedule)
+    linear     m_k = k m
+    constant   m_k = m
+    explicit   m_k = f_k m      (config: a list of factors f_1..f_{l-1}); library: the hidden widths
+for the hidden layers k = 1..l-1; m_0 is the input dimension and m_l the output dimension.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..validate import InvalidValue, choice, integer
+
+__all__ = [
+    "DEFAULT_MAX_BYTES_PER_POINT",
+    "SCHEDULES",
+    "Schedule",
+    "WidthSchedule",
+    "point_state_bytes",
+    "widths",
+]
+
+
+class Schedule(enum.StrEnum):
+    """The width schedules m_k(m) of the hidden layers."""
+
+    QUADRATIC = "quadratic"
+    LINEAR = "linear"
+    CONSTANT = "constant"
+    EXPLICIT = "explicit"
+
+
+# The schedules given by name alone (explicit needs its factors).
+SCHEDULES = ("quadratic", "linear", "constant")
+_FACTOR = {"quadratic": lambda k: k * k, "linear": lambda k: k, "constant": lambda k: 1}
+# float32 forward and backward state of one input point (see point_state_bytes); a draw over n
+# points needs n times this, so 256 MiB per point is ~16 GiB for n = 64: above that, widths are
+# almost surely a typo.
+DEFAULT_MAX_BYTES_PER_POINT = 256 * 2**20
+_BYTES_FLOAT32 = 4
+
+
+def point_state_bytes(layer_widths: Sequence[int]) -> int:
+    """4 (2 + m_l) sum_{k=1}^{l} m_k: float32 bytes of h_k, phi'(h_k) and delta_k for one point."""
+    out_dim = layer_widths[-1]
+    return _BYTES_FLOAT32 * (2 + out_dim) * sum(layer_widths[1:])
+
+
+def widths(
+    schedule: str | Sequence[int],
+    base_width: int | None,
+    depth: int,
+    input_dim: int,
+    output_dim: int = 1,
+    *,
+    max_bytes_per_point: int | None = DEFAULT_MAX_BYTES_PER_POINT,
+) -> list[int]:
+    """[m_0, m_1, ..., m_l] with hidden widths from ``schedule``.
+
+    Args:
+        schedule: "quadratic" (m_k = k^2 m), "linear" (m_k = k m), "constant" (m_k = m), or an
+            explicit list of the l - 1 hidden widths (then ``base_width`` is ignored and may be None).
+        base_width: m >= 1.
+        depth: number of weight layers l >= 1 (l = 1 is the linear model x -> W_1 x / sqrt(m_0)).
+        input_dim: m_0 >= 1.
+        output_dim: m_l >= 1.
+        max_bytes_per_point: reject configurations whose per-point state
+            (:func:`point_state_bytes`) exceeds this; None disables the check.
+
+    Raises:
+        ValueError: naming the offending key and value.
+
+    Example:
+        >>> widths("quadratic", 8, 4, input_dim=16, output_dim=1)
+        [16, 8, 32, 72, 1]
+    """
+    depth = integer("depth", depth, where="widths")
+    input_dim = integer("input_dim", input_dim, where="widths")
+    output_dim = integer("output_dim", output_dim, where="widths")
+    if isinstance(schedule, str):
+        if schedule not in SCHEDULES:
+            raise InvalidValue("schedule", schedule, f"unknown; known: {', '.join(SCHEDULES)} or a list", "widths")
+        m = integer("base_width", base_width, where="widths")
+        hidden = [_FACTOR[schedule](k) * m for k in range(1, depth)]
+    else:
+        hidden = list(schedule)
+        if len(hidden) != depth - 1:
+            raise InvalidValue(
+                "schedule", hidden, f"an explicit schedule lists the {depth - 1} hidden widths of a depth-{depth} "
+                f"network, got {len(hidden)}", "widths",
+            )  # fmt: skip
+        hidden = [integer(f"schedule[{k}]", w, where="widths") for k, w in enumerate(hidden)]
+    result = [input_dim, *hidden, output_dim]
+    if max_bytes_per_point is not None:
+        need = point_state_bytes(result)
+        if need > max_bytes_per_point:
+            raise InvalidValue(
+                "widths", result, f"need {need / 2**20:.1f} MiB of state per input point, over "
+                f"max_bytes_per_point={max_bytes_per_point} ({max_bytes_per_point / 2**20:.0f} MiB); "
+                "lower base_width or raise max_bytes_per_point", "widths",
+            )  # fmt: skip
+    return result
+
+
+@dataclass(frozen=True)
+class WidthSchedule:
+    """A schedule as configured: a name, and for ``explicit`` the factors f_1..f_{l-1} (m_k = f_k m).
+
+    Example:
+        >>> WidthSchedule.from_config({"name": "explicit", "factors": [2, 3]}).widths(4, 3, 4, 1)
+        [4, 8, 12, 1]
+    """
+
+    name: Schedule
+    factors: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], depth: int | None = None) -> WidthSchedule:
+        """The schedule of a config section ``{name, factors}``; InvalidValue naming the bad key."""
+        for key in section:
+            if key not in ("name", "factors"):
+                raise InvalidValue(key, section[key], "unknown key; allowed: name, factors")
+        name = choice("name", section.get("name"), Schedule)
+        factors = section.get("factors")
+        if name != Schedule.EXPLICIT:
+            if factors is not None:
+                raise InvalidValue("factors", factors, f"is only used by the explicit schedule, not {str(name)!r}")
+            return cls(name)
+        count = None if depth is None else depth - 1
+        if (
+            isinstance(factors, (str, bytes))
+            or not isinstance(factors, Sequence)
+            or (count is not None and len(factors) != count)
+        ):
+            raise InvalidValue("factors", factors, f"must list depth - 1 = {count} positive integers")
+        return cls(name, tuple(integer(f"factors[{k}]", f) for k, f in enumerate(factors)))
+
+    def config(self) -> dict[str, Any]:
+        """The config section: ``{name}``, plus ``factors`` for explicit."""
+        out: dict[str, Any] = {"name": str(self.name)}
+        if self.factors is not None:
+            out["factors"] = list(self.factors)
+        return out
+
+    def widths(self, base_width: int, depth: int, input_dim: int, output_dim: int) -> list[int]:
+        """[m_0, ..., m_l] at base width m (:func:`widths`)."""
+        if self.name == Schedule.EXPLICIT:
+            return widths([f * base_width for f in self.factors or ()], base_width, depth, input_dim, output_dim)
+        return widths(str(self.name), base_width, depth, input_dim, output_dim)

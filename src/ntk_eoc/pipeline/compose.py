@@ -1,0 +1,125 @@
+"""Hydra composition of an experiment: its sweep expanded into runs, each composed once and resolved.
+
+An experiment (config group ``experiment``) declares its sweep in ``hydra.sweeper.params`` in Hydra's
+override grammar; the Snakemake-level ``sweep`` replaces axes key by key and ``overrides`` apply to
+every run. Each combination of the axes is one run: its id is ``key~value__key~value`` over the swept
+keys (``default`` when nothing is swept) and its axes are the typed values Hydra parsed (``depth: 4``,
+``activation: "relu"``). Compose happens inside ``initialize_config_dir`` (absolute path), so it can run
+many times in one process.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .runs import ConfigError
+
+__all__ = ["ComposedRun", "compose_runs", "run_id", "sweep_axes"]
+
+
+@dataclass(frozen=True)
+class ComposedRun:
+    """One run of an experiment: id, swept overrides, typed swept values, resolved config dict."""
+
+    run_id: str
+    overrides: tuple[str, ...]
+    axes: dict[str, Any]
+    resolved: dict[str, Any]
+
+
+def sweep_axes(entries: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+    """Parse Hydra override strings (``key=v1,v2``) into ordered axes key -> [(override, typed value)]."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    axes: dict[str, list[tuple[str, Any]]] = {}
+    for entry in entries:
+        try:
+            overrides = OverridesParser.create().parse_overrides([entry])
+        except HydraException as err:
+            raise ConfigError("sweep", entry, str(err).splitlines()[0]) from None
+        for override in overrides:
+            key = override.get_key_element()
+            if override.is_sweep_override():
+                if not override.is_discrete_sweep():
+                    raise ConfigError("sweep", entry, "only discrete sweeps (v1,v2 or range(a,b)) are supported")
+                values = list(override.sweep_iterator())
+                texts = list(override.sweep_string_iterator())
+                axes[key] = [(f"{key}={text}", value) for text, value in zip(texts, values, strict=True)]
+            else:
+                axes[key] = [(f"{key}={override.get_value_element_as_str()}", override.value())]
+    return axes
+
+
+def run_id(overrides: Sequence[str]) -> str:
+    """``key~value__key~value`` over the swept overrides ("default" when nothing is swept)."""
+    return "__".join(o.replace("=", "~", 1) for o in overrides) or "default"
+
+
+def compose_runs(
+    hydra_dir: str,
+    config_name: str,
+    experiment: str,
+    overrides: Sequence[str] = (),
+    sweep: Sequence[str] | None = None,
+) -> list[ComposedRun]:
+    """Compose every run of an experiment (resolved dicts, not yet validated).
+
+    Args:
+        hydra_dir: absolute path of the Hydra config tree.
+        config_name: primary config name (``config``).
+        experiment: option of the ``experiment`` group.
+        overrides: base Hydra overrides applied to every run; a key the sweep sets is refused.
+        sweep: override strings whose axes replace (key by key) the experiment's
+            ``hydra.sweeper.params``; None keeps the experiment's sweep.
+
+    Raises:
+        ConfigError: naming the first bad key and value.
+    """
+    from omegaconf import OmegaConf
+
+    base = [f"experiment={experiment}", *overrides]
+    hydra_cfg = _compose(hydra_dir, config_name, base, with_hydra=True)
+    swept = hydra_cfg.hydra.sweeper.params
+    params = OmegaConf.to_container(swept) if swept is not None else {}
+    axes = sweep_axes([f"{k}={v}" for k, v in params.items()])
+    axes.update(sweep_axes(sweep or []))
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0]
+        if key in axes:
+            values = ", ".join(text.partition("=")[2] for text, _ in axes[key])
+            raise ConfigError(
+                "overrides", override, f"{key} is swept by the experiment ({values}); change it with "
+                f"sweep=[\"{key}=...\"] instead",
+            )  # fmt: skip
+    runs = []
+    for combo in itertools.product(*axes.values()):
+        texts = [text for text, _ in combo]
+        rid = run_id(texts)
+        if "/" in rid or any(c.isspace() for c in rid):
+            raise ConfigError("sweep", texts, "run ids become paths: no '/' or spaces in swept values")
+        cfg = _compose(hydra_dir, config_name, [*base, *texts], with_hydra=False)
+        typed = {key: value for key, (_, value) in zip(axes, combo, strict=True)}
+        runs.append(ComposedRun(rid, tuple(texts), typed, OmegaConf.to_container(cfg, resolve=True)))
+    return runs
+
+
+def _compose(hydra_dir: str, config_name: str, overrides: Sequence[str], with_hydra: bool) -> Any:
+    """One Hydra compose call (context-managed, so it can run many times in one process)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=hydra_dir, version_base="1.3"):
+            return compose(config_name, overrides=list(overrides), return_hydra_config=with_hydra)
+    except (HydraException, OmegaConfBaseException) as err:
+        message = " ".join(str(err).split("Config search path")[0].split())
+        for override in reversed(overrides):
+            key, _, value = override.lstrip("+~").partition("=")
+            if f"'{key}'" in message or f"'{key}/{value}'" in message or f"'{override}'" in message:
+                raise ConfigError(key, value, message) from None
+        raise ConfigError("overrides", list(overrides), message) from None

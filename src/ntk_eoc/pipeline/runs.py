@@ -1,0 +1,245 @@
+"""One run of an experiment, typed and validated: the composed Hydra config (a plain dict) becomes a
+:class:`RunConfig` whose fields are the objects the math uses (an :class:`Activation`, a
+:class:`WidthSchedule`, a :class:`DatasetConfig`, ...). Validation happens here, once, when the workflow
+is planned; a bad key or value raises one :class:`ConfigError` naming it.
+
+.. code-block:: yaml
+
+    activation: {name: relu}            # relu | abs | identity | leaky_relu (+ alpha) | custom (+ a, b)
+                                        # | sigmoid | tanh | erf (no limit kernel: study min_eigen only)
+    schedule: {name: quadratic}         # quadratic | linear | constant | explicit (+ factors: m_k = f_k m)
+    dataset: {name: sphere, n_points: 32, input_dim: 16, seed: 0}   # + normalize | min_angle_deg
+    sampler: {method: auto, dtype: float32, draws_per_job: 64, seed: 0}
+    depth: 3                            # l
+    output_dim: 1                       # m_l
+    base_widths: [8, 16, 32]            # m
+    draws: 128                          # draw ids 0..draws-1
+    init: eoc                           # eoc | standard (ntk_eoc.math.architecture; standard: study min_eigen)
+    rank_factors: null                  # per layer null (dense) or f_k > 0: factorized, rank r_k = round(f_k m)
+    study: limit                        # limit (K_inf, concentration, spectrum) | min_eigen (lambda_min per block)
+    concentration: {...}                # analysis sections: ntk_eoc.pipeline.settings
+    figures: {...}
+    spectrum: {...}
+    min_eigen: {...}
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..math.activations import Activation, activation_from_config
+from ..math.architecture import Architecture, Init
+from ..math.cost import DType, Method
+from ..math.draws import MAX_SEED
+from ..math.elementwise import Elementwise
+from ..math.schedules import WidthSchedule
+from ..storage.datasets import DatasetConfig
+from ..validate import InvalidValue, choice, integer, real
+from .settings import ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
+
+__all__ = ["CORE_KEYS", "ConfigError", "RunConfig", "SamplerConfig", "Study"]
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """An invalid config value; the message names the key and the value."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid config: {key}={value!r}: {reason}")
+        self.key, self.value, self.reason = key, value, reason
+
+
+class Study(enum.StrEnum):
+    """What an experiment computes: the limit study (K_inf, concentration, spectrum) or lambda_min per block."""
+
+    LIMIT = "limit"
+    MIN_EIGEN = "min_eigen"
+
+
+ANALYSIS_KEYS = ("concentration", "figures", "spectrum", "min_eigen")
+CORE_KEYS = (
+    "activation", "schedule", "dataset", "sampler", "depth", "output_dim", "base_widths", "draws",
+    "init", "rank_factors", "study",
+)  # fmt: skip
+
+
+def checked(section: str, make: Callable[[], T]) -> T:
+    """``make()``, with an InvalidValue of the section's validators turned into a ConfigError whose key is
+    ``<section>.<key>``."""
+    try:
+        return make()
+    except InvalidValue as err:
+        key = ".".join(part for part in (section, err.key) if part)
+        raise ConfigError(key, err.value, err.reason) from None
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The ``sampler`` section: route, dtype, draws per sampling job, base seed in [0, 2^32)."""
+
+    method: Method
+    dtype: DType
+    draws_per_job: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> SamplerConfig:
+        allowed = ("method", "dtype", "draws_per_job", "seed")
+        for key in section:
+            if key not in allowed:
+                raise InvalidValue(key, section[key], f"unknown key; allowed: {', '.join(allowed)}")
+        return cls(
+            choice("method", section.get("method"), Method),
+            choice("dtype", section.get("dtype"), DType),
+            integer("draws_per_job", section.get("draws_per_job")),
+            integer("seed", section.get("seed"), 0, MAX_SEED),
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One validated run: the network, its widths, the data, the sampler and the analysis settings."""
+
+    activation: Activation | Elementwise
+    schedule: WidthSchedule
+    dataset: DatasetConfig
+    sampler: SamplerConfig
+    depth: int
+    output_dim: int
+    base_widths: tuple[int, ...]
+    draws: int
+    init: Init = Init.EOC
+    rank_factors: tuple[float | None, ...] | None = None
+    study: Study = Study.LIMIT
+    concentration: ConcentrationSettings = field(default_factory=ConcentrationSettings)
+    figures: FigureSettings = field(default_factory=FigureSettings)
+    spectrum: SpectrumSettings = field(default_factory=SpectrumSettings)
+    min_eigen: MinEigenSettings = field(default_factory=MinEigenSettings)
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any]) -> RunConfig:
+        """Validate a composed config; ConfigError naming the first bad key and value."""
+        for key in cfg:
+            if key not in CORE_KEYS and key not in ANALYSIS_KEYS:
+                allowed = ", ".join(CORE_KEYS + ANALYSIS_KEYS)
+                raise ConfigError(key, cfg[key], f"unknown key; allowed: {allowed}")
+        depth = checked("", lambda: integer("depth", cfg.get("depth")))
+        output_dim = checked("", lambda: integer("output_dim", cfg.get("output_dim")))
+        activation = checked("activation", lambda: activation_from_config(_mapping("activation", cfg)))
+        schedule = checked("schedule", lambda: WidthSchedule.from_config(_mapping("schedule", cfg), depth))
+        dataset = checked("dataset", lambda: DatasetConfig.from_config(_mapping("dataset", cfg)))
+        sampler = checked("sampler", lambda: SamplerConfig.from_config(_mapping("sampler", cfg)))
+        bases = cfg.get("base_widths")
+        if isinstance(bases, (str, bytes)) or not isinstance(bases, Sequence) or not bases:
+            raise ConfigError("base_widths", bases, "must be a non-empty list of positive integers")
+        base_widths = checked("", lambda: tuple(integer(f"base_widths[{k}]", m) for k, m in enumerate(bases)))
+        if len(set(base_widths)) != len(base_widths):
+            raise ConfigError("base_widths", list(bases), "has duplicates")
+        run = cls(
+            activation=activation,
+            schedule=schedule,
+            dataset=dataset,
+            sampler=sampler,
+            depth=depth,
+            output_dim=output_dim,
+            base_widths=tuple(sorted(base_widths)),
+            draws=checked("", lambda: integer("draws", cfg.get("draws"))),
+            init=checked("", lambda: choice("init", cfg.get("init", "eoc"), Init)),
+            rank_factors=_rank_factors(cfg.get("rank_factors"), depth),
+            study=checked("", lambda: choice("study", cfg.get("study", "limit"), Study)),
+            concentration=checked("concentration", lambda: ConcentrationSettings.from_config(cfg.get("concentration"))),
+            figures=checked("figures", lambda: FigureSettings.from_config(cfg.get("figures"))),
+            spectrum=checked("spectrum", lambda: SpectrumSettings.from_config(cfg.get("spectrum"))),
+            min_eigen=checked("min_eigen", lambda: MinEigenSettings.from_config(cfg.get("min_eigen"))),
+        )
+        run._check_study()
+        for m in run.base_widths:
+            try:
+                run.layer_widths(m)
+            except ValueError as err:
+                raise ConfigError("base_widths", m, str(err)) from None
+            try:
+                run.architecture(m)
+            except ValueError as err:
+                raise ConfigError("rank_factors", list(run.rank_factors or ()), f"at base width {m}: {err}") from None
+        return run
+
+    def _check_study(self) -> None:
+        if self.study == Study.LIMIT and self.init != Init.EOC:
+            raise ConfigError(
+                "init", str(self.init), "has no infinite-width limit (its NTK grows with width); use study=min_eigen"
+            )
+        if self.study == Study.MIN_EIGEN and self.sampler.dtype != DType.FLOAT64:
+            reason = "study=min_eigen needs float64 (lambda_min is rounding-sensitive)"
+            raise ConfigError("sampler.dtype", str(self.sampler.dtype), reason)
+        if self.study == Study.LIMIT and not isinstance(self.activation, Activation):
+            raise ConfigError(
+                "activation.name", self.activation.name, "has no limit kernel in ntk-eoc; use study=min_eigen"
+            )
+
+    def ranks(self, base_width: int) -> tuple[int | None, ...] | None:
+        """Inner ranks r_k = round(f_k m) of the factorized layers (None: dense); None if all dense."""
+        if self.rank_factors is None:
+            return None
+        return tuple(None if f is None else round(f * base_width) for f in self.rank_factors)
+
+    @property
+    def factorized(self) -> tuple[bool, ...]:
+        """Per layer: factorized or dense."""
+        return tuple(f is not None for f in self.rank_factors or [None] * self.depth)
+
+    def layer_widths(self, base_width: int) -> list[int]:
+        """[m_0, ..., m_l] at base width m."""
+        return self.schedule.widths(base_width, self.depth, self.dataset.input_dim, self.output_dim)
+
+    def architecture(self, base_width: int) -> Architecture:
+        """The :class:`Architecture` at base width m."""
+        return Architecture(tuple(self.layer_widths(base_width)), self.activation, self.ranks(base_width), self.init)
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Draw blocks [start, stop) of ``draws_per_job`` draws covering 0..draws-1."""
+        step = self.sampler.draws_per_job
+        return [(start, min(start + step, self.draws)) for start in range(0, self.draws, step)]
+
+    def core_config(self) -> dict[str, Any]:
+        """The validated core of the run (no analysis sections) as plain JSON values."""
+        return {
+            "activation": self.activation.config(),
+            "schedule": self.schedule.config(),
+            "dataset": self.dataset.config(),
+            "sampler": {
+                "method": str(self.sampler.method), "dtype": str(self.sampler.dtype),
+                "draws_per_job": self.sampler.draws_per_job, "seed": self.sampler.seed,
+            },
+            "depth": self.depth,
+            "output_dim": self.output_dim,
+            "base_widths": list(self.base_widths),
+            "draws": self.draws,
+            "init": str(self.init),
+            "rank_factors": None if self.rank_factors is None else list(self.rank_factors),
+            "study": str(self.study),
+        }  # fmt: skip
+
+
+def _mapping(key: str, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = cfg.get(key)
+    if not isinstance(value, Mapping):
+        raise InvalidValue("", value, "must be a mapping")
+    return value
+
+
+def _rank_factors(value: object, depth: int) -> tuple[float | None, ...] | None:
+    """null, or one entry per layer: null (dense) or a factor f_k > 0 (rank r_k = round(f_k m))."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != depth:
+        raise ConfigError("rank_factors", value, f"must be null or list depth = {depth} entries (null or > 0)")
+    out = tuple(
+        None if f is None else checked("", lambda k=k, f=f: real(f"rank_factors[{k}]", f, positive=True))
+        for k, f in enumerate(value)
+    )
+    return out if any(f is not None for f in out) else None

@@ -1,0 +1,201 @@
+"""Typed job specs: what each stage's job receives, made and validated once by the plan, passed to the
+job as one JSON string (the rule's ``params.spec``, so a changed spec reruns the job) and decoded by
+the stage module with :meth:`Spec.from_json`.
+
+One codec serves every spec: dataclass fields are encoded by type (enums as their value, tuples as
+lists, and the config objects :class:`Architecture`, :class:`Activation`, :class:`DatasetConfig` and the
+analysis settings through their ``config()`` / ``from_config()`` pair), with sorted keys, so equal specs
+give equal strings. Decoding rebuilds the objects, whose constructors check their invariants again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from typing import Any, Self, Union
+
+from ..math.activations import Activation, activation_from_config
+from ..math.architecture import Architecture
+from ..math.cost import DType, Method
+from ..math.elementwise import Elementwise
+from ..storage.datasets import DatasetConfig
+from .settings import ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
+
+__all__ = [
+    "ArchiveSpec",
+    "ConcentrationSpec",
+    "DatasetSpec",
+    "FiguresSpec",
+    "GatherSpec",
+    "LimitSpec",
+    "MinEigenSpec",
+    "MinEigenSummarySpec",
+    "RunConfigSpec",
+    "SampleSpec",
+    "Spec",
+    "SpectrumSpec",
+]
+
+# Types encoded by their own config() and rebuilt by from_config().
+_CONFIG_TYPES = (Architecture, DatasetConfig, ConcentrationSettings, FigureSettings, SpectrumSettings, MinEigenSettings)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (Activation, Elementwise, *_CONFIG_TYPES)):
+        return value.config()
+    if dataclasses.is_dataclass(value):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        if Activation in args:
+            return activation_from_config(value)
+        (inner,) = [a for a in args if a is not type(None)]
+        return _decode(inner, value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict or hint is Any:
+        return value
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if hint in _CONFIG_TYPES:
+        return hint.from_config(value)
+    if hint in (Activation, Elementwise):
+        return activation_from_config(value)
+    return value
+
+
+class Spec:
+    """JSON codec of the job specs (module doc)."""
+
+    def to_json(self) -> str:
+        """The spec as canonical JSON (sorted keys)."""
+        return json.dumps(_encode(self), sort_keys=True)
+
+    def config(self) -> dict[str, Any]:
+        """The spec as plain JSON values (the ``config`` attribute of the job's store)."""
+        return _encode(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """Rebuild the spec from :meth:`to_json`'s output."""
+        data = json.loads(text)
+        hints = typing.get_type_hints(cls)
+        return cls(**{f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfigSpec(Spec):
+    """Stage run_config: the resolved Hydra config of one run."""
+
+    resolved: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec(Spec):
+    """Stage dataset: one dataset config."""
+
+    dataset: DatasetConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleSpec(Spec):
+    """Stage sample: one network at one base width; the draw block comes from the job's wildcards, so
+    the spec (and the params trigger) does not depend on the number of draws or their split."""
+
+    run: str
+    base_width: int
+    architecture: Architecture
+    seed: int
+    method: Method
+    dtype: DType
+
+
+@dataclasses.dataclass(frozen=True)
+class GatherSpec(Spec):
+    """Stage gather: the ids naming a run's stores, its swept values ((key, value) pairs in sweep order)
+    and validated config."""
+
+    experiment: str
+    run: str
+    dataset_id: str
+    limit_id: str
+    axes: tuple[tuple[str, Any], ...]
+    config: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitSpec(Spec):
+    """Stage limit: K_inf of one (activation, depth, output dimension, factorized layers)."""
+
+    activation: Activation
+    depth: int
+    output_dim: int
+    factorized: tuple[bool, ...] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrumSpec(Spec):
+    """Stage spectrum: K_inf's spectrum for one activation at the configured depths."""
+
+    activation: Activation
+    depths: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConcentrationSpec(Spec):
+    """Stage concentration: one run's ids, swept values and validated config."""
+
+    run: str
+    limit_id: str
+    axes: tuple[tuple[str, Any], ...]
+    config: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class FiguresSpec(Spec):
+    """Stage figures: the analysis settings shared by every run of the experiment."""
+
+    concentration: ConcentrationSettings
+    figures: FigureSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class MinEigenSpec(Spec):
+    """Stage min_eigen: one network at one base width, sampled in float64."""
+
+    run: str
+    base_width: int
+    architecture: Architecture
+    seed: int
+    method: Method
+
+
+@dataclasses.dataclass(frozen=True)
+class MinEigenSummarySpec(Spec):
+    """Stage min_eigen_summary: the settings shared by every run of the experiment."""
+
+    settings: MinEigenSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveSpec(Spec):
+    """Stage archive: the experiment's results folder."""
+
+    experiment_dir: str

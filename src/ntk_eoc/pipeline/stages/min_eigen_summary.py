@@ -1,0 +1,53 @@
+"""Stage min_eigen_summary: the table, figure and claims of a min_eigen experiment, from all its stores.
+
+Reads every ``min_eigen/<run>/m~<w>/draws_<a>-<b>.zarr`` store (:mod:`.min_eigen`) and writes
+``tables/min_eigen.csv`` (:func:`ntk_eoc.analysis.min_eigen.summary_table`), ``figures/min_eigen.{png,pdf}``
+(:func:`ntk_eoc.analysis.plots.plot_min_eigen`) and ``tables/min_eigen_claims.{csv,md}``
+(:func:`ntk_eoc.analysis.min_eigen.claims_table`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ...analysis.claims import write_claims
+from ...analysis.min_eigen import claims_markdown, claims_table, summary_table
+from ...storage.store import open_store
+from ..specs import MinEigenSummarySpec
+from . import parser, setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Table, claims and figure of the min_eigen stores ``--stores``, written to the paths in ``--files``."""
+    from ...analysis import plots
+
+    cli = parser(__doc__, MinEigenSummarySpec)
+    cli.add_argument("--stores", nargs="+", required=True, help="every min_eigen store of the experiment")
+    cli.add_argument("--files", nargs="+", required=True, help="min_eigen.png/.pdf and the tables")
+    args = cli.parse_args(argv)
+    log = setup_logging()
+    began = time.perf_counter()
+    settings = args.spec.settings
+    paths = {Path(f).name: Path(f) for f in args.files}
+    needed = ("min_eigen.csv", "min_eigen_claims.csv", "min_eigen_claims.md", "min_eigen.png", "min_eigen.pdf")
+    missing = [name for name in needed if name not in paths]
+    if missing:
+        raise SystemExit(f"min_eigen_summary: no output path for {missing}")
+    stores = [open_store(p).load() for p in args.stores]
+    table = summary_table(stores, settings.confidence)
+    claims = claims_table(table)
+    for name in needed:
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(paths["min_eigen.csv"], index=False, float_format="%.9g")
+    text = claims_markdown(claims)
+    write_claims(claims, paths["min_eigen_claims.csv"], paths["min_eigen_claims.md"], text=text)
+    log.info("claims:\n%s", text)
+    fig = plots.plot_min_eigen(table)
+    plots.save_figure(fig, paths["min_eigen.png"].with_suffix(""), dpi=settings.dpi)
+    log.info("min_eigen summary of %d stores (%d rows) in %.1f s", len(stores), len(table), time.perf_counter() - began)
+
+
+if __name__ == "__main__":
+    main()

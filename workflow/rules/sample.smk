@@ -1,0 +1,21 @@
+# Stage sample: one immutable store per (run, base width, block of draws).
+
+
+rule sample:
+    input:
+        dataset=PLAN.run_dataset,
+    output:
+        directory(PLAN.output("sample")),
+    log:
+        PLAN.log("sample"),
+    benchmark:
+        PLAN.benchmark("sample")
+    conda:
+        "../../envs/ntk.yaml"
+    resources:
+        mem_mb=PLAN.sample_mem_mb,
+    params:
+        spec=PLAN.sample_spec,
+    shell:
+        "python -m ntk_eoc.pipeline.stages.sample --spec {params.spec:q} --dataset {input.dataset:q} "
+        "--draws {wildcards.start}:{wildcards.stop} --output {output:q} > {log:q} 2>&1"
