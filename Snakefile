@@ -1,9 +1,10 @@
-# ntk-eoc: datasets -> NTK sampling -> gathered stores -> limit kernel -> concentration, spectrum
-# -> figures, tables, claims (study limit), or datasets -> lambda_min per draw -> summary (study min_eigen).
+# ntk-eoc: datasets -> NTK sampling -> limit kernel -> concentration, spectrum -> figures, tables, claims
+# (study limit), or datasets -> lambda_min per draw -> summary (study min_eigen).
 #
-# Results: <results_dir>/<experiment>/<stage>/..., one store per job, named by the run id
-# key~value__key~value over the experiment's swept keys (ntk_eoc.pipeline.plan has the path table);
-# logs under logs/<experiment>/<stage>/. Run `snakemake --cores all`; see workflow/README.md.
+# Results: <results_dir>/stores/<stage>/... holds every computed store once, named by the values it
+# holds and shared by all experiments; <results_dir>/<experiment>/ (or <experiment>+<variant>/) holds one
+# experiment's configs, figures and tables. Logs beside the outputs, under logs/ of the same folder.
+# ntk_eoc.pipeline.plan has the path table. Run `snakemake --cores all`; see workflow/README.md.
 
 from snakemake.utils import min_version
 
@@ -20,7 +21,6 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/run_config.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/sample.smk"
-include: "workflow/rules/gather.smk"
 include: "workflow/rules/limit.smk"
 include: "workflow/rules/concentration.smk"
 include: "workflow/rules/spectrum.smk"

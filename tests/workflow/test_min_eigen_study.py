@@ -22,8 +22,11 @@ BLOCKS = ["full", "layer_1", "layer_2", "layer_3"]
 P_BLOCKS = [21, 9, 9, 3]  # d -> d -> d -> 1 with d = 3: 2 d^2 + d, d^2, d^2, d
 
 
-def _store(run: str) -> str:
-    return f"{RESULTS}/min_eigen/{run}/m~3/draws_0-3.zarr"
+def _store(project, run: str) -> str:
+    """The one min_eigen store of a run (d = 3, draws 0-3), as the plan names it."""
+    plan = project.plan(CONFIG)
+    (path,) = plan.min_eigen_paths(plan.runs[run])
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -42,24 +45,24 @@ def test_plans_only_the_min_eigen_stages_and_the_resolved_configs(project):
         "min_eigen_summary": 1,
         "run_config": 4,
     }
-    assert ("min_eigen", _store(RUNS[1])) in jobs
+    assert ("min_eigen", _store(project, RUNS[1])) in jobs
 
 
 def test_stores_hold_extreme_eigenvalues_per_block(min_eigen_done):
     root = min_eigen_done.root
     assert "Nothing to be done" in min_eigen_done.run("-n", config=CONFIG).stdout
     for run in RUNS:
-        ds = open_store(root / _store(run))
+        ds = open_store(root / _store(min_eigen_done, run))
         n = ds.attrs["n_points"]
         assert ds.lambda_min.dims == ("draw", "block") and ds.lambda_min.shape == (3, 4)
         assert ds.block.values.tolist() == BLOCKS and ds.n_params.values.tolist() == P_BLOCKS
         np.testing.assert_array_equal(ds.rank_zero.values, [n > p for p in P_BLOCKS])
         assert np.all(ds.lambda_min.values[:, ds.rank_zero.values] == 0.0)
         assert np.all(ds.lambda_max.values > 0) and np.all(ds.lambda_max.values >= ds.lambda_min.values)
-        assert ds.attrs["dtype"] == "float64" and ds.attrs["run"] == run
+        assert ds.attrs["dtype"] == "float64" and ds.attrs["key"] == min_eigen_done.plan(CONFIG).runs[run].sample_key
         assert ds.attrs["eigen_seconds"] >= 0 and ds.attrs["seconds_per_draw"] > 0
         assert "K" not in ds  # kernels are never stored
-    assert not (root / RESULTS / "gathered").exists() and not (root / RESULTS / "samples").exists()
+    assert not (root / "results/stores/samples").exists()  # the kernels are never stored
 
 
 def test_table_claims_and_figure_match_the_stores(min_eigen_done):
@@ -69,7 +72,7 @@ def test_table_claims_and_figure_match_the_stores(min_eigen_done):
     numeric = table[["lambda_min_mean", "lambda_min_min", "lambda_min_max", "lambda_max_mean", "N_lambda_min_mean"]]
     assert np.isfinite(numeric.to_numpy()).all()
     for run in RUNS:
-        ds = open_store(min_eigen_done.root / _store(run))
+        ds = open_store(min_eigen_done.root / _store(min_eigen_done, run))
         rows = table[table.run == run].set_index("block").loc[BLOCKS]
         np.testing.assert_allclose(rows.lambda_min_mean, ds.lambda_min.mean("draw").values, rtol=1e-8, atol=1e-300)
         np.testing.assert_allclose(rows.N_lambda_min_mean, ds.attrs["n_points"] * rows.lambda_min_mean, rtol=1e-8)

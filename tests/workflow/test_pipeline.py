@@ -1,6 +1,7 @@
-"""End to end: the tiny experiment through the Snakemake CLI, its stores, and incremental reruns.
+"""End to end: the tiny experiment through the Snakemake CLI, its stores, variants and incremental reruns.
 
-Each incremental case is checked with Snakemake's own dry-run job list after one complete run.
+Each incremental case is checked with Snakemake's own dry-run job list after one complete run; paths come
+from the plan Snakemake itself makes (``Project.plan``), so the tests do not restate the path scheme.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from workflow_helpers import RUNS, TINY, parse_jobs
 from ntk_eoc.storage.store import open_store
 
 RELU, LEAKY = RUNS
-# The rules of this stage set; stages added later (concentration, spectrum, figures) are left out of
-# the job-list comparisons.
-PIPELINE_RULES = {"all", "run_config", "dataset", "sample", "gather", "limit"}
 WIDTHS = (4, 8)
 # Sampled kernels are float32 Gram sums: symmetric up to a few float32 ulps of their scale.
 SYMMETRY_ATOL = 1e-5
@@ -27,93 +25,92 @@ SYMMETRY_ATOL = 1e-5
 LIMIT_RTOL = 1e-12
 
 
-def _result(path: str) -> str:
-    return f"results/test/{path}"
-
-
-def _sample(run: str, width: int, start: int, stop: int) -> tuple[str, str]:
-    return ("sample", _result(f"samples/{run}/m~{width}/draws_{start}-{stop}.zarr"))
-
-
-def _gather(run: str) -> tuple[str, str]:
-    return ("gather", _result(f"gathered/{run}.zarr"))
-
-
-def _config(run: str) -> tuple[str, str]:
-    return ("run_config", _result(f"configs/{run}.yaml"))
-
-
 def _planned(project, *config: str) -> list[tuple[str, str]]:
-    """Dry-run jobs of the rules in PIPELINE_RULES."""
-    return [job for job in project.planned(config=(*TINY, *config)) if job[0] in PIPELINE_RULES]
+    """Dry-run jobs (rule, first output) of the tiny experiment with extra config."""
+    return project.planned(config=(*TINY, *config))
+
+
+def _counts(jobs) -> dict[str, int]:
+    rules = [rule for rule, _ in jobs]
+    return {rule: rules.count(rule) for rule in set(rules)}
 
 
 def test_tiny_experiment_plans_every_stage(project):
     jobs = _planned(project)
-    rules = [rule for rule, _ in jobs]
-    assert {rule: rules.count(rule) for rule in set(rules)} == {
+    assert _counts(jobs) == {
         "all": 1,
         "dataset": 1,
         "run_config": 2,
-        "sample": 8,
-        "gather": 2,
+        "sample": 4,
         "limit": 2,
+        "concentration": 2,
+        "spectrum": 2,
+        "figures": 1,
     }
-    assert _sample(LEAKY, 8, 2, 4) in jobs and _gather(RELU) in jobs
+    plan = project.plan()
+    assert ("sample", plan.sample_paths(plan.runs[LEAKY])[1]) in jobs
+    assert plan.sample_paths(plan.runs[LEAKY])[1].endswith("/m~4-8/draws_2-4.zarr")  # both widths in one job
 
 
 def test_run_writes_complete_stores_with_expected_values(completed):
-    root = completed.root
+    root, plan = completed.root, completed.plan()
     assert "Nothing to be done" in completed.run("-n").stdout
-    gathered = open_store(root / _result(f"gathered/{RELU}.zarr"))
-    k = gathered["K"].values
-    assert gathered["K"].dims == ("base_width", "draw", "i", "j") and k.shape == (2, 4, 6, 6)
+    run = plan.runs[RELU]
+    blocks = [open_store(root / p) for p in plan.sample_paths(run)]
+    k = np.concatenate([b["K"].values for b in blocks], axis=1)
+    assert blocks[0]["K"].dims == ("base_width", "draw", "i", "j") and k.shape == (2, 4, 6, 6)
     assert k.dtype == np.float32
-    np.testing.assert_array_equal(gathered["base_width"].values, WIDTHS)
-    np.testing.assert_array_equal(gathered["draw"].values, [0, 1, 2, 3])
-    np.testing.assert_array_equal(gathered["layer_widths"].values, [[4, 4, 4, 1], [4, 8, 8, 1]])
+    np.testing.assert_array_equal(blocks[0]["base_width"].values, WIDTHS)
+    np.testing.assert_array_equal(blocks[1]["draw"].values, [2, 3])
+    np.testing.assert_array_equal(blocks[0]["layer_widths"].values, [[4, 4, 4, 1], [4, 8, 8, 1]])
     np.testing.assert_allclose(k, np.swapaxes(k, -1, -2), atol=SYMMETRY_ATOL)
     assert np.all(np.diagonal(k, axis1=-2, axis2=-1) >= 0)  # 0 when every unit is dead at x
-    assert gathered.attrs["run"] == RELU and gathered.attrs["config"]["draws"] == 4
-    assert gathered.attrs["axes"] == [["schedule", "constant"], ["activation", "relu"]]  # activation last
-    assert gathered.attrs["sampler_method"] and gathered.attrs["complete"] is True
+    assert blocks[0].attrs["key"] == run.sample_key and blocks[0].attrs["complete"] is True
 
-    limit = open_store(root / _result(f"limit/{gathered.attrs['limit_id']}.zarr"))
+    conc = open_store(root / plan.path("concentration", concentration_key=run.concentration_key))
+    assert conc.op_rel.dims == ("base_width", "draw") and conc.op_rel.shape == (2, 4)
+    assert conc.attrs["config"]["draws"] == 4 and conc.attrs["limit_key"] == run.limit_key
+    limit = open_store(root / plan.run_limit(run))
     np.testing.assert_allclose(np.diag(limit["K_inf"].values), 3 / 6, rtol=LIMIT_RTOL)  # Theta_3(x,x)/n
     np.testing.assert_array_equal(limit["layer"].values, [1, 2, 3])
     np.testing.assert_allclose(np.diagonal(limit["rho"].values, axis1=1, axis2=2), 1.0, rtol=LIMIT_RTOL)
     assert limit.attrs["dtype"] == "float64"
 
-    x = open_store(root / _result(f"datasets/{gathered.attrs['dataset_id']}.zarr"))["x"].values
+    x = open_store(root / plan.path("dataset", dataset=run.dataset))["x"].values
     np.testing.assert_allclose(np.sum(x**2, axis=1), 4.0, rtol=LIMIT_RTOL)
-    resolved = yaml.safe_load((root / _result(f"configs/{LEAKY}.yaml")).read_text())
+    resolved = yaml.safe_load((root / plan.path("run_config", run=LEAKY)).read_text())
     assert resolved["activation"] == {"name": "leaky_relu", "alpha": 0.1}
     assert resolved["schedule"] == {"name": "constant"}
+    assert (root / "results/tiny/tables/claims.md").is_file() and (root / "results/tiny/logs/figures.log").is_file()
 
 
 def test_draws_are_bit_identical_whatever_the_split(completed):
-    gathered = open_store(completed.root / _result(f"gathered/{RELU}.zarr"))
-    block = open_store(completed.root / _result(f"samples/{RELU}/m~8/draws_2-4.zarr"))
+    plan = completed.plan()
+    run = plan.runs[RELU]
+    reference = np.concatenate([open_store(completed.root / p)["K"].values for p in plan.sample_paths(run)], axis=1)
+    block = open_store(completed.root / plan.sample_paths(run)[1])
     spec = json.dumps(block.attrs["config"])
-    dataset = str(completed.root / _result(f"datasets/{gathered.attrs['dataset_id']}.zarr"))
-    reference = gathered["K"].sel(base_width=8).values
+    dataset = str(completed.root / plan.path("dataset", dataset=run.dataset))
     for draws, ids in (("0:4", [0, 1, 2, 3]), ("3:4", [3])):
         out = completed.root / f"split_{draws.replace(':', '-')}.zarr"
         cmd = [sys.executable, "-m", "ntk_eoc.pipeline.stages.sample", "--spec", spec, "--dataset", dataset]
         subprocess.run([*cmd, "--draws", draws, "--output", str(out)], check=True, capture_output=True)
-        np.testing.assert_array_equal(open_store(out)["K"].values, reference[ids])
+        np.testing.assert_array_equal(open_store(out)["K"].values, reference[:, ids])
 
 
 def test_raising_draws_samples_only_the_new_blocks(completed):
     jobs = _planned(completed, 'overrides=["draws=6"]')
-    new_blocks = [_sample(run, w, 4, 6) for run in RUNS for w in WIDTHS]
-    assert jobs == sorted([("all", ""), *new_blocks, *map(_gather, RUNS), *map(_config, RUNS)])
+    plan = completed.plan((*TINY, 'overrides=["draws=6"]'))
+    new_blocks = [("sample", p) for run in plan.runs.values() for p in plan.sample_paths(run) if "draws_4-6" in p]
+    assert len(new_blocks) == 2 and set(new_blocks) <= set(jobs)
+    assert _counts(jobs) == {"all": 1, "sample": 2, "concentration": 2, "run_config": 2, "figures": 1}
 
 
-def test_adding_a_base_width_samples_only_that_width(completed):
+def test_adding_a_base_width_samples_only_its_group(completed):
     jobs = _planned(completed, 'overrides=["base_widths=[4,8,16]"]')
-    new_blocks = [_sample(run, 16, a, b) for run in RUNS for a, b in ((0, 2), (2, 4))]
-    assert jobs == sorted([("all", ""), *new_blocks, *map(_gather, RUNS), *map(_config, RUNS)])
+    samples = sorted(out for rule, out in jobs if rule == "sample")
+    assert len(samples) == 4 and all("/m~4-8-16/" in out for out in samples)  # the cheap widths' group
+    assert _counts(jobs) == {"all": 1, "sample": 4, "concentration": 2, "run_config": 2, "figures": 1}
 
 
 def test_changing_one_activation_reruns_only_its_branch(completed):
@@ -124,16 +121,24 @@ def test_changing_one_activation_reruns_only_its_branch(completed):
         jobs = _planned(completed)
     finally:
         path.write_text(original)
-    limits = [(rule, out) for rule, out in jobs if rule == "limit"]
-    assert len(limits) == 1 and "__leaky_relu-" in limits[0][1]
-    blocks = [_sample(LEAKY, w, a, b) for w in WIDTHS for a, b in ((0, 2), (2, 4))]
-    assert jobs == sorted([("all", ""), *blocks, _gather(LEAKY), _config(LEAKY), *limits])
+    assert all("leaky_relu~0.3" in out for rule, out in jobs if rule in ("sample", "limit", "spectrum"))
+    assert _counts(jobs) == {
+        "all": 1, "sample": 2, "limit": 1, "spectrum": 1, "concentration": 1, "run_config": 1, "figures": 1,
+    }  # fmt: skip
 
 
 def test_changing_figure_options_reruns_only_figures(completed):
-    jobs = completed.planned(config=(*TINY, 'overrides=["+figures.dpi=100"]'))
-    assert {rule for rule, _ in jobs} == {"all", "run_config", "figures"}
-    assert [job for job in jobs if job[0] != "figures"] == sorted([("all", ""), *map(_config, RUNS)])
+    jobs = _planned(completed, 'overrides=["+figures.dpi=100"]')
+    assert _counts(jobs) == {"all": 1, "run_config": 2, "figures": 1}
+
+
+def test_a_variant_gets_its_own_folder_and_reuses_the_shared_stores(completed):
+    variant = ("experiment=test", 'sweep=["activation=relu", "schedule=constant"]', TINY[-1])
+    plan = completed.plan(variant)
+    assert plan.view == "test+activation=relu+schedule=constant"
+    jobs = completed.planned(config=variant)
+    assert _counts(jobs) == {"all": 1, "run_config": 1, "figures": 1}  # every store exists already
+    assert all(out.startswith(f"results/{plan.view}/") for rule, out in jobs if rule != "all")
 
 
 def test_dry_run_listing_parser_reads_rule_and_output():
@@ -148,6 +153,8 @@ def test_dry_run_listing_parser_reads_rule_and_output():
         ('sweep=["depth=3,0"]', "invalid config: depth=0: must be an integer >= 1"),
         ("experiment=nope", "invalid config: experiment='nope': In 'config': Could not find 'experiment/nope'"),
         ("bogus_key=1", "invalid config: bogus_key=1: unknown key"),
+        ('overrides=["activation=abs"]', "invalid config: overrides='activation=abs': activation is swept"),
+        ("name=../x", "invalid config: name='../x': must be a plain folder name"),
     ],
 )
 def test_invalid_config_fails_dry_run_with_one_message(project, extra, message):

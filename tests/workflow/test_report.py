@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import ROOT, Project
 
-RESULTS = "results/test"
+RESULTS = "results/tiny"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

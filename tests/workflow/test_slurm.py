@@ -21,28 +21,30 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from workflow_helpers import ROOT, SNAKEMAKE, copy_workflow
+from workflow_helpers import ROOT, SNAKEMAKE, Project, copy_workflow
 
 from ntk_eoc.storage.store import open_store
 
 SLURM_SCRIPTS = ROOT / ".ci" / "slurm"
 RUN = "activation~relu__schedule~quadratic"
-# One run, one base width, 4 draws in blocks of 2: dataset, 2 sampling jobs and gather on SLURM.
+# One run, one base width, 4 draws in blocks of 2: dataset, 2 sampling jobs, limit and concentration on SLURM.
 CONFIG = (
     "experiment=test",
     'sweep=["activation=relu", "schedule=quadratic"]',
     'overrides=["base_widths=[8]"]',
     f"jax_cache_dir={ROOT / '.jax_cache'}",
 )
-TARGETS = (f"results/test/gathered/{RUN}.zarr",)
-EXPECTED_JOBS = {"dataset": 1, "sample": 2, "gather": 1}
+PLAN = Project(ROOT).plan(CONFIG)
+TARGETS = (PLAN.path("concentration", concentration_key=PLAN.runs[RUN].concentration_key),)
+SAMPLES = PLAN.sample_paths(PLAN.runs[RUN])
+EXPECTED_JOBS = {"dataset": 1, "sample": 2, "limit": 1, "concentration": 1}
 # The cluster of .ci/slurm: partition `debug`; `root` is an account of its accounting database.
 CLUSTER_RESOURCES = ("slurm_partition=debug", "slurm_account=root")
 # Guard against a hung plugin only (it ignores SIGTERM when sacct breaks); never reached by a passing run.
 HANG_GUARD_S = 900
 # Timings legitimately differ between two runs of the same job (another process, a differently loaded
 # machine): the attributes `created`, `wall_time_s`, `sampling_wall_time_s`, `seconds_per_draw` and the
-# gathered variable `seconds_per_draw`, i.e. every attribute or variable whose name is `created`, contains
+# sample variable `seconds_per_draw`, i.e. every attribute or variable whose name is `created`, contains
 # `time` or `seconds`, or ends in `_s`. Those are compared for presence, dtype and shape only; every other
 # variable bit for bit and every other attribute (config, versions, git commit, device, dtype, sampler
 # method, seed, ids) for equality.
@@ -115,7 +117,7 @@ def runs(slurm_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 
 def _stores(root: Path) -> list[str]:
-    results = root / "results" / "test"
+    results = root / "results" / "stores"
     return sorted(str(p.relative_to(root)) for p in results.glob("**/*.zarr") if (p / "zarr.json").exists())
 
 
@@ -155,12 +157,12 @@ def test_slurm_and_local_stores_are_bit_identical(runs):
     local, cluster, _ = runs
     names = _stores(local)
     assert names == _stores(cluster)
-    assert [n.split("/")[2] for n in names] == ["datasets", "gathered", "samples", "samples"]
+    assert [n.split("/")[2] for n in names] == ["concentration", "datasets", "limit", "samples", "samples"]
     for name in names:
         _assert_same_store(open_store(local / name), open_store(cluster / name), name)
-    gathered = open_store(cluster / TARGETS[0])
-    assert gathered["K"].shape == (1, 4, 6, 6) and gathered["K"].dtype == np.float32
-    assert np.all(np.isfinite(gathered["K"].values)) and np.any(gathered["K"].values != 0)
+    kernels = np.concatenate([open_store(cluster / p)["K"].values for p in SAMPLES], axis=1)
+    assert kernels.shape == (1, 4, 6, 6) and kernels.dtype == np.float32
+    assert np.all(np.isfinite(kernels)) and np.any(kernels != 0)
 
 
 @pytest.mark.slow
@@ -168,8 +170,8 @@ def test_gpu_profile_asks_slurm_for_one_gpu_per_sampling_job(runs, tmp_path):
     """The cluster has no GPU, so sbatch refuses the request: the refusal shows the flag was passed."""
     _, cluster, _ = runs
     gpu = copy_workflow(tmp_path / "gpu")
-    shutil.copytree(cluster / "results/test/datasets", gpu / "results/test/datasets")
-    sample = f"results/test/samples/{RUN}/m~8/draws_0-2.zarr"
+    shutil.copytree(cluster / "results/stores/datasets", gpu / "results/stores/datasets")
+    sample = SAMPLES[0]
     cmd = ["timeout", "-k", "10", str(HANG_GUARD_S), SNAKEMAKE, "--profile", "profiles/slurm-gpu", "--verbose"]
     cmd += ["--default-resources", *CLUSTER_RESOURCES, "--slurm-init-seconds-before-status-checks", "2"]
     out = subprocess.run([*cmd, "--config", *CONFIG, "--", sample], cwd=gpu, capture_output=True, text=True)

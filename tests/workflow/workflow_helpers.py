@@ -9,13 +9,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
+from ntk_eoc.pipeline.plan import Plan
+
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-# The tiny experiment of every workflow test: 2 runs (relu, leaky_relu; constant schedule),
-# base widths 4 and 8, 4 draws in blocks of 2 -> 8 sampling jobs.
-# The repository's JAX compilation cache is shared (entries are keyed by program and JAX version).
+# The tiny experiment of every workflow test: 2 runs (relu, leaky_relu; constant schedule), base widths 4
+# and 8 (sampled together: both are cheap), 4 draws in blocks of 2 -> 4 sampling jobs; its figures and
+# tables in results/tiny/. The repository's JAX compilation cache is shared (entries are keyed by program
+# and JAX version).
 TINY = (
     "experiment=test",
+    "name=tiny",
     'sweep=["activation=relu,leaky_relu", "schedule=constant"]',
     f"jax_cache_dir={ROOT / '.jax_cache'}",
 )
@@ -54,6 +60,15 @@ class Project:
         """(rule, output) of every job a dry run would execute, sorted."""
         text = self.run("-n", *args, config=config).stdout
         return parse_jobs(text)
+
+    def plan(self, config: Sequence[str] = TINY) -> Plan:
+        """The plan Snakemake makes for ``config`` here (config/config.yaml plus the --config values)."""
+        cfg = yaml.safe_load((self.root / "config/config.yaml").read_text())
+        for item in config:
+            key, _, value = item.partition("=")
+            cfg[key] = yaml.safe_load(value)
+        cfg["hydra_config_dir"] = str(self.root / cfg["hydra_config_dir"])
+        return Plan(cfg, self.root / "workflow/schemas/config.schema.yaml")
 
 
 def parse_jobs(text: str) -> list[tuple[str, str]]:

@@ -1,11 +1,10 @@
 # Stage concentration: per draw ||K(theta) - K_inf|| (operator, Frobenius, max entry; absolute and
-# relative) and the extreme eigenvalues of K(theta), one store per run.
+# relative) and the extreme eigenvalues of K(theta), one store per run (its base widths and draws).
 
 
 rule concentration:
     input:
-        gathered=rules.gather.output[0],
-        limit=PLAN.run_limit,
+        unpack(PLAN.concentration_inputs),
     output:
         directory(PLAN.output("concentration")),
     log:
@@ -17,5 +16,5 @@ rule concentration:
     params:
         spec=PLAN.concentration_spec,
     shell:
-        "python -m ntk_eoc.pipeline.stages.concentration --spec {params.spec:q} --gathered {input.gathered:q} "
+        "python -m ntk_eoc.pipeline.stages.concentration --spec {params.spec:q} --samples {input.samples:q} "
         "--limit {input.limit:q} --output {output:q} > {log:q} 2>&1"

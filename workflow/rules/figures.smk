@@ -4,8 +4,7 @@
 
 rule figures:
     input:
-        concentration=PLAN.all_concentration(),
-        spectrum=PLAN.all_spectra(),
+        **PLAN.figures_inputs(),
     output:
         **reported(PLAN.figures_outputs()),
     log:

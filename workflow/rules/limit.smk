@@ -3,7 +3,7 @@
 
 rule limit:
     input:
-        dataset=PLAN.limit_dataset,
+        dataset=PLAN.dataset_of,
     output:
         directory(PLAN.output("limit")),
     log:

@@ -4,7 +4,7 @@
 
 rule min_eigen:
     input:
-        dataset=PLAN.run_dataset,
+        dataset=PLAN.dataset_of,
     output:
         directory(PLAN.output("min_eigen")),
     log:

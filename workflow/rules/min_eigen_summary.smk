@@ -4,7 +4,7 @@
 
 rule min_eigen_summary:
     input:
-        PLAN.all_min_eigen(),
+        PLAN.min_eigen_inputs(),
     output:
         **reported(PLAN.min_eigen_summary_outputs()),
     log:

@@ -1,9 +1,10 @@
-# Stage sample: one immutable store per (run, base width, block of draws).
+# Stage sample: one immutable store per (network, group of base widths, block of draws); the plan groups
+# the base widths whose draws are cheap, so that a job computes for much longer than it starts.
 
 
 rule sample:
     input:
-        dataset=PLAN.run_dataset,
+        dataset=PLAN.dataset_of,
     output:
         directory(PLAN.output("sample")),
     log:

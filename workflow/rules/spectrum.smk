@@ -3,7 +3,7 @@
 
 rule spectrum:
     input:
-        dataset=PLAN.spectrum_dataset,
+        dataset=PLAN.dataset_of,
     output:
         directory(PLAN.output("spectrum")),
     log:

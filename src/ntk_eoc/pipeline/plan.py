@@ -4,54 +4,58 @@
 
 - the Snakemake-level config (checked against ``workflow/schemas/config.schema.yaml``),
 - the Hydra composition of the experiment's runs (:mod:`.compose`) and their validation (:mod:`.runs`),
-- the table of runs (:mod:`.table`) and of the units the rules work on (dataset, draw blocks, limits,
-  spectra),
+- the table of runs (:mod:`.table`) and of the units the rules work on (datasets, groups of base widths
+  and blocks of draws, limits, spectra),
 - every output, log and benchmark path, and the wildcard constraints,
 - the params (one typed job spec per job, :mod:`.specs`), input and resources functions of every rule
-  (the one memory model of each stage is in :mod:`.resources`),
+  (the memory model and the job size of each stage are in :mod:`.resources`),
 - the final targets, a function of the table of runs.
 
 Rule files use only ``PLAN`` (made in ``common.smk``): ``PLAN.output("sample")``, ``PLAN.sample_spec``, ...
 
-Paths, relative to ``<results_dir>/<experiment>/`` (``{run}`` is the run id ``key~value__key~value``
-over the swept keys):
+Two kinds of output folders under ``<results_dir>/``:
 
-==================  ================================================  =======================
-stage (rule)        output                                            one job per
-==================  ================================================  =======================
-run_config          ``configs/{run}.yaml``                            run
-dataset             ``datasets/{dataset_id}.zarr``                    distinct dataset
-sample              ``samples/{run}/m~{width}/draws_{start}-{stop}.zarr``  run, base width, block
-gather              ``gathered/{run}.zarr``                           run
-limit               ``limit/{limit_id}.zarr``                         (dataset, activation, depth, m_l)
-concentration       ``concentration/{run}.zarr``                      run
-spectrum            ``spectrum/{spectrum_id}.zarr``                   (dataset, activation, depths)
-figures             ``figures/*.{png,pdf}``, ``tables/*``             experiment
-min_eigen           ``min_eigen/{run}/m~{width}/draws_{start}-{stop}.zarr``  run, base width, block
-min_eigen_summary   ``tables/min_eigen*``, ``figures/min_eigen.*``    experiment
-==================  ================================================  =======================
+``stores/``
+    Every store that costs compute, once, named by the values it holds (:mod:`.table`), shared by every
+    experiment and variant that needs it. The log and benchmark of each job under ``stores/logs/`` and
+    ``stores/benchmarks/``, with the store's path (``stores/logs/samples/.../draws_0-64.log``).
 
-Logs go to ``logs/<experiment>/<stage>/...log`` and benchmarks to
-``<results_dir>/<experiment>/benchmarks/<stage>/...tsv``, with the output's wildcards.
+    ==================  ========================================================  ========================
+    stage (rule)        output under ``stores/``                                  one job per
+    ==================  ========================================================  ========================
+    dataset             ``datasets/{dataset}.zarr``                               distinct dataset
+    sample              ``samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr``  group of base widths,
+                                                                                  block of draws
+    limit               ``limit/{limit_key}.zarr``                                (dataset, activation, l, m_l)
+    concentration       ``concentration/{concentration_key}.zarr``                run (its widths, draws)
+    spectrum            ``spectrum/{spectrum_key}.zarr``                          (dataset, activation, depths)
+    min_eigen           ``min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr``  base width, block
+    ==================  ========================================================  ========================
+
+``<view>/``
+    What one experiment, or one variant of it, shows: ``configs/<run>.yaml``, ``figures/``, ``tables/``
+    (claims included), and the logs of those jobs. The view of ``--config experiment=demo`` is ``demo``;
+    with ``overrides`` or ``sweep`` it is ``demo+<what they change>`` (e.g. ``demo+draws=512``), or the
+    ``name`` given in the config, so variants never overwrite the experiment's figures and tables while
+    reusing every store they share with it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..math.activations import Activation
 from .compose import compose_runs
-from .resources import min_eigen_mem_mb, sample_mem_mb
+from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
 from .runs import ConfigError, RunConfig, Study
 from .specs import (
     ArchiveSpec,
     ConcentrationSpec,
     DatasetSpec,
     FiguresSpec,
-    GatherSpec,
     LimitSpec,
     MinEigenSpec,
     MinEigenSummarySpec,
@@ -59,20 +63,18 @@ from .specs import (
     SampleSpec,
     SpectrumSpec,
 )
-from .table import Run, run_axes
+from .table import Run, config_hash, run_axes
 
-__all__ = ["FIGURES", "TABLES", "Plan", "figure_names"]
+__all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Plan", "figure_names", "view_name"]
 
-# Output of each stage under results/<experiment>/ (module doc).
-PATTERNS = {
-    "run_config": "configs/{run}.yaml",
-    "dataset": "datasets/{dataset_id}.zarr",
-    "sample": "samples/{run}/m~{width}/draws_{start}-{stop}.zarr",
-    "gather": "gathered/{run}.zarr",
-    "limit": "limit/{limit_id}.zarr",
-    "concentration": "concentration/{run}.zarr",
-    "spectrum": "spectrum/{spectrum_id}.zarr",
-    "min_eigen": "min_eigen/{run}/m~{width}/draws_{start}-{stop}.zarr",
+# Output of each shared stage under <results_dir>/stores/ (module doc).
+STORE_PATTERNS = {
+    "dataset": "datasets/{dataset}.zarr",
+    "sample": "samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr",
+    "limit": "limit/{limit_key}.zarr",
+    "concentration": "concentration/{concentration_key}.zarr",
+    "spectrum": "spectrum/{spectrum_key}.zarr",
+    "min_eigen": "min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr",
 }
 # The figures of study limit, in drawing order, and the swept key each comparison needs (>= 2 values).
 FIGURES = (
@@ -107,6 +109,11 @@ MIN_EIGEN_OUTPUTS = {
     "png": "figures/min_eigen.png",
     "pdf": "figures/min_eigen.pdf",
 }
+# Folder names under <results_dir>/ that a view cannot take.
+RESERVED = ("stores", "archives")
+# A view name derived from overrides and sweeps is cut here (and ends in a hash of the rest).
+VIEW_NAME_CHARS = 80
+_VIEW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=,.~-]*$")
 
 
 def figure_names(all_axes: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -119,8 +126,29 @@ def figure_names(all_axes: Iterable[Mapping[str, Any]]) -> list[str]:
     return [f for f in FIGURES if f not in FIGURE_NEEDS or len(values.get(FIGURE_NEEDS[f], ())) >= 2]
 
 
-def _alternation(names) -> str:
-    return "|".join(re.escape(name) for name in sorted(names))
+def view_name(experiment: str, overrides: Sequence[str], sweep: Sequence[str] | None, name: str | None) -> str:
+    """The folder of an experiment's figures and tables: ``name`` if given, the experiment without overrides
+    and sweeps, else ``<experiment>+<override>+<sweep entry>...`` with brackets, quotes and spaces dropped
+    and ``/`` turned into ``-`` (``demo+draws=512``, ``demo+activation=relu,abs,leaky_relu``)."""
+    if name is not None:
+        if not _VIEW_NAME.match(name) or name in RESERVED:
+            reason = "must be a plain folder name (letters, digits, _+=,.~-), not stores or archives"
+            raise ConfigError("name", name, reason)
+        return name
+    parts = [re.sub(r"[\[\]\"' ]", "", entry).replace("/", "-") for entry in [*overrides, *(sweep or [])]]
+    label = "+".join([experiment, *parts])
+    if len(label) > VIEW_NAME_CHARS:
+        label = f"{label[: VIEW_NAME_CHARS - 7]}-{config_hash(parts)}"
+    return label
+
+
+def _alternation(names: Iterable[str]) -> str:
+    return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
+
+
+def _stem(pattern: str) -> str:
+    """An output pattern without its extension."""
+    return pattern.rsplit(".", 1)[0]
 
 
 class Plan:
@@ -130,8 +158,9 @@ class Plan:
         validate_workflow_config(config, schema_path)
         self.experiment: str = config["experiment"]
         self.results_root = str(config["results_dir"])
-        self.results = f"{self.results_root}/{self.experiment}"
-        self.logs = f"logs/{self.experiment}"
+        self.view = view_name(self.experiment, config["overrides"], config.get("sweep"), config.get("name"))
+        self.results = f"{self.results_root}/{self.view}"
+        self.stores = f"{self.results_root}/stores"
         self.jax_cache_dir: str = config["jax_cache_dir"]
         composed = compose_runs(
             str(Path(config["hydra_config_dir"]).resolve()),
@@ -149,9 +178,11 @@ class Plan:
             raise ConfigError("study", studies, "all runs of one experiment must have the same study")
         self.study = Study(studies[0])
         self._check_shared_settings()
-        self.datasets = {run.dataset_id: run for run in self.runs.values()}
-        self.limits = {run.limit_id: run for run in self.runs.values()}
-        self.spectra = {run.spectrum_id: run for run in self.runs.values()} if self.study == Study.LIMIT else {}
+        self.datasets = _by(self.runs, "dataset")
+        self.samples = _by(self.runs, "sample_key")
+        self.limits = _by(self.runs, "limit_key") if self.study == Study.LIMIT else {}
+        self.spectra = _by(self.runs, "spectrum_key") if self.study == Study.LIMIT else {}
+        self.concentrations = _by(self.runs, "concentration_key") if self.study == Study.LIMIT else {}
 
     def _check_shared_settings(self) -> None:
         """The analysis sections summarize all runs at once, so every run must have the same."""
@@ -165,39 +196,46 @@ class Plan:
 
     def output(self, stage: str) -> str:
         """Output pattern of a stage (with wildcards)."""
-        return f"{self.results}/{PATTERNS[stage]}"
+        if stage == "run_config":
+            return f"{self.results}/configs/{{run}}.yaml"
+        return f"{self.stores}/{STORE_PATTERNS[stage]}"
 
     def log(self, stage: str) -> str:
-        """Log pattern of a stage: logs/<experiment>/<stage>/<output pattern>.log."""
-        return f"{self.logs}/{stage}/{_stem(PATTERNS[stage])}.log"
+        """Log pattern of a stage: beside its outputs, under ``logs/<stage>/`` of the same folder."""
+        if stage == "run_config":
+            return f"{self.results}/logs/run_config/{{run}}.log"
+        return f"{self.stores}/logs/{_stem(STORE_PATTERNS[stage])}.log"
 
     def benchmark(self, stage: str) -> str:
-        """Benchmark pattern of a stage: <results>/benchmarks/<stage>/<output pattern>.tsv."""
-        return f"{self.results}/benchmarks/{stage}/{_stem(PATTERNS[stage])}.tsv"
+        """Benchmark pattern of a shared stage, under ``stores/benchmarks/`` with the output's path."""
+        return f"{self.stores}/benchmarks/{_stem(STORE_PATTERNS[stage])}.tsv"
 
     def log_of(self, stage: str) -> str:
-        """Log of a stage that runs once per experiment: logs/<experiment>/<stage>/<stage>.log."""
-        return f"{self.logs}/{stage}/{stage}.log"
+        """Log of a stage that runs once per view."""
+        return f"{self.results}/logs/{stage}.log"
 
     def benchmark_of(self, stage: str) -> str:
-        """Benchmark of a stage that runs once per experiment."""
-        return f"{self.results}/benchmarks/{stage}/{stage}.tsv"
+        """Benchmark of a stage that runs once per view."""
+        return f"{self.results}/benchmarks/{stage}.tsv"
 
     def path(self, stage: str, **wildcards: Any) -> str:
         """A concrete output path of a stage."""
         return self.output(stage).format(**wildcards)
 
     def result(self, relative: str) -> str:
-        """A path under results/<experiment>/."""
+        """A path in the view folder."""
         return f"{self.results}/{relative}"
 
     def wildcard_constraints(self) -> dict[str, str]:
-        """Regular expressions of every wildcard: the known ids, or digits."""
+        """Regular expressions of every wildcard: the known names, or digits."""
         return {
             "run": _alternation(self.runs),
-            "dataset_id": _alternation(self.datasets),
-            "limit_id": _alternation(self.limits),
-            "spectrum_id": _alternation(self.spectra) or "(?!)",
+            "dataset": _alternation(self.datasets),
+            "sample_key": _alternation(self.samples),
+            "limit_key": _alternation(self.limits),
+            "spectrum_key": _alternation(self.spectra),
+            "concentration_key": _alternation(self.concentrations),
+            "widths": r"\d+(?:-\d+)*",
             "width": r"\d+",
             "start": r"\d+",
             "stop": r"\d+",
@@ -205,11 +243,23 @@ class Plan:
 
     # --- the table of units ----------------------------------------------------------------------
 
-    def block_paths(self, stage: str, run_id: str) -> list[str]:
-        """Every store of ``stage`` (sample or min_eigen) of a run: all base widths, all draw blocks."""
-        cfg = self.runs[run_id].config
+    def sample_paths(self, run: Run) -> list[str]:
+        """Every sample store a run reads: each group of base widths, each block of draws."""
+        cfg = run.config
         return [
-            self.path(stage, run=run_id, width=m, start=a, stop=b) for m in cfg.base_widths for a, b in cfg.blocks()
+            self.path("sample", sample_key=run.sample_key, widths="-".join(map(str, group)), start=a, stop=b)
+            for group in width_groups(cfg)
+            for a, b in cfg.blocks()
+        ]
+
+    def min_eigen_paths(self, run: Run) -> list[str]:
+        """Every min_eigen store of a run: each base width, each block of draws."""
+        cfg = run.config
+        blocks = cfg.blocks()
+        return [
+            self.path("min_eigen", sample_key=run.sample_key, width=m, start=a, stop=b)
+            for m in cfg.base_widths
+            for a, b in blocks
         ]
 
     def figure_names(self) -> list[str]:
@@ -232,52 +282,55 @@ class Plan:
         """Named outputs of rule min_eigen_summary: key -> (path, report caption name or None)."""
         return {k: (self.result(v), "min_eigen" if k == "png" else None) for k, v in MIN_EIGEN_OUTPUTS.items()}
 
-    def final_targets(self, wildcards: Any = None) -> list[str]:
-        """What ``rule all`` produces: the configs, then per study the stores and summaries."""
+    def final_targets(self) -> list[str]:
+        """What ``rule all`` produces: the view's configs, figures and tables (they need every store)."""
         targets = [self.path("run_config", run=rid) for rid in self.runs]
-        if self.study == Study.LIMIT:
-            targets += [self.path("gather", run=rid) for rid in self.runs]
-            targets += [self.path("limit", limit_id=run.limit_id) for run in self.runs.values()]
-            targets += [path for path, _ in self.figures_outputs().values()]
-        else:
-            targets += [path for path, _ in self.min_eigen_summary_outputs().values()]
-        return list(dict.fromkeys(targets))
+        outputs = self.figures_outputs() if self.study == Study.LIMIT else self.min_eigen_summary_outputs()
+        return targets + [path for path, _ in outputs.values()]
+
+    def store_paths(self) -> list[str]:
+        """Every shared store the view reads, directly or through another store (for the archive)."""
+        paths = [self.path("dataset", dataset=name) for name in self.datasets]
+        for run in self.runs.values():
+            if self.study == Study.LIMIT:
+                paths += self.sample_paths(run)
+                paths += [self.run_limit(run), self.path("concentration", concentration_key=run.concentration_key)]
+                paths.append(self.path("spectrum", spectrum_key=run.spectrum_key))
+            else:
+                paths += self.min_eigen_paths(run)
+        return list(dict.fromkeys(paths))
 
     # --- input functions -------------------------------------------------------------------------
 
-    def run_dataset(self, wildcards: Any) -> str:
-        """Input: the dataset store of ``wildcards.run``."""
-        return self.path("dataset", dataset_id=self.runs[wildcards.run].dataset_id)
+    def dataset_of(self, wildcards: Any) -> str:
+        """Input: the dataset store of the job's run (any of sample_key, limit_key, spectrum_key)."""
+        for key, table in (("sample_key", self.samples), ("limit_key", self.limits), ("spectrum_key", self.spectra)):
+            if hasattr(wildcards, key):
+                return self.path("dataset", dataset=table[getattr(wildcards, key)].dataset)
+        raise KeyError(f"no dataset for the wildcards {dict(wildcards)}")
 
-    def limit_dataset(self, wildcards: Any) -> str:
-        """Input: the dataset store of ``wildcards.limit_id``."""
-        return self.path("dataset", dataset_id=self.limits[wildcards.limit_id].dataset_id)
+    def concentration_inputs(self, wildcards: Any) -> dict[str, list[str] | str]:
+        """Inputs of rule concentration: the run's sample stores and its limit store."""
+        run = self.concentrations[wildcards.concentration_key]
+        return {"samples": self.sample_paths(run), "limit": self.run_limit(run)}
 
-    def spectrum_dataset(self, wildcards: Any) -> str:
-        """Input: the dataset store of ``wildcards.spectrum_id``."""
-        return self.path("dataset", dataset_id=self.spectra[wildcards.spectrum_id].dataset_id)
+    def run_limit(self, run: Run) -> str:
+        return self.path("limit", limit_key=run.limit_key)
 
-    def run_samples(self, wildcards: Any) -> list[str]:
-        """Input: every sample store of ``wildcards.run``."""
-        return self.block_paths("sample", wildcards.run)
+    def figures_inputs(self) -> dict[str, list[str]]:
+        """Inputs of rule figures: every run's concentration store (in run order) and every spectrum store."""
+        return {
+            "concentration": [
+                self.path("concentration", concentration_key=run.concentration_key) for run in self.runs.values()
+            ],
+            "spectrum": [self.path("spectrum", spectrum_key=key) for key in self.spectra],
+        }
 
-    def run_limit(self, wildcards: Any) -> str:
-        """Input: the limit store of ``wildcards.run``."""
-        return self.path("limit", limit_id=self.runs[wildcards.run].limit_id)
-
-    def all_concentration(self) -> list[str]:
-        """Input of rule figures: every concentration store."""
-        return [self.path("concentration", run=rid) for rid in self.runs]
-
-    def all_spectra(self) -> list[str]:
-        """Input of rule figures: every spectrum store."""
-        return [self.path("spectrum", spectrum_id=sid) for sid in self.spectra]
-
-    def all_min_eigen(self) -> list[str]:
+    def min_eigen_inputs(self) -> list[str]:
         """Input of rule min_eigen_summary: every min_eigen store (none for study limit)."""
         if self.study != Study.MIN_EIGEN:
             return []
-        return [path for rid in self.runs for path in self.block_paths("min_eigen", rid)]
+        return list(dict.fromkeys(p for run in self.runs.values() for p in self.min_eigen_paths(run)))
 
     # --- params: one typed spec per job ------------------------------------------------------------
 
@@ -285,80 +338,86 @@ class Plan:
         return RunConfigSpec(self.runs[wildcards.run].resolved).to_json()
 
     def dataset_spec(self, wildcards: Any) -> str:
-        return DatasetSpec(self.datasets[wildcards.dataset_id].config.dataset).to_json()
+        return DatasetSpec(self.datasets[wildcards.dataset].config.dataset).to_json()
 
     def sample_spec(self, wildcards: Any) -> str:
-        cfg, m = self.runs[wildcards.run].config, int(wildcards.width)
-        arch = cfg.architecture(m)
-        return SampleSpec(wildcards.run, m, arch, cfg.sampler.seed, cfg.sampler.method, cfg.sampler.dtype).to_json()
-
-    def gather_spec(self, wildcards: Any) -> str:
-        run = self.runs[wildcards.run]
-        axes = tuple(run.axes.items())
-        spec = GatherSpec(self.experiment, run.run_id, run.dataset_id, run.limit_id, axes, run.config.core_config())
-        return spec.to_json()
+        cfg, widths = self.samples[wildcards.sample_key].config, _widths(wildcards.widths)
+        arches = tuple(cfg.architecture(m) for m in widths)
+        s = cfg.sampler
+        return SampleSpec(wildcards.sample_key, widths, arches, s.seed, s.method, s.dtype).to_json()
 
     def limit_spec(self, wildcards: Any) -> str:
-        cfg = self.limits[wildcards.limit_id].config
+        cfg = self.limits[wildcards.limit_key].config
         factorized = cfg.factorized if any(cfg.factorized) else None
-        return LimitSpec(_ab(cfg), cfg.depth, cfg.output_dim, factorized).to_json()
+        return LimitSpec(_ab(cfg.activation), cfg.depth, cfg.output_dim, factorized).to_json()
 
     def spectrum_spec(self, wildcards: Any) -> str:
-        cfg = self.spectra[wildcards.spectrum_id].config
-        return SpectrumSpec(_ab(cfg), cfg.spectrum.depths).to_json()
+        cfg = self.spectra[wildcards.spectrum_key].config
+        return SpectrumSpec(_ab(cfg.activation), cfg.spectrum.depths).to_json()
 
     def concentration_spec(self, wildcards: Any) -> str:
-        run = self.runs[wildcards.run]
-        axes = tuple(run.axes.items())
-        return ConcentrationSpec(run.run_id, run.limit_id, axes, run.config.core_config()).to_json()
+        run = self.concentrations[wildcards.concentration_key]
+        config = {k: v for k, v in run.config.core_config().items() if k != "study"}
+        return ConcentrationSpec(run.concentration_key, run.limit_key, config).to_json()
 
     def figures_spec(self) -> str:
         cfg = next(iter(self.runs.values())).config
-        return FiguresSpec(cfg.concentration, cfg.figures).to_json()
+        runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
+        return FiguresSpec(cfg.concentration, cfg.figures, runs).to_json()
 
     def min_eigen_spec(self, wildcards: Any) -> str:
-        cfg, m = self.runs[wildcards.run].config, int(wildcards.width)
-        return MinEigenSpec(wildcards.run, m, cfg.architecture(m), cfg.sampler.seed, cfg.sampler.method).to_json()
-
-    def archive_spec(self) -> str:
-        return ArchiveSpec(self.results).to_json()
-
-    def archive_output(self) -> str:
-        """The archive of the experiment: <results_dir>/archives/<experiment>.zip."""
-        return f"{self.results_root}/archives/{self.experiment}.zip"
+        cfg, m = self.samples[wildcards.sample_key].config, int(wildcards.width)
+        arch = cfg.architecture(m)
+        return MinEigenSpec(wildcards.sample_key, m, arch, cfg.sampler.seed, cfg.sampler.method).to_json()
 
     def min_eigen_summary_spec(self) -> str:
-        return MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen).to_json()
+        runs = tuple((rid, run.sample_key) for rid, run in self.runs.items())
+        return MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen, runs).to_json()
 
-    # --- resources: the memory model of each stage (module functions below) -------------------------
+    def archive_spec(self) -> str:
+        return ArchiveSpec(self.results, tuple(self.store_paths())).to_json()
+
+    def archive_output(self) -> str:
+        """The archive of the view: <results_dir>/archives/<view>.zip."""
+        return f"{self.results_root}/archives/{self.view}.zip"
+
+    # --- resources (memory models in .resources) --------------------------------------------------
 
     def sample_mem_mb(self, wildcards: Any) -> int:
-        return sample_mem_mb(self.runs[wildcards.run].config, int(wildcards.width))
+        return sample_mem_mb(self.samples[wildcards.sample_key].config, _widths(wildcards.widths))
 
     def min_eigen_mem_mb(self, wildcards: Any) -> int:
-        return min_eigen_mem_mb(self.runs[wildcards.run].config, int(wildcards.width))
+        return min_eigen_mem_mb(self.samples[wildcards.sample_key].config, int(wildcards.width))
 
     # --- after the run -----------------------------------------------------------------------------
 
     def summary(self) -> str:
-        """Where the outputs are: one line per output folder of the experiment."""
+        """Where the outputs are: the view's folders and the shared stores."""
         folders = sorted(p for p in Path(self.results).iterdir() if p.is_dir())
-        lines = [f"ntk-eoc: experiment {self.experiment!r} is complete; outputs under {self.results}/:"]
+        lines = [f"ntk-eoc: {self.view!r} is complete; figures, tables and configs under {self.results}/:"]
         lines += [f"  {p}/  ({sum(1 for _ in p.iterdir())} entries)" for p in folders]
-        lines.append(f"  logs: {self.logs}/")
+        lines.append(f"  stores (shared by every experiment): {self.stores}/")
         return "\n".join(lines)
 
 
-def _ab(cfg: RunConfig) -> Activation:
-    """The (a,b)-ReLU of a limit-study run (checked by RunConfig)."""
-    if not isinstance(cfg.activation, Activation):
-        raise TypeError(f"no limit kernel for activation {cfg.activation.name!r}")
-    return cfg.activation
+def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:
+    """Name -> the first run whose ``attribute`` has that name."""
+    out: dict[str, Run] = {}
+    for run in runs.values():
+        out.setdefault(getattr(run, attribute), run)
+    return out
 
 
-def _stem(pattern: str) -> str:
-    """An output pattern without its extension."""
-    return pattern.rsplit(".", 1)[0]
+def _widths(text: str) -> tuple[int, ...]:
+    """The base widths of a ``m~<w1>-<w2>`` group wildcard."""
+    return tuple(int(w) for w in text.split("-"))
+
+
+def _ab(activation: Any) -> Activation:
+    """The (a,b)-ReLU of a limit-study run (RunConfig refuses others for study limit)."""
+    if not isinstance(activation, Activation):
+        raise TypeError(f"no limit kernel for activation {activation.name!r}")
+    return activation
 
 
 def validate_workflow_config(cfg: Mapping[str, Any], schema_path: str | Path) -> None:

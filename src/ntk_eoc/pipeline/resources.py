@@ -1,12 +1,21 @@
-"""Resources of the jobs: the one memory model of each stage that requests memory (``mem_mb``), from the
-run's architecture and the sampler's cost model (:mod:`ntk_eoc.math.cost`), without JAX."""
+"""Resources of the jobs, without JAX: the one memory model of each stage that requests memory (``mem_mb``)
+and the size of the sampling jobs (which base widths one job samples), both from the run's architecture
+and the sampler's cost model (:mod:`ntk_eoc.math.cost`)."""
 
 from __future__ import annotations
 
-from ..math.cost import DType, batch_size, draw_bytes, resolve_method
+from ..math.cost import DType, Method, batch_size, choose_maps, draw_bytes, map_cost, resolve_method
 from .runs import RunConfig
 
-__all__ = ["BASE_MEM_MB", "EIGEN_MATRICES", "min_eigen_mem_mb", "sample_mem_mb"]
+__all__ = [
+    "BASE_MEM_MB",
+    "EIGEN_MATRICES",
+    "GROUP_SECONDS",
+    "draw_seconds",
+    "min_eigen_mem_mb",
+    "sample_mem_mb",
+    "width_groups",
+]
 
 # Python, JAX and XLA compilation of one sampling job, measured at ~400-600 MB RSS; rounded up.
 BASE_MEM_MB = 1000
@@ -15,13 +24,15 @@ BASE_MEM_MB = 1000
 EIGEN_MATRICES = 4
 
 
-def sample_mem_mb(cfg: RunConfig, base_width: int) -> int:
-    """Memory of one sampling job (MB): a base, one compiled batch of draws and twice the block."""
-    arch, n, dtype = cfg.architecture(base_width), cfg.dataset.n_points, cfg.sampler.dtype
+def sample_mem_mb(cfg: RunConfig, widths: tuple[int, ...]) -> int:
+    """Memory of one sampling job (MB): a base, one compiled batch of draws at the widest base width, and
+    twice the job's kernels (the draws of every width, and their copy in the store)."""
+    n, dtype = cfg.dataset.n_points, cfg.sampler.dtype
+    arch = cfg.architecture(max(widths))
     method = resolve_method(cfg.sampler.method, arch, n)
     batch = batch_size(method, arch, n, dtype.itemsize)
-    block = cfg.sampler.draws_per_job * (n * cfg.output_dim) ** 2 * dtype.itemsize
-    return BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, dtype.itemsize) + 2 * block) / 2**20)
+    kernels = len(widths) * cfg.sampler.draws_per_job * (n * cfg.output_dim) ** 2 * dtype.itemsize
+    return BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, dtype.itemsize) + 2 * kernels) / 2**20)
 
 
 def min_eigen_mem_mb(cfg: RunConfig, base_width: int) -> int:
@@ -34,3 +45,35 @@ def min_eigen_mem_mb(cfg: RunConfig, base_width: int) -> int:
     per_draw = draw_bytes(method, arch, n, itemsize, per_layer=True)
     size = n * cfg.output_dim
     return BASE_MEM_MB + int((2 * batch * per_draw + EIGEN_MATRICES * size * size * itemsize) / 2**20)
+
+
+# Flop-equivalents per second of the cost model (ntk_eoc.math.cost.map_cost) on one CPU core: a
+# conditioned draw at n = 16, depth 6, quadratic widths from m = 4096 (3.6e9 flop-equivalents) took
+# 130 ms on a quiet 2-core x86 machine. Used only to size jobs, never to pick a value.
+FLOPS_PER_SECOND = 2.8e10
+# A sampling job computes for at least about this long, so its ~2 s of process start, imports and
+# compilation stay a small part of it: base widths whose draw block is estimated below it are sampled
+# together in one job (one store); the others get a job each.
+GROUP_SECONDS = 10.0
+
+
+def draw_seconds(cfg: RunConfig, base_width: int) -> float:
+    """Estimated seconds of one draw at base width m (cost model, route chosen per map)."""
+    arch, n = cfg.architecture(base_width), cfg.dataset.n_points
+    method = resolve_method(cfg.sampler.method, arch, n)
+    routes = choose_maps(arch, n) if method == Method.CONDITIONED else (False,) * len(arch.maps)
+    out_dim = arch.widths[-1]
+    flops = sum(
+        map_cost(route, m.fan_in, m.fan_out, n, out_dim, j > 0)
+        for j, (route, m) in enumerate(zip(routes, arch.maps, strict=True))
+    )
+    return flops / FLOPS_PER_SECOND
+
+
+def width_groups(cfg: RunConfig) -> list[tuple[int, ...]]:
+    """The base widths of one sampling job each: every width whose block of ``draws_per_job`` draws is
+    estimated below :data:`GROUP_SECONDS` in one group (ascending), every other width alone. A width's
+    group depends only on its own cost, so a new base width adds a job or changes only the small group."""
+    small = tuple(m for m in cfg.base_widths if cfg.sampler.draws_per_job * draw_seconds(cfg, m) < GROUP_SECONDS)
+    large = [(m,) for m in cfg.base_widths if m not in small]
+    return ([small] if small else []) + large

@@ -29,7 +29,6 @@ __all__ = [
     "ConcentrationSpec",
     "DatasetSpec",
     "FiguresSpec",
-    "GatherSpec",
     "LimitSpec",
     "MinEigenSpec",
     "MinEigenSummarySpec",
@@ -116,28 +115,16 @@ class DatasetSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class SampleSpec(Spec):
-    """Stage sample: one network at one base width; the draw block comes from the job's wildcards, so
-    the spec (and the params trigger) does not depend on the number of draws or their split."""
+    """Stage sample: one network (its sample key) at a group of base widths, one architecture per width;
+    the draw block comes from the job's wildcards, so the spec (and the params trigger) does not depend
+    on the number of draws or their split."""
 
-    run: str
-    base_width: int
-    architecture: Architecture
+    key: str
+    base_widths: tuple[int, ...]
+    architectures: tuple[Architecture, ...]
     seed: int
     method: Method
     dtype: DType
-
-
-@dataclasses.dataclass(frozen=True)
-class GatherSpec(Spec):
-    """Stage gather: the ids naming a run's stores, its swept values ((key, value) pairs in sweep order)
-    and validated config."""
-
-    experiment: str
-    run: str
-    dataset_id: str
-    limit_id: str
-    axes: tuple[tuple[str, Any], ...]
-    config: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,27 +147,28 @@ class SpectrumSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class ConcentrationSpec(Spec):
-    """Stage concentration: one run's ids, swept values and validated config."""
+    """Stage concentration: the run's concentration key, its limit key and validated config."""
 
-    run: str
-    limit_id: str
-    axes: tuple[tuple[str, Any], ...]
+    key: str
+    limit_key: str
     config: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
 class FiguresSpec(Spec):
-    """Stage figures: the analysis settings shared by every run of the experiment."""
+    """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
+    ((key, value) pairs in sweep order), in the order of the concentration stores the job reads."""
 
     concentration: ConcentrationSettings
     figures: FigureSettings
+    runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class MinEigenSpec(Spec):
-    """Stage min_eigen: one network at one base width, sampled in float64."""
+    """Stage min_eigen: one network (its sample key) at one base width, sampled in float64."""
 
-    run: str
+    key: str
     base_width: int
     architecture: Architecture
     seed: int
@@ -189,13 +177,15 @@ class MinEigenSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class MinEigenSummarySpec(Spec):
-    """Stage min_eigen_summary: the settings shared by every run of the experiment."""
+    """Stage min_eigen_summary: the settings shared by every run, and each run's id and sample key."""
 
     settings: MinEigenSettings
+    runs: tuple[tuple[str, str], ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchiveSpec(Spec):
-    """Stage archive: the experiment's results folder."""
+    """Stage archive: the view's folder and every shared store it reads."""
 
-    experiment_dir: str
+    view_dir: str
+    stores: tuple[str, ...]

@@ -1,8 +1,22 @@
-"""The table of runs: one row per run of the experiment, with the ids of the stores it shares.
+"""The table of runs and the readable names of the stores they share.
 
-A run's shared stores are content-addressed by the config they depend on (:func:`config_hash`, a short
-sha1 of canonical JSON), so two runs with the same dataset, or the same dataset, activation, depth and
-output dimension, share the dataset and limit stores.
+Every store that costs compute lives once under ``<results_dir>/stores/``, named by the values it holds,
+so that every experiment and variant whose runs need the same data reuse it:
+
+=====================  ==========================================================================
+name                   built from (example)
+=====================  ==========================================================================
+dataset                generator, n, m_0, seed, options: ``sphere-n32-d16-s0``, ``gaussian-n100-d10-s0-raw``
+activation             config section: ``relu``, ``abs``, ``leaky_relu~0.1``, ``custom~0.25~0.75``
+network                activation, schedule, depth, m_l, factorization, init:
+                       ``relu__quadratic__depth~4__out~1``, ``relu__explicit~1-4__depth~3__out~1__rank~x-0.25-x``
+sampler                seed, dtype, method: ``seed~0__float32__auto``
+=====================  ==========================================================================
+
+A sample key ``<dataset>/<network>/<sampler>`` names everything a draw depends on (the base width and
+the draw ids come from the file name). Names stay short because only non-default choices add parts
+(``__init~standard``, ``__rank~...``); nothing is a bare hash except a suffix where a list would be long
+(the spectrum's depths).
 """
 
 from __future__ import annotations
@@ -13,17 +27,75 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..math.architecture import Init
 from .runs import RunConfig
 
-__all__ = ["Run", "config_hash", "run_axes"]
+__all__ = [
+    "Run",
+    "activation_name",
+    "config_hash",
+    "dataset_name",
+    "network_name",
+    "run_axes",
+    "sampler_name",
+]
 
-_HASH_CHARS = 8
+_HASH_CHARS = 6
 
 
-def config_hash(tree: Mapping[str, Any]) -> str:
-    """Short sha1 of the canonical JSON of a config sub-tree (content id of a shared store)."""
+def config_hash(tree: Any) -> str:
+    """Short sha1 of the canonical JSON of a config sub-tree."""
     text = json.dumps(tree, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:_HASH_CHARS]
+
+
+def _num(value: float | int) -> str:
+    return f"{value:g}"
+
+
+def dataset_name(cfg: RunConfig) -> str:
+    """``<generator>-n<n>-d<m_0>-s<seed>``, plus ``-raw`` (gaussian not normalized) or ``-a<deg>`` (close_pairs)."""
+    ds = cfg.dataset
+    name = f"{ds.name}-n{ds.n_points}-d{ds.input_dim}-s{ds.seed}"
+    if ds.normalize is False:
+        name += "-raw"
+    if ds.min_angle_deg is not None:
+        name += f"-a{_num(ds.min_angle_deg)}"
+    return name
+
+
+def activation_name(cfg: RunConfig) -> str:
+    """The activation's config section joined by ``~``: ``relu``, ``leaky_relu~0.1``, ``custom~0.25~0.75``."""
+    section = cfg.activation.config()
+    return "~".join([section["name"], *(_num(section[k]) for k in ("alpha", "a", "b") if k in section)])
+
+
+def network_name(cfg: RunConfig) -> str:
+    """``<activation>__<schedule>__depth~<l>__out~<m_l>`` plus ``__rank~<f_1>-...`` (factorized layers, x for
+    dense) and ``__init~<init>`` (when not eoc)."""
+    schedule = cfg.schedule.config()
+    sched = "~".join([schedule["name"], *(["-".join(map(str, schedule["factors"]))] if "factors" in schedule else [])])
+    name = f"{activation_name(cfg)}__{sched}__depth~{cfg.depth}__out~{cfg.output_dim}"
+    if cfg.rank_factors is not None:
+        name += "__rank~" + "-".join("x" if f is None else _num(f) for f in cfg.rank_factors)
+    if cfg.init != Init.EOC:
+        name += f"__init~{cfg.init}"
+    return name
+
+
+def sampler_name(cfg: RunConfig) -> str:
+    """``seed~<seed>__<dtype>__<method>``."""
+    s = cfg.sampler
+    return f"seed~{s.seed}__{s.dtype}__{s.method}"
+
+
+def run_axes(composed_axes: Mapping[str, Any], activation_label: str) -> dict[str, Any]:
+    """Swept values; every swept ``activation`` or ``activation.<param>`` key becomes one ``activation``
+    axis valued by the activation's label (relu, abs, leaky_relu(0.5)), which spectrum stores carry too."""
+    axes = {k: v for k, v in composed_axes.items() if k != "activation" and not k.startswith("activation.")}
+    if len(axes) < len(composed_axes):
+        axes["activation"] = activation_label
+    return axes
 
 
 @dataclass(frozen=True)
@@ -36,35 +108,34 @@ class Run:
     config: RunConfig
 
     @property
-    def dataset_id(self) -> str:
-        """``<name>-<hash>``: the dataset store is shared by every run with the same dataset config."""
-        dataset = self.config.dataset.config()
-        return f"{dataset['name']}-{config_hash(dataset)}"
+    def dataset(self) -> str:
+        """Name of the dataset store."""
+        return dataset_name(self.config)
 
     @property
-    def limit_id(self) -> str:
-        """Id of the limit store, shared across schedules and base widths."""
+    def sample_key(self) -> str:
+        """``<dataset>/<network>/<sampler>``: everything a draw depends on but its base width and id."""
+        return f"{self.dataset}/{network_name(self.config)}/{sampler_name(self.config)}"
+
+    @property
+    def limit_key(self) -> str:
+        """``<dataset>/<activation>__depth~<l>__out~<m_l>`` (+ ``__fact~`` x/f per layer): the limit does not
+        depend on the schedule, the base width or the sampler."""
         cfg = self.config
-        key: dict[str, Any] = {"dataset": cfg.dataset.config(), "activation": cfg.activation.config()}
+        name = f"{self.dataset}/{activation_name(cfg)}__depth~{cfg.depth}__out~{cfg.output_dim}"
         if any(cfg.factorized):
-            key["factorized"] = list(cfg.factorized)
-        return (
-            f"{self.dataset_id}__{cfg.activation.config()['name']}-{config_hash(key)}"
-            f"__depth~{cfg.depth}__output_dim~{cfg.output_dim}"
-        )
+            name += "__fact~" + "-".join("f" if f else "x" for f in cfg.factorized)
+        return name
 
     @property
-    def spectrum_id(self) -> str:
-        """``<dataset_id>__<activation>-<hash>``: shared by runs with the same dataset, activation, depths."""
-        act = self.config.activation.config()
-        key = {"activation": act, "depths": list(self.config.spectrum.depths)}
-        return f"{self.dataset_id}__{act['name']}-{config_hash(key)}"
+    def spectrum_key(self) -> str:
+        """``<dataset>/<activation>__depths~<min>-<max>x<count>-<hash>``."""
+        depths = self.config.spectrum.depths
+        span = f"{depths[0]}-{depths[-1]}x{len(depths)}-{config_hash(list(depths))}"
+        return f"{self.dataset}/{activation_name(self.config)}__depths~{span}"
 
-
-def run_axes(composed_axes: Mapping[str, Any], activation_name: str) -> dict[str, Any]:
-    """Swept values; every swept ``activation`` or ``activation.<param>`` key becomes one ``activation``
-    axis valued by the activation's name (relu, abs, leaky_relu(0.5)), which spectrum stores carry too."""
-    axes = {k: v for k, v in composed_axes.items() if k != "activation" and not k.startswith("activation.")}
-    if len(axes) < len(composed_axes):
-        axes["activation"] = activation_name
-    return axes
+    @property
+    def concentration_key(self) -> str:
+        """``<sample key>/m~<widths>__draws~<N>``: the deviations of every draw at every base width."""
+        widths = "-".join(map(str, self.config.base_widths))
+        return f"{self.sample_key}/m~{widths}__draws~{self.config.draws}"

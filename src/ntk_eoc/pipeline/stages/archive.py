@@ -9,12 +9,13 @@ from . import parser, setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Pack the experiment folder of ``--spec`` into ``--output`` and check the result with ``verify``."""
+    """Pack the view folder of ``--spec`` and the shared stores it reads into ``--output``, and check the
+    result with ``verify``."""
     from ...storage.archive import ArchiveError, pack, verify
 
     args = parser(__doc__, ArchiveSpec, "output").parse_args(argv)
     log = setup_logging()
-    out = pack(args.spec.experiment_dir, args.output)
+    out = pack(args.spec.view_dir, args.output, stores=args.spec.stores)
     problems = verify(out)
     if problems:
         out.unlink()

@@ -1,11 +1,12 @@
 """Stage concentration: per-draw ||K(theta) - K_inf|| and extreme eigenvalues of K(theta) for one run.
 
-Reads ``gathered/<run>.zarr`` (K over base_width, draw, i, j) and ``limit/<limit_id>.zarr`` (K_inf over
-i, j) and writes ``concentration/<run>.zarr`` over (base_width, draw), float64:
+Reads the run's sample stores (K over base_width, draw, i, j, put side by side by
+:func:`ntk_eoc.storage.samples.kernels_of_run`) and its limit store (K_inf over i, j), and writes one
+store over (base_width, draw), float64:
 ``op_abs, fro_abs, max_abs, op_rel, fro_rel, max_rel`` (:func:`ntk_eoc.analysis.stats.deviations`),
 ``lambda_min, lambda_max`` of K(theta) (:func:`ntk_eoc.analysis.spectrum.eigen_summary`) and the scalars
-``limit_lambda_min, limit_lambda_max, limit_cond`` of K_inf, and the cost per base width from the gathered
-store (``n_params``, ``seconds_per_draw``) when it has them. The condition number of K(theta) is not
+``limit_lambda_min, limit_lambda_max, limit_cond`` of K_inf, and the cost per base width from the sample
+stores (``n_params``, ``seconds_per_draw``). The condition number of K(theta) is not
 stored: it is lambda_max / lambda_min, infinite when rounding makes lambda_min <= 0.
 """
 
@@ -19,6 +20,7 @@ import xarray as xr
 
 from ...analysis.spectrum import eigen_summary
 from ...analysis.stats import deviations
+from ...storage.samples import kernels_of_run
 from ...storage.store import open_store, provenance, write_store
 from ..specs import ConcentrationSpec
 from . import parser, setup_logging
@@ -44,15 +46,15 @@ def concentration(kernels: xr.DataArray, limit: xr.DataArray) -> xr.Dataset:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Write the concentration store of one run to ``--output``."""
-    args = parser(__doc__, ConcentrationSpec, "gathered", "limit", "output").parse_args(argv)
+    cli = parser(__doc__, ConcentrationSpec, "limit", "output")
+    cli.add_argument("--samples", nargs="+", required=True, help="every sample store of the run")
+    args = cli.parse_args(argv)
     spec: ConcentrationSpec = args.spec
     log = setup_logging()
     began = time.perf_counter()
-    gathered, limit = open_store(args.gathered), open_store(args.limit)
-    ds = concentration(gathered["K"], limit["K_inf"].load())
-    for cost in ("n_params", "seconds_per_draw"):
-        if cost in gathered:
-            ds[cost] = gathered[cost].load().drop_vars([c for c in gathered[cost].coords if c != "base_width"])
+    kernels = kernels_of_run([open_store(p) for p in args.samples])
+    ds = concentration(kernels["K"], open_store(args.limit)["K_inf"].load())
+    ds["n_params"], ds["seconds_per_draw"] = kernels["n_params"], kernels["seconds_per_draw"]
     for width in ds.base_width.values:
         one = ds.sel(base_width=width)
         log.info(
@@ -65,9 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     attrs = provenance(
         spec.config,
         stage="concentration",
-        run=spec.run,
-        axes=spec.axes,
-        limit_id=spec.limit_id,
+        key=spec.key,
+        limit_key=spec.limit_key,
         dtype="float64",
         wall_time_s=time.perf_counter() - began,
     )

@@ -1,11 +1,11 @@
 """Stage figures: the experiment's figures, tidy tables and claims table, from every run's stores.
 
-Reads all ``concentration/<run>.zarr`` and ``spectrum/<spectrum_id>.zarr`` stores of the experiment,
-puts the runs on a grid whose dims are the swept keys (the typed values in each store's ``axes``
-attribute), summarizes with :mod:`ntk_eoc.analysis.stats`, draws with :mod:`ntk_eoc.analysis.plots` and
-writes the figures the plan chose (:meth:`ntk_eoc.pipeline.plan.Plan.figure_names`) as
-``figures/<figure>.{png,pdf}`` and the tables ``tables/{concentration_summary, slopes,
-kernel_spectrum_summary, limit_spectrum, cost, claims}.csv`` plus ``tables/claims.md``.
+Reads the concentration store of every run and the spectrum stores of the experiment, puts the runs on
+a grid whose dims are the swept keys (each run's typed swept values, from the spec), summarizes with
+:mod:`ntk_eoc.analysis.stats`, draws with :mod:`ntk_eoc.analysis.plots` and writes the figures the plan
+chose (:meth:`ntk_eoc.pipeline.plan.Plan.figure_names`) as ``figures/<figure>.{png,pdf}`` and the tables
+``tables/{concentration_summary, slopes, kernel_spectrum_summary, limit_spectrum, cost, claims}.csv``
+plus ``tables/claims.md``.
 
 A figure shows at most two swept keys at once; every other swept key is fixed at a reference value:
 the largest ``depth`` and ``base_width``, the smallest ``output_dim``, the ``quadratic`` schedule (if
@@ -44,10 +44,10 @@ REFERENCE = {
 }
 
 
-def grid(stores: Sequence[xr.Dataset]) -> xr.Dataset:
-    """Per-run datasets on one grid over the swept keys (attr ``axes``: (key, value) pairs in sweep order);
-    ValueError if it has holes."""
-    parts = [ds.expand_dims({k: [v] for k, v in ds.attrs["axes"]}) for ds in stores]
+def grid(stores: Sequence[xr.Dataset], axes: Sequence[Sequence[tuple[str, Any]]]) -> xr.Dataset:
+    """Per-run datasets on one grid over the swept keys (``axes``: each run's typed (key, value) pairs in
+    sweep order, from the plan); ValueError if it has holes."""
+    parts = [ds.expand_dims({k: [v] for k, v in run_axes}) for ds, run_axes in zip(stores, axes, strict=True)]
     for part in parts:
         part.attrs = {}
     out = xr.combine_by_coords(parts, combine_attrs="drop", join="outer") if len(parts) > 1 else parts[0]
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     boot = {"n_boot": conc_settings.n_boot, "seed": conc_settings.seed, "confidence": conc_settings.confidence}
     quantiles = list(cfg.concentration.quantiles)
     stores = [open_store(p) for p in args.concentration]
-    conc = grid(stores).load()
+    conc = grid(stores, [axes for _, axes in cfg.runs]).load()
     summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=quantiles, **boot)
     slopes = stats.fit_slopes(conc, cfg.figures.deviation, **boot) if conc.sizes["base_width"] > 1 else None
     if slopes is None:

@@ -5,7 +5,7 @@ per_layer=True)``, float64) are sampled in small batches, and for the full NTK K
 each block K_k the smallest and largest eigenvalues are stored; the N x N kernels themselves are never
 stored (at N = 3000 one block of one draw is 72 MB).
 
-Store ``min_eigen/<run>/m~<w>/draws_<a>-<b>.zarr``:
+Store ``min_eigen/<sample key>/m~<w>/draws_<a>-<b>.zarr``:
 
 ==================  ==============  ==============================================================
 variable            dims            content
@@ -26,7 +26,7 @@ eps N lambda_max (of either sign), so 0 is stored and the O(N^3) solver is skipp
 Convention: K = [(1/n) K_theta(x_i, x_j)] (SCIENCE.md). Bombari, Amani, Mondelli (NeurIPS 2022) use
 the NTK without the 1/n factor: their lambda_min is n times the stored one.
 
-Attributes: the provenance of :func:`ntk_eoc.storage.store.provenance` plus ``run``, ``base_width``,
+Attributes: the provenance of :func:`ntk_eoc.storage.store.provenance` plus ``key``, ``base_width``,
 ``layer_widths``, ``draw_start``, ``draw_stop``, ``seed``, ``dtype``, ``sampler_method``, ``init``,
 ``ranks``, ``n_points``, ``input_dim``, ``draw_batch`` (draws sampled at once), ``sampling_seconds``,
 ``eigen_seconds`` (all eigenvalue solver calls), ``wall_time_s`` and ``seconds_per_draw``.
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     start, stop = args.draws
     log.info(
         "run %s: %s (init %s), widths %s, n=%d, draws %d..%d, P=%d, per layer %s",
-        spec.run, arch.activation.name, arch.init, list(arch.widths), x.shape[0], start, stop - 1, arch.n_params,
+        spec.key, arch.activation.name, arch.init, list(arch.widths), x.shape[0], start, stop - 1, arch.n_params,
         list(arch.layer_params()),
     )  # fmt: skip
 
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     attrs = provenance(
         spec.config(),
         stage="min_eigen",
-        run=spec.run,
+        key=spec.key,
         base_width=spec.base_width,
         layer_widths=list(arch.widths),
         draw_start=start,

@@ -36,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if missing:
         raise SystemExit(f"min_eigen_summary: no output path for {missing}")
     stores = [open_store(p).load() for p in args.stores]
+    run_of = {}
+    for run_id, key in args.spec.runs:
+        run_of.setdefault(key, run_id)
+    for ds in stores:  # shared stores are named by content; the table names the experiment's runs
+        ds.attrs["run"] = run_of[ds.attrs["key"]]
     table = summary_table(stores, settings.confidence)
     claims = claims_table(table)
     for name in needed:

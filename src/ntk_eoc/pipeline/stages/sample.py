@@ -8,9 +8,13 @@ of recompiling.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
+from ...math.architecture import Architecture
 from ..specs import MinEigenSpec, SampleSpec
 from . import parser, setup_logging
 
@@ -33,8 +37,40 @@ def draw_block_parser(description: str, spec: type[SampleSpec | MinEigenSpec]) -
     return cli
 
 
+def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tuple[int, int], log: logging.Logger):
+    """(K of draws start..stop-1, seconds per compiled draw, method) of one architecture.
+
+    Draw s does not depend on the split (ntk_eoc.math.samplers), so the first draw pays the compilation
+    alone and the rest time the compiled draw."""
+    from ...math.cost import resolve_method
+    from ...math.samplers import sample_kernels
+
+    (start, stop), width = draws, arch.widths[1]
+    method = resolve_method(spec.method, arch, x.shape[0])
+    log.info("%s, widths %s: draws %d..%d, method %s, %s", arch.activation.name, list(arch.widths), start, stop - 1,
+             method, spec.dtype)  # fmt: skip
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        left = seconds / done * (total - done)
+        log.info("m_1=%d: draws %d/%d, %.1f draws/s, %.0f s left", width, done, total, done / seconds, left)
+
+    def sample(ids: np.ndarray) -> np.ndarray:
+        kw = {"seed": spec.seed, "method": method, "dtype": spec.dtype, "progress": progress}
+        return sample_kernels(x, arch, draws=ids, **kw)
+
+    began = time.perf_counter()
+    first = sample(np.arange(start, start + 1))
+    warm = time.perf_counter()
+    rest = sample(np.arange(start + 1, stop))
+    done = time.perf_counter()
+    per_draw = (done - warm) / (stop - start - 1) if stop - start > 1 else done - began
+    log.info("%d draws in %.2f s (%.4f s per compiled draw)", stop - start, done - began, per_draw)
+    return np.concatenate([first, rest]), per_draw, method
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Sample draws start..stop-1 of the network of ``--spec`` on the inputs of ``--dataset``."""
+    """Sample draws start..stop-1 of the network of ``--spec`` at each of its base widths, on the inputs of
+    ``--dataset``, into one store over (base_width, draw, i, j)."""
     args = draw_block_parser(__doc__, SampleSpec).parse_args(argv)
     log = setup_logging()
     spec: SampleSpec = args.spec
@@ -43,64 +79,37 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if spec.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
-    import numpy as np
     import xarray as xr
 
-    from ...math.cost import resolve_method
-    from ...math.samplers import sample_kernels
     from ...storage.store import matrix_coords, open_store, provenance, write_store
 
     log.info("JAX compilation cache: %s", jax.config.jax_compilation_cache_dir or "off")
     x = open_store(args.dataset)["x"].values
-    arch = spec.architecture
-    n, out_dim = x.shape[0], arch.widths[-1]
-    start, stop = args.draws
-    method = resolve_method(spec.method, arch, n)
-    log.info(
-        "run %s: %s, widths %s, n=%d, draws %d..%d, method %s, dtype %s",
-        spec.run, arch.activation.name, list(arch.widths), n, start, stop - 1, method, spec.dtype,
-    )  # fmt: skip
-
-    def progress(done: int, total: int, seconds: float) -> None:
-        log.info("draws %d/%d done, %.1f draws/s (%.2f s)", done, total, done / max(seconds, 1e-9), seconds)
-
-    def sample(ids: np.ndarray) -> np.ndarray:
-        return sample_kernels(x, arch, draws=ids, seed=spec.seed, method=method, dtype=spec.dtype, progress=progress)
-
-    # Draw s does not depend on the split (samplers), so the first draw pays the compilation and
-    # the rest time the compiled draw alone.
     began = time.perf_counter()
-    first = sample(np.arange(start, start + 1))
-    warm = time.perf_counter()
-    rest = sample(np.arange(start + 1, stop))
-    done = time.perf_counter()
-    wall = done - began
-    kernels = np.concatenate([first, rest])
-    per_draw = (done - warm) / (stop - start - 1) if stop - start > 1 else wall
-    log.info("sampled %d draws in %.2f s (%.4f s per compiled draw)", stop - start, wall, per_draw)
+    results = [sample_width(x, arch, spec, args.draws, log) for arch in spec.architectures]
+    wall = time.perf_counter() - began
+    (start, stop), arches = args.draws, spec.architectures
     ds = xr.Dataset(
-        {"K": (("draw", "i", "j"), kernels)},
-        coords={"draw": np.arange(start, stop, dtype=np.int64), **matrix_coords(n, out_dim)},
+        {
+            "K": (("base_width", "draw", "i", "j"), np.stack([k for k, _, _ in results])),
+            "layer_widths": (("base_width", "level"), np.asarray([a.widths for a in arches], dtype=np.int64)),
+            "n_params": ("base_width", np.asarray([a.n_params for a in arches], dtype=np.int64)),
+            "seconds_per_draw": ("base_width", np.asarray([t for _, t, _ in results], dtype=np.float64)),
+        },
+        coords={
+            "base_width": np.asarray(spec.base_widths, dtype=np.int64),
+            "draw": np.arange(start, stop, dtype=np.int64),
+            "level": np.arange(len(arches[0].widths), dtype=np.int64),
+            **matrix_coords(x.shape[0], arches[0].widths[-1]),
+        },
     )
+    methods = [str(method) for _, _, method in results]
     attrs = provenance(
-        spec.config(),
-        stage="sample",
-        run=spec.run,
-        base_width=spec.base_width,
-        layer_widths=list(arch.widths),
-        draw_start=start,
-        draw_stop=stop,
-        seed=spec.seed,
-        dtype=str(spec.dtype),
-        sampler_method=str(method),
-        ranks=arch.config()["ranks"],
-        init=str(arch.init),
-        n_params=arch.n_params,
-        wall_time_s=wall,
-        seconds_per_draw=per_draw,
-    )
-    write_store(ds, args.output, attrs)
-    log.info("wrote %s", args.output)
+        spec.config(), stage="sample", key=spec.key, draw_start=start, draw_stop=stop, seed=spec.seed,
+        dtype=str(spec.dtype), sampler_method=methods, wall_time_s=wall,
+    )  # fmt: skip
+    write_store(ds, args.output, attrs, chunks={"K": (1, stop - start, *ds["K"].shape[2:])})
+    log.info("wrote %s in %.1f s", args.output, wall)
 
 
 if __name__ == "__main__":
