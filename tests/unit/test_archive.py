@@ -113,7 +113,8 @@ def test_extra_roots_are_packed_and_merged_into_an_existing_shared_folder(experi
     _limit_store(dest / "results" / "stores" / "other.zarr", 2)  # another experiment's shared store stays
     restore(out, dest)
     assert sorted(p.name for p in (dest / "results" / "stores").iterdir()) == ["other.zarr", SHARED]
-    xr.testing.assert_identical(open_store(dest / "results" / "stores" / SHARED).load(), open_store(shared / SHARED).load())
+    restored = open_store(dest / "results" / "stores" / SHARED).load()
+    xr.testing.assert_identical(restored, open_store(shared / SHARED).load())
 
     second = tmp_path / "dest2"
     _limit_store(second / "results" / "stores" / SHARED, 3)
