@@ -68,7 +68,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import uuid
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,13 +81,13 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 from ..validate import NonFinite, check_finite, choice
 from .integrity import (
     COMPLETE_ATTR,
-    TEMP_MARK,
     CheckedStore,
     StoreCorrupt,
     StoreError,
     verify_store,
     write_manifest,
 )
+from .writer import GuardedStore, move_into_place, remove_stale_temporaries, temporary_path
 
 __all__ = [
     "COMPLETE_ATTR",
@@ -235,28 +234,6 @@ def _encoding(ds: xr.Dataset, chunks: Mapping[str, tuple[int, ...]] | None) -> d
     return encoding
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
-
-
-def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temporaries ``.<name>.tmp-*`` a killed writer of the store ``path`` left; returns them.
-
-    A store has one writer at a time (Snakemake's lock and job scheduling guarantee it), so any such
-    sibling found when a write of the same store starts belongs to a writer that is gone.
-    """
-    path = Path(path)
-    prefix = f".{path.name}{TEMP_MARK}"
-    stale = sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix)) if path.parent.is_dir() else []
-    for old in stale:
-        log.warning("removing %s, left by an interrupted write of %s", old, path)
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-    return stale
-
-
 def _finish(tmp: Path) -> None:
     """Mark the store complete, consolidate its metadata and write its manifest, in that order."""
     group = zarr.open_group(tmp, mode="r+", zarr_format=3)
@@ -265,17 +242,6 @@ def _finish(tmp: Path) -> None:
         warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
         zarr.consolidate_metadata(tmp, zarr_format=3)
     write_manifest(tmp)
-
-
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; an existing store is first renamed to a temporary name, then removed."""
-    if not path.exists():
-        os.replace(tmp, path)
-        return
-    old = _temporary(path)
-    os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_store(
@@ -314,12 +280,15 @@ def write_store(
         out[name].encoding = {}
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    tmp = _temporary(path)
+    tmp = temporary_path(path)
+    guarded = GuardedStore.at(tmp)
     try:
-        out.to_zarr(tmp, mode="w-", zarr_format=3, consolidated=False, encoding=_encoding(out, chunks))
+        out.to_zarr(guarded, mode="w-", zarr_format=3, consolidated=False, encoding=_encoding(out, chunks))
+        guarded.writes.stop()
         _finish(tmp)
-        _move_into_place(tmp, path)
+        move_into_place(tmp, path)
     finally:
+        guarded.writes.stop()  # after a failed chunk write, others may still be in flight
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
