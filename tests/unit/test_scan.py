@@ -66,8 +66,11 @@ def _size(store: Path) -> int:
 
 def test_repair_moves_bad_stores_aside_so_their_output_is_missing(results: Path) -> None:
     lines: list[str] = []
-    assert scan.verify_tree(results, full=True, repair=True, report=lines.append) == (3, 2)
+    assert scan.verify_tree(results, repair=True, report=lines.append) == (3, 2)  # repair implies full
     assert len(lines) == 4 and "moved to" in lines[1] and "moved to" in lines[3]
+    assert lines[3].endswith(
+        f"`snakemake --forcerun {results / 'demo/samples/flipped.zarr'}` rewrites it and everything made from it"
+    )
     samples = sorted(p.name for p in (results / "demo" / "samples").iterdir())
     assert samples[1:] == ["good.zarr"] and samples[0].startswith(".flipped.zarr.bad-")
     assert integrity.is_transient(samples[0])
@@ -90,8 +93,6 @@ def test_cli_verify_exit_codes_and_one_line_per_bad_store(results: Path, capsys:
     assert captured.err == f"{results}: 2 of 3 store(s) bad\n"
     assert cli.main(["verify", str(results / "absent")]) == 1
     assert capsys.readouterr().err == f"ntk-eoc: error: {results / 'absent'} does not exist\n"
-    assert cli.main(["verify", "--repair", str(results)]) == 1  # fast: the truncated store only
-    assert "1 of 3 store(s) bad; moved aside: run snakemake" in capsys.readouterr().err
-    assert cli.main(["verify", "--full", "--repair", str(results)]) == 1
-    assert capsys.readouterr().err == f"{results}: 1 of 2 store(s) bad; moved aside: run snakemake to recompute them\n"
+    assert cli.main(["verify", "--repair", str(results)]) == 1  # implies --full: both bad stores
+    assert capsys.readouterr().err.startswith(f"{results}: 2 of 3 store(s) bad; moved aside: snakemake rewrites them")
     assert cli.main(["verify", "--full", str(results)]) == 0

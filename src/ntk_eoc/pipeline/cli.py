@@ -1,8 +1,8 @@
 """The ``ntk-eoc`` command.
 
 - ``ntk-eoc verify PATH [--full] [--repair]``: verify every store at or under PATH, one line per bad
-  store (naming the array and the chunk); ``--repair`` moves bad stores aside so that the next
-  ``snakemake`` run recomputes them and everything downstream (:mod:`ntk_eoc.storage.scan`).
+  store (naming the array and the chunk); ``--repair`` (implies ``--full``) moves bad stores aside so
+  that Snakemake rewrites them (:mod:`ntk_eoc.storage.scan` says exactly when).
 - ``ntk-eoc archive pack|verify|restore``: one zip of an experiment's results
   (:mod:`ntk_eoc.storage.archive`).
 
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--repair",
         action="store_true",
-        help="move bad stores aside (.<name>.bad-<time>) so that snakemake recomputes them and everything downstream",
+        help="move bad stores aside (.<name>.bad-<time>) so that snakemake rewrites them (implies --full)",
     )
     _archive_parser(commands)
     return cli
@@ -61,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 def _verify_stores(args: argparse.Namespace) -> int:
     checked, bad = verify_tree(args.path, full=args.full, repair=args.repair)
     if bad:
-        done = "; moved aside: run snakemake to recompute them" if args.repair else ""
+        done = (
+            "; moved aside: snakemake rewrites them (--forcerun <path> also what was made from them)"
+            if args.repair
+            else ""
+        )
         print(f"{args.path}: {bad} of {checked} store(s) bad{done}", file=sys.stderr)
         return 1
     print(f"{args.path}: {checked} store(s) OK")

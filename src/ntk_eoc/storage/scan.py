@@ -7,12 +7,22 @@
   moved aside ``.<name>.bad-*``);
 - verifies each (:func:`ntk_eoc.storage.integrity.store_problems`; ``--full`` also hashes every chunk)
   and reports one line per bad store, naming the array and the chunk;
-- with ``--repair`` moves each bad store aside: ``<dir>/<name>`` is renamed (one rename in the same
-  folder; nothing is deleted or rewritten) to ``<dir>/.<name>.bad-<UTC time>``. Its output then
-  being missing, a plain ``snakemake`` run reruns the job that writes it (no ``--rerun-incomplete``
-  needed: the output is missing, not incomplete) and, because the rewritten store is newer than
-  every output made from it, every job downstream of it. The moved copy is kept for inspection;
+- with ``--repair`` (which implies ``--full``: a repair acts on everything a full check finds) moves
+  each bad store aside: ``<dir>/<name>`` is renamed (one rename in the same folder; nothing is
+  deleted or rewritten) to ``<dir>/.<name>.bad-<UTC time>``. The moved copy is kept for inspection;
   verify, ``open_store`` and archive packing ignore it; delete it when done.
+
+What Snakemake then does (checked with Snakemake 9.27): the store's path is missing, so
+
+- a job whose output is missing or that failed reading the bad store (its output is then missing
+  too) is rerun by a plain ``snakemake`` run, and the missing store it needs is rewritten first;
+- but a missing store whose consumers all finished and are up to date is an intermediate file
+  Snakemake does not need: plain ``snakemake`` says "Nothing to be done" and rewrites it only when
+  some job needs it again. Those consumers were made before the damage (a job reading a damaged
+  store fails), so their results stand. To rewrite the store and every output made from it now, run
+  ``snakemake --forcerun <store path> ...`` (the line printed for each moved store says so).
+
+No ``--rerun-incomplete`` is involved: ntk-eoc never writes into Snakemake's ``.snakemake/`` records.
 
 An incomplete store (no completion mark, or written by an older ntk-eoc without an integrity
 manifest) counts as bad: ``open_store`` refuses it, so the stages could not read it anyway.
@@ -78,18 +88,18 @@ def verify_tree(
 ) -> tuple[int, int]:
     """Verify every store at or under ``path``; returns (stores checked, bad stores).
 
-    Calls ``report`` with one line per bad store, and with ``repair`` one more saying where it was moved
-    (:func:`quarantine`; module docstring).
+    Calls ``report`` with one line per bad store, and with ``repair`` (implies ``full``) one more saying
+    where it was moved (:func:`quarantine`) and the snakemake command that rewrites it (module docstring).
     """
     stores = find_stores(path)
     bad = 0
     for store in stores:
-        problems = store_problems(store, full=full)
+        problems = store_problems(store, full=full or repair)
         if not problems:
             continue
         bad += 1
         report(_one_line(problems))
         if repair:
             moved = quarantine(store)
-            report(f"{store}: moved to {moved}; snakemake will rewrite it and every output made from it")
+            report(f"{store}: moved to {moved}; `snakemake --forcerun {store}` rewrites it and everything made from it")
     return len(stores), bad
