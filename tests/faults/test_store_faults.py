@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from conftest import KINDS, SEED
+from fault_stores import KINDS, SEED
 
 from ntk_eoc.storage.integrity import MANIFEST_FILE, StoreCorrupt, describe, load_manifest
 from ntk_eoc.storage.store import open_store

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import SEED
+from fault_stores import SEED
 
 import ntk_eoc
 from ntk_eoc.storage.integrity import build_manifest
