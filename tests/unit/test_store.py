@@ -4,14 +4,16 @@ manifest, stale temporaries, plain xarray reads. Damage of every kind: ``tests/f
 from __future__ import annotations
 
 import json
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import zarr
 
-from ntk_eoc.storage import integrity, store
+from ntk_eoc.storage import integrity, store, writer
 
 
 def _kernels(values: np.ndarray | None = None) -> xr.Dataset:
@@ -148,3 +150,23 @@ def test_fast_verification_leaves_chunk_digests_to_reads_full_checks_them_up_fro
         store.open_store(path, verify="full")
     with pytest.raises(ValueError, match="verify='slow'"):
         store.open_store(path, verify="slow")
+
+
+def test_a_failed_rename_into_place_keeps_the_old_store(tmp_path, monkeypatch):
+    path = tmp_path / "r.zarr"
+    store.write_store(_kernels(), path, store.provenance({"v": 1}))
+    real, onto_path = os.replace, []
+
+    def flaky(src, dst):
+        if Path(dst) == path:
+            onto_path.append(Path(src).name)
+            if len(onto_path) == 1:  # the new store onto the final name, the old one already moved aside
+                raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", flaky)
+    with pytest.raises(OSError, match="Input/output error"):
+        store.write_store(_kernels(np.zeros((3, 4, 4), np.float32)), path, store.provenance({"v": 2}))
+    assert len(onto_path) == 2 and onto_path[0] != onto_path[1]  # the old store moved back
+    assert [p.name for p in tmp_path.iterdir()] == ["r.zarr"]
+    assert store.open_store(path, verify="full").attrs["config"] == {"v": 1}

@@ -284,7 +284,6 @@ def write_store(
     guarded = GuardedStore.at(tmp)
     try:
         out.to_zarr(guarded, mode="w-", zarr_format=3, consolidated=False, encoding=_encoding(out, chunks))
-        guarded.writes.stop()
         _finish(tmp)
         move_into_place(tmp, path)
     finally:

@@ -53,13 +53,18 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def move_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; an existing store is first renamed to a temporary name, then removed."""
+    """Rename ``tmp`` to ``path``; an existing store is first renamed to a temporary name (and back if
+    the rename fails), then removed."""
     if not path.exists():
         os.replace(tmp, path)
         return
     old = temporary_path(path)
     os.replace(path, old)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
