@@ -71,3 +71,45 @@ def test_close_pairs_smallest_angle_is_the_requested_one():
 def test_bad_arguments_name_key_and_value(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_duplicate_points_are_refused_naming_the_closest_pair():
+    x = datasets.sphere(20, 5, seed=7)
+    x[17] = x[3]
+    with pytest.raises(ValueError, match=r"points 3 and 17 coincide \(angle 0 deg < 0.001 deg; 1 such pair"):
+        datasets.check_distinct(x)
+
+
+def test_one_dimensional_inputs_are_refused():
+    # input_dim = 1 puts every point at +-1: duplicates for any n >= 3.
+    with pytest.raises(ValueError, match="coincide"):
+        datasets.check_distinct(datasets.sphere(8, 1, seed=0))
+
+
+def test_antipodal_points_are_refused_only_when_asked():
+    x = datasets.sphere(10, 4, seed=8)
+    x[6] = -x[2]
+    datasets.check_distinct(x)
+    with pytest.raises(ValueError, match=r"points 2 and 6 are antipodal \(angle 180 deg"):
+        datasets.check_distinct(x, antipodal=True)
+
+
+def test_the_angular_tolerance_is_the_documented_one():
+    # Two unit vectors at angle t, just above and just below the tolerance.
+    def pair(angle_deg: float) -> np.ndarray:
+        t = np.radians(angle_deg)
+        return np.array([[1.0, 0.0, 0.0], [np.cos(t), np.sin(t), 0.0], [0.0, 0.0, 1.0]])
+
+    tol = datasets.DISTINCT_MIN_ANGLE_DEG
+    datasets.check_distinct(pair(1.01 * tol), antipodal=True)
+    with pytest.raises(ValueError, match="points 0 and 1 coincide"):
+        datasets.check_distinct(pair(0.99 * tol))
+    with pytest.raises(ValueError, match="points 0 and 1 are antipodal"):
+        datasets.check_distinct(pair(180.0 - 0.99 * tol), antipodal=True)
+
+
+def test_generated_datasets_pass_and_zero_rows_fail():
+    datasets.check_distinct(datasets.close_pairs(10, 16, seed=4, min_angle_deg=5.0), antipodal=True)
+    datasets.check_distinct(datasets.digits(50, seed=0), antipodal=True)
+    with pytest.raises(ValueError, match="point 1 is zero"):
+        datasets.check_distinct(np.array([[1.0, 0.0], [0.0, 0.0]]))

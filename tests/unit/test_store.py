@@ -1,13 +1,19 @@
-"""Stores: round trip, provenance attributes, completion mark, atomic replacement, finiteness."""
+"""Stores: round trip, provenance attributes, completion mark, atomic replacement, finiteness, checksums,
+manifest, stale temporaries, plain xarray reads. Damage of every kind: ``tests/faults/``."""
 
 from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import zarr
 
-from ntk_eoc.storage import store
+from ntk_eoc.storage import integrity, store, writer
 
 
 def _kernels(values: np.ndarray | None = None) -> xr.Dataset:
@@ -73,3 +79,94 @@ def test_unknown_dims_and_reserved_attrs_are_rejected(tmp_path):
         store.write_store(ds, tmp_path / "d.zarr", store.provenance({}))
     with pytest.raises(ValueError, match="'complete'"):
         store.write_store(_kernels(), tmp_path / "e.zarr", {"complete": True})
+
+
+def test_every_array_is_checksummed_and_every_chunk_written(tmp_path):
+    ds = _kernels().assign(n_params=("draw", np.zeros(3, np.int64)))  # all fill value: still written
+    store.write_store(ds, tmp_path / "s.zarr", store.provenance({}), chunks={"K": (1, 4, 4)})
+    for name in ("K", "n_params", "draw", "i", "point_i"):
+        meta = json.loads((tmp_path / "s.zarr" / name / "zarr.json").read_text())
+        assert [c["name"] for c in meta["codecs"]][-1] == "crc32c"
+    assert sorted(p.name for p in (tmp_path / "s.zarr" / "K" / "c").iterdir()) == ["0", "1", "2"]
+    assert (tmp_path / "s.zarr" / "n_params" / "c" / "0").is_file()
+    manifest = json.loads((tmp_path / "s.zarr" / integrity.MANIFEST_FILE).read_text())
+    files = {p.relative_to(tmp_path / "s.zarr").as_posix() for p in (tmp_path / "s.zarr").rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == files - {integrity.MANIFEST_FILE}
+
+
+def test_plain_open_zarr_reads_a_store_without_warnings(tmp_path):
+    store.write_store(_kernels(), tmp_path / "w.zarr", store.provenance({}))
+    (tmp_path / "w.zarr" / ".snakemake_timestamp").touch()  # what Snakemake adds to directory() outputs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = xr.open_zarr(tmp_path / "w.zarr").load()
+        checked = store.open_store(tmp_path / "w.zarr").load()
+    xr.testing.assert_identical(plain, checked)
+
+
+def test_stale_temporaries_of_the_store_are_removed_before_writing(tmp_path):
+    stale = tmp_path / ".c.zarr.tmp-0123abcd"
+    (stale / "K").mkdir(parents=True)
+    other = tmp_path / ".cc.zarr.tmp-0123abcd"  # another store's temporary: left alone
+    other.mkdir()
+    store.write_store(_kernels(), tmp_path / "c.zarr", store.provenance({}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".cc.zarr.tmp-0123abcd", "c.zarr"]
+
+
+def test_a_failed_write_leaves_no_temporary_and_the_old_store(tmp_path, monkeypatch):
+    path = tmp_path / "f.zarr"
+    store.write_store(_kernels(), path, store.provenance({"v": 1}))
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_manifest", fail)
+    with pytest.raises(OSError, match="No space left"):
+        store.write_store(_kernels(np.zeros((3, 4, 4), np.float32)), path, store.provenance({"v": 2}))
+    assert [p.name for p in tmp_path.iterdir()] == ["f.zarr"]
+    assert store.open_store(path).attrs["config"] == {"v": 1}
+
+
+def test_a_store_without_manifest_is_refused_with_the_way_out(tmp_path):
+    store.write_store(_kernels(), tmp_path / "old.zarr", store.provenance({}))
+    (tmp_path / "old.zarr" / integrity.MANIFEST_FILE).unlink()
+    with pytest.raises(store.StoreCorrupt, match=r"written without an integrity manifest.*ntk-eoc verify --repair"):
+        store.open_store(tmp_path / "old.zarr")
+
+
+def test_fast_verification_leaves_chunk_digests_to_reads_full_checks_them_up_front(tmp_path):
+    path = tmp_path / "v.zarr"
+    store.write_store(_kernels(), path, store.provenance({}), chunks={"K": (1, 4, 4)})
+    chunk = path / "K" / "c" / "2" / "0" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[-9] ^= 0x01
+    chunk.write_bytes(bytes(data))
+    message = rf"store {path}: array 'K' chunk c/2/0/0: sha256 differs"
+    lazy = store.open_store(path)
+    np.testing.assert_array_equal(lazy["K"][:2].values, _kernels()["K"][:2].values)  # other chunks read fine
+    with pytest.raises(store.StoreCorrupt, match=message):
+        lazy["K"].load()
+    with pytest.raises(store.StoreCorrupt, match=message):
+        store.open_store(path, verify="full")
+    with pytest.raises(ValueError, match="verify='slow'"):
+        store.open_store(path, verify="slow")
+
+
+def test_a_failed_rename_into_place_keeps_the_old_store(tmp_path, monkeypatch):
+    path = tmp_path / "r.zarr"
+    store.write_store(_kernels(), path, store.provenance({"v": 1}))
+    real, onto_path = os.replace, []
+
+    def flaky(src, dst):
+        if Path(dst) == path:
+            onto_path.append(Path(src).name)
+            if len(onto_path) == 1:  # the new store onto the final name, the old one already moved aside
+                raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", flaky)
+    with pytest.raises(OSError, match="Input/output error"):
+        store.write_store(_kernels(np.zeros((3, 4, 4), np.float32)), path, store.provenance({"v": 2}))
+    assert len(onto_path) == 2 and onto_path[0] != onto_path[1]  # the old store moved back
+    assert [p.name for p in tmp_path.iterdir()] == ["r.zarr"]
+    assert store.open_store(path, verify="full").attrs["config"] == {"v": 1}

@@ -1,4 +1,4 @@
-"""Archive one experiment's results into a single zip, verify it, restore it.
+"""Archive one experiment's results into a single zip, verify it, restore it safely.
 
 Layout of the archive (all members STORED, uncompressed: the zarr chunks are already compressed):
 
@@ -6,30 +6,41 @@ Layout of the archive (all members STORED, uncompressed: the zarr chunks are alr
   ``zarr.json``) at ``results/<experiment>/<path>.zarr``. Each member is itself a zip whose entries are
   the store's files, byte for byte, at their paths relative to the store root, so it is also a valid
   zarr v3 zip store (``zarr.storage.ZipStore(path, mode="r")`` reads it once extracted). Copying the
-  files instead of re-encoding through xarray keeps chunks, codecs and attributes exactly as written.
+  files instead of re-encoding through xarray keeps chunks, codecs, attributes and the store's
+  integrity manifest exactly as written.
 - ``results/<experiment>/<path>``: every other regular file (tables, figures, resolved configs,
   benchmarks), byte for byte.
+- more roots, e.g. ``results/stores/...`` for stores shared between experiments: ``pack(...,
+  extra_roots=[results/stores])`` adds them under the same rules.
 - ``environment.json``: experiment name, python, platform, git commit, versions of all installed
   distributions, creation time.
-- ``MANIFEST.json``: ``{"experiment": ..., "members": {name: {"sha256": ..., "size": ...}}}`` for every
-  other member.
+- ``MANIFEST.json``: experiment, roots, and size and sha256 of every other member (plus the total
+  size of each store zip's entries); :mod:`.archive_format` states what a valid archive may hold.
 
-Temporary store directories (``.*.tmp-*``) are skipped. Snakemake's ``.snakemake/metadata`` is not
-archived: it belongs to the source working directory (code, params and software-environment
-records) and is not needed to read the data.
+:func:`pack` refuses a store that fails full verification (:func:`~.integrity.verify_store`), so an
+archive never preserves a damaged store. Temporaries (``.*.tmp-*``) and stores moved aside
+(``.*.bad-*``) are skipped. Snakemake's ``.snakemake/metadata`` is not archived: it belongs to the
+source working directory (code, params and software-environment records) and is not needed to read
+the data.
 
-:func:`restore` writes the stores back as directory stores at ``dest/results/<experiment>/``, readable
-with :func:`ntk_eoc.storage.store.open_store`, and sets each file's modification time to the one recorded
-in the zip (2-second resolution), so the mtime order of inputs and outputs survives. Snakemake run in
-``dest`` with the same workflow and config then finds nothing to do, warning that the jobs have no
-metadata; params or code changes are therefore not detected for restored outputs (use
-``--forcerun``). If mtimes were lost, ``snakemake --touch`` marks the outputs up to date.
+:func:`restore` checks the archive's structure (names, entry types, roots, manifest) and that no
+target exists before writing anything; then extracts every member into a temporary folder
+``DEST/.ntk-eoc-restore-<id>/``, checking sizes (read through a counter capped at the recorded size)
+and sha256 digests, and every restored store against its integrity manifest; only when all of that
+passed are the results renamed into place. Any failure removes the temporary folder and leaves
+``DEST`` as it was (folders restore created are removed again). It never overwrites: an existing
+``DEST/results/<experiment>``, or any existing target file or store, is an error. Stores come back as
+directory stores at their original paths, readable with :func:`~.store.open_store`; each file gets
+the modification time recorded in the zip (2-second resolution), so the mtime order of inputs and
+outputs survives. Snakemake run in ``DEST`` with the same workflow and config then finds nothing to
+do, warning that the jobs have no metadata; params or code changes are therefore not detected for
+restored outputs (use ``--forcerun``). If mtimes were lost, ``snakemake --touch`` marks the outputs up
+to date.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -38,43 +49,41 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
+import uuid
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from .archive_format import (
+    ENVIRONMENT,
+    FORMAT,
+    MANIFEST,
+    RESULTS,
+    ArchiveError,
+    ArchiveManifest,
+    is_plain_name,
+    read_manifest,
+    sha256_hex,
+)
+from .archive_scan import check_data, check_structure, targets
+from .integrity import METADATA_FILE, StoreError, file_sha256, is_transient, verify_store
 from .store import git_commit
 
 __all__ = ["MANIFEST", "ArchiveError", "pack", "restore", "verify"]
 
-MANIFEST = "MANIFEST.json"
-ENVIRONMENT = "environment.json"
-STORE_SUFFIX = ".zarr.zip"
-_CHUNK = 1 << 20
+RESTORE_PREFIX = ".ntk-eoc-restore-"
 log = logging.getLogger(__name__)
 
 
-class ArchiveError(RuntimeError):
-    """An archive cannot be written, read or restored."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "zarr.json").is_file()
+    return path.is_dir() and (path / METADATA_FILE).is_file()
 
 
 def _walk(root: Path) -> Iterator[tuple[Path, bool]]:
     """(path, is_store) for every zarr store and every file outside stores under ``root``, sorted."""
     for entry in sorted(root.iterdir()):
-        if entry.name.startswith(".") and ".tmp-" in entry.name:
+        if is_transient(entry.name):
             continue
         if _is_store(entry):
             yield entry, True
@@ -84,11 +93,18 @@ def _walk(root: Path) -> Iterator[tuple[Path, bool]]:
             yield entry, False
 
 
-def _zip_directory(directory: Path, out: Path) -> None:
-    """Zip every file under ``directory`` (paths relative to it), STORED, mtimes kept."""
+def _zip_store(directory: Path, out: Path) -> int:
+    """Zip every file of a verified store (paths relative to it), STORED, mtimes kept; returns their total size."""
+    try:
+        verify_store(directory, full=True)
+    except StoreError as err:
+        raise ArchiveError(f"refusing to archive a damaged store: {err}") from None
+    total = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             zf.write(path, path.relative_to(directory).as_posix())
+            total += path.stat().st_size
+    return total
 
 
 def environment(experiment: str) -> dict[str, Any]:
@@ -104,40 +120,68 @@ def environment(experiment: str) -> dict[str, Any]:
     }
 
 
-def pack(experiment_dir: str | os.PathLike[str], out_zip: str | os.PathLike[str]) -> Path:
-    """Pack ``results/<experiment>/`` (``experiment_dir``) into ``out_zip``; returns the zip path.
+def _roots(experiment_dir: Path, extra_roots: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+    """Archive root name (``results/...``) -> folder, for the experiment and each extra root."""
+    if not experiment_dir.is_dir():
+        raise ArchiveError(f"experiment directory {experiment_dir} does not exist")
+    experiment = experiment_dir.resolve().name
+    if not is_plain_name(experiment):
+        raise ArchiveError(f"experiment name {experiment!r} is not a plain name ([A-Za-z0-9_+=,.-], no leading '.')")
+    results = experiment_dir.resolve().parent
+    roots = {f"{RESULTS}/{experiment}": experiment_dir}
+    for extra in map(Path, extra_roots):
+        try:
+            rel = extra.resolve().relative_to(results)
+        except ValueError:
+            raise ArchiveError(f"extra root {extra} is not inside the results folder {results}") from None
+        if not extra.is_dir() or not rel.parts or not all(is_plain_name(p) for p in rel.parts):
+            raise ArchiveError(f"extra root {extra} must be a folder under {results} with plain names")
+        roots[f"{RESULTS}/{rel.as_posix()}"] = extra
+    return roots
 
-    The zip is written under a temporary sibling name and renamed into place when complete.
+
+def _pack_root(zf: zipfile.ZipFile, name: str, folder: Path, scratch: Path, members: dict[str, Any]) -> None:
+    for path, is_store in _walk(folder):
+        rel = path.relative_to(folder).as_posix()
+        entry: dict[str, Any] = {}
+        if is_store:
+            source, member = scratch / "store.zip", f"{name}/{rel}.zip"
+            entry["inner_size"] = _zip_store(path, source)
+        else:
+            source, member = path, f"{name}/{rel}"
+        zf.write(source, member)
+        members[member] = {"sha256": file_sha256(source), "size": source.stat().st_size, **entry}
+        log.info("packed %s (%d bytes)", member, members[member]["size"])
+
+
+def pack(
+    experiment_dir: str | os.PathLike[str],
+    out_zip: str | os.PathLike[str],
+    extra_roots: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Pack ``results/<experiment>/`` (``experiment_dir``) and any ``extra_roots`` (folders inside the
+    same results folder, e.g. ``results/stores``) into ``out_zip``; returns the zip path.
+
+    Every store is fully verified first (ArchiveError naming a damaged one). The zip is written under
+    a temporary sibling name and renamed into place when complete.
     """
-    root = Path(experiment_dir)
-    if not root.is_dir():
-        raise ArchiveError(f"experiment directory {root} does not exist")
-    experiment = root.resolve().name
-    prefix = PurePosixPath("results", experiment)
+    roots = _roots(Path(experiment_dir), extra_roots)
+    experiment = Path(experiment_dir).resolve().name
     out = Path(out_zip)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:12]}")
     members: dict[str, dict[str, Any]] = {}
     try:
         with (
             zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf,
             tempfile.TemporaryDirectory() as scratch,
         ):
-            for path, is_store in _walk(root):
-                rel = path.relative_to(root).as_posix()
-                if is_store:
-                    source = Path(scratch) / "store.zip"
-                    _zip_directory(path, source)
-                    name = str(prefix / (rel + ".zip"))
-                else:
-                    source, name = path, str(prefix / rel)
-                zf.write(source, name)
-                members[name] = {"sha256": _sha256(source), "size": source.stat().st_size}
-                log.info("packed %s (%d bytes)", name, members[name]["size"])
+            for name, folder in roots.items():
+                _pack_root(zf, name, folder, Path(scratch), members)
             env = json.dumps(environment(experiment), indent=2).encode()
             zf.writestr(ENVIRONMENT, env)
-            members[ENVIRONMENT] = {"sha256": hashlib.sha256(env).hexdigest(), "size": len(env)}
-            manifest = {"experiment": experiment, "members": members}
+            members[ENVIRONMENT] = {"sha256": sha256_hex(env), "size": len(env)}
+            manifest = {"format": FORMAT, "experiment": experiment, "roots": list(roots), "members": members}
             zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         os.replace(tmp, out)
     finally:
@@ -146,108 +190,117 @@ def pack(experiment_dir: str | os.PathLike[str], out_zip: str | os.PathLike[str]
     return out
 
 
-def _read_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
-    if MANIFEST not in zf.namelist():
-        raise ArchiveError(f"{MANIFEST}: missing")
+def _open(zip_path: Path) -> zipfile.ZipFile:
     try:
-        manifest = json.loads(zf.read(MANIFEST))
-        members = manifest["members"]
-        if not isinstance(members, dict) or not isinstance(manifest["experiment"], str):
-            raise TypeError("members must be an object and experiment a string")
-    except KeyError as err:
-        raise ArchiveError(f"{MANIFEST}: lacks key {err}") from None
-    except (ValueError, TypeError, zipfile.BadZipFile) as err:
-        raise ArchiveError(f"{MANIFEST}: unreadable: {err}") from None
-    return manifest
+        return zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as err:
+        raise ArchiveError(f"{zip_path}: not a readable zip: {err}") from None
 
 
 def verify(zip_path: str | os.PathLike[str]) -> list[str]:
-    """Problems of an archive, one ``"<member>: <problem>"`` string each; empty when it is intact.
+    """Problems of an archive, one ``"<member>: <problem>"`` line each; empty when it is intact.
 
-    Reports members listed in the manifest but missing, members whose size or sha256 differ from the
-    manifest (or that cannot be read), members not listed in the manifest, and an unreadable zip or
-    manifest (named by the zip path or ``MANIFEST.json``).
+    Checks the manifest, every entry's name and type, that members lie in the manifest's roots and are
+    listed there once, and every member's size (capped reading) and sha256, store zips' entries
+    included (:mod:`.archive_format`). Reads the archive through; writes only to a temporary folder.
     """
     zip_path = Path(zip_path)
     try:
-        zf = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as err:
-        return [f"{zip_path}: not a readable zip: {err}"]
-    problems: list[str] = []
+        zf = _open(zip_path)
+    except ArchiveError as err:
+        return [str(err)]
     with zf:
         try:
-            listed = _read_manifest(zf)["members"]
+            manifest = read_manifest(zf)
         except ArchiveError as err:
             return [str(err)]
-        present = [info.filename for info in zf.infolist()]
-        for name, entry in listed.items():
-            if name not in present:
-                problems.append(f"{name}: missing")
-                continue
-            digest, size = hashlib.sha256(), 0
-            try:
-                with zf.open(name) as fh:
-                    while block := fh.read(_CHUNK):
-                        digest.update(block)
-                        size += len(block)
-            except (zipfile.BadZipFile, OSError) as err:
-                problems.append(f"{name}: unreadable: {err}")
-                continue
-            if size != entry.get("size") or digest.hexdigest() != entry.get("sha256"):
-                problems.append(f"{name}: size or sha256 differs from {MANIFEST}")
-        for name in dict.fromkeys(present):
-            if name != MANIFEST and name not in listed:
-                problems.append(f"{name}: not listed in {MANIFEST}")
-            elif present.count(name) > 1:
-                problems.append(f"{name}: duplicate member")
-    return problems
+        problems = check_structure(zf, manifest)
+        if problems:
+            return problems
+        with tempfile.TemporaryDirectory() as scratch:
+            return check_data(zf, manifest, Path(scratch), extract=False)
 
 
-def _safe_target(dest: Path, name: str) -> Path:
-    rel = PurePosixPath(name)
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ArchiveError(f"member {name!r} points outside the destination")
-    return dest.joinpath(*rel.parts)
+def _refuse(zip_path: Path, problems: list[str]) -> ArchiveError:
+    more = f" (and {len(problems) - 1} more problem(s): ntk-eoc archive verify lists them)" if len(problems) > 1 else ""
+    return ArchiveError(f"{zip_path} failed verification: {problems[0]}{more}")
 
 
-def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zf.open(info) as src, target.open("wb") as dst:
-        shutil.copyfileobj(src, dst, _CHUNK)
-    mtime = time.mktime((*info.date_time, 0, 0, -1))
-    os.utime(target, (mtime, mtime))
+def _conflicts(dest: Path, manifest: ArchiveManifest) -> None:
+    home = dest / RESULTS / manifest.experiment
+    if home.exists() or home.is_symlink():
+        raise ArchiveError(f"{home} already exists; restore into an empty directory")
+    for rel in targets(manifest):
+        path = dest / rel
+        if path.exists() or path.is_symlink():
+            raise ArchiveError(f"{path} already exists; restore never overwrites")
+
+
+def _makedirs(path: Path, created: list[Path]) -> None:
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir()
+        created.append(folder)
+
+
+def _merge(src: Path, dst: Path, moved: list[tuple[Path, Path]], created: list[Path]) -> None:
+    """Rename ``src`` to ``dst``, or, where ``dst`` is an existing plain folder, merge entry by entry."""
+    if not dst.exists() and not dst.is_symlink():
+        _makedirs(dst.parent, created)
+        os.rename(src, dst)
+        moved.append((src, dst))
+    elif dst.is_dir() and not dst.is_symlink() and src.is_dir() and not _is_store(src):
+        for child in sorted(src.iterdir()):
+            _merge(child, dst / child.name, moved, created)
+    else:
+        raise ArchiveError(f"{dst} already exists; restore never overwrites")
+
+
+def _move_into_place(work: Path, dest: Path, manifest: ArchiveManifest, created: list[Path]) -> None:
+    """Rename the verified results from ``work`` into ``dest``; on any error undo every rename."""
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for root in manifest.roots:
+            if (work / root).exists():
+                _merge(work / root, dest / root, moved, created)
+    except BaseException:
+        for src, dst in reversed(moved):
+            os.rename(dst, src)
+        raise
 
 
 def restore(zip_path: str | os.PathLike[str], dest_dir: str | os.PathLike[str]) -> Path:
-    """Unpack a verified archive into ``dest_dir``; returns ``dest_dir/results/<experiment>``.
+    """Unpack a verified archive into ``dest_dir``, all or nothing; returns ``dest_dir/results/<experiment>``.
 
-    Stores come back as directory stores at their original paths; ``environment.json`` and
-    ``MANIFEST.json`` stay in the zip. Refuses (ArchiveError) an archive that fails :func:`verify` or
-    an experiment directory that already exists under ``dest_dir``.
+    See the module docstring: structure and target checks first, then extraction and verification
+    in ``dest_dir/.ntk-eoc-restore-<id>/``, then renames into place; ``environment.json`` and
+    ``MANIFEST.json`` stay in the zip. ArchiveError (one line) on any problem, ``dest_dir`` unchanged.
     """
     zip_path, dest = Path(zip_path), Path(dest_dir)
-    problems = verify(zip_path)
-    if problems:
-        raise ArchiveError(f"{zip_path} failed verification: " + "; ".join(problems))
-    with zipfile.ZipFile(zip_path) as zf:
-        manifest = _read_manifest(zf)
-        experiment_dir = dest / "results" / manifest["experiment"]
-        if experiment_dir.exists():
-            raise ArchiveError(f"{experiment_dir} already exists; restore into an empty directory")
-        with tempfile.TemporaryDirectory() as scratch:
-            for info in zf.infolist():
-                if info.filename in (MANIFEST, ENVIRONMENT):
-                    continue
-                target = _safe_target(dest, info.filename)
-                if not info.filename.endswith(STORE_SUFFIX):
-                    _extract(zf, info, target)
-                    continue
-                inner_path = Path(scratch) / "store.zip"
-                _extract(zf, info, inner_path)
-                store_dir = target.with_name(target.name.removesuffix(".zip"))
-                with zipfile.ZipFile(inner_path) as inner:
-                    for entry in inner.infolist():
-                        _extract(inner, entry, _safe_target(store_dir, entry.filename))
-                inner_path.unlink()
-                log.info("restored store %s", store_dir)
-    return experiment_dir
+    created: list[Path] = []
+    with _open(zip_path) as zf:
+        manifest = read_manifest(zf)
+        problems = check_structure(zf, manifest)
+        if problems:
+            raise _refuse(zip_path, problems)
+        _conflicts(dest, manifest)
+        _makedirs(dest, created)
+        work = dest / f"{RESTORE_PREFIX}{uuid.uuid4().hex[:12]}"
+        try:
+            work.mkdir()
+            problems = check_data(zf, manifest, work, extract=True)
+            if problems:
+                raise _refuse(zip_path, problems)
+            _move_into_place(work, dest, manifest, created)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            for folder in reversed(created):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("restored %s", dest / RESULTS / manifest.experiment)
+    return dest / RESULTS / manifest.experiment

@@ -10,6 +10,13 @@ close_pairs  n // 2 pairs (x, x') at angle exactly ``min_angle_deg``, each pair'
 
 Each generator takes a seed and uses its own ``numpy.random.Generator``; the same arguments give the
 same array on every machine (float64).
+
+:func:`check_distinct` refuses a dataset the kernel cannot resolve: two points at an angle below
+:data:`DISTINCT_MIN_ANGLE_DEG` (duplicates), or, with ``antipodal=True``, two points within that angle
+of opposite. The NTK of a bias-free network with an activation of definite parity cannot tell x from
+-x: with phi even (the (a,b)-ReLU with a = 0, e.g. abs) K(-x, .) = K(x, .), with phi odd (b = 0, e.g.
+identity; tanh, erf) K(-x, .) = -K(x, .) (a_k(-x) = +-a_k(x) and delta_k(-x) = +-delta_k(x) layer by
+layer), so K is singular in both cases; relu, leaky_relu and sigmoid have no parity.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from ..validate import InvalidValue, choice, integer, real
 
 __all__ = [
     "DATASETS",
+    "DISTINCT_MIN_ANGLE_DEG",
     "DatasetConfig",
     "DatasetName",
+    "check_distinct",
     "close_pairs",
     "digits",
     "gaussian",
@@ -54,6 +63,14 @@ MAX_SEED = 2**63 - 1
 # apart, so by the triangle inequality every cross-pair angle exceeds the target one.
 _ANGLE_MARGIN_DEG = 1e-3
 _MAX_TRIES = 100
+# Points closer than this angle count as one. K(x, x') separates two points only linearly in their angle
+# t (the arc-cosine kernel's kink at t = 0), so at t = 1e-3 deg = 1.7e-5 rad two rows of a float32 K
+# differ by ~1e-5 relative, ~150 float32 ulps; closer pairs sit at the rounding floor and make
+# lambda_min(K) rounding noise. close_pairs datasets (min_angle_deg, default 5 deg) stay far above it.
+DISTINCT_MIN_ANGLE_DEG = 1e-3
+# Candidate pairs are found from cosines (error ~ m_0 eps), then their angles recomputed from chords.
+_COS_SLACK = 1e-9
+_ROW_BLOCK = 1024  # rows of the cosine matrix at a time: bounded memory for n in the thousands
 
 
 def _check_positive(key: str, value: object) -> int:
@@ -101,6 +118,55 @@ def smallest_angle_deg(x: np.ndarray) -> float:
     cos = np.clip(unit @ unit.T, -1.0, 1.0)
     np.fill_diagonal(cos, -1.0)
     return float(np.degrees(np.arccos(cos.max())))
+
+
+def _close_pairs(unit: np.ndarray, limit_deg: float, sign: float) -> list[tuple[float, int, int]]:
+    """(angle in degrees, i, j), i < j, of every pair with angle(u_i, sign u_j) < ``limit_deg``."""
+    threshold = np.cos(np.radians(limit_deg)) - _COS_SLACK
+    found = []
+    for start in range(0, unit.shape[0], _ROW_BLOCK):
+        cos = sign * (unit[start : start + _ROW_BLOCK] @ unit.T)
+        for i, j in np.argwhere(cos >= threshold):
+            i = int(i) + start
+            if i < j:
+                chord = float(np.linalg.norm(unit[i] - sign * unit[j]))
+                angle = float(np.degrees(2.0 * np.arcsin(min(chord / 2.0, 1.0))))
+                if angle < limit_deg:
+                    found.append((angle, i, int(j)))
+    return sorted(found)
+
+
+def check_distinct(x: np.ndarray, antipodal: bool = False, min_angle_deg: float = DISTINCT_MIN_ANGLE_DEG) -> None:
+    """ValueError naming two points of ``x`` that coincide (angle < ``min_angle_deg``) or, with
+    ``antipodal``, are opposite to within it (for activations with a parity: module docstring); also
+    for a zero row. The closest such pair is named, with the number of pairs.
+
+    Example:
+        >>> check_distinct(np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))  # passes: no two coincide
+        >>> # with antipodal=True: "dataset: points 0 and 2 are antipodal (angle 180 deg, within ...)"
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"dataset: expected an (n, m_0) array, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1)
+    if np.any(norms == 0.0):
+        raise ValueError(f"dataset: point {int(np.argmin(norms))} is zero: it has no direction")
+    unit = x / norms[:, None]
+    same = _close_pairs(unit, min_angle_deg, 1.0)
+    if same:
+        angle, i, j = same[0]
+        raise ValueError(
+            f"dataset: points {i} and {j} coincide (angle {angle:.3g} deg < {min_angle_deg:g} deg; {len(same)} such "
+            "pair(s)): the kernel cannot tell them apart and K is singular; change the dataset's seed or size"
+        )
+    opposite = _close_pairs(unit, min_angle_deg, -1.0) if antipodal else []
+    if opposite:
+        angle, i, j = opposite[0]
+        raise ValueError(
+            f"dataset: points {i} and {j} are antipodal (angle {180.0 - angle:.6g} deg, within {min_angle_deg:g} deg "
+            f"of 180; {len(opposite)} such pair(s)): with an even or odd activation (e.g. abs, identity, tanh) "
+            "x and -x give the same kernel row up to sign and K is singular; change the dataset or the activation"
+        )
 
 
 def close_pairs(n_points: int, input_dim: int, seed: int, min_angle_deg: float) -> np.ndarray:

@@ -34,9 +34,19 @@ path                                               variable   dims (dtype)
 Attributes of every store (root group): ``config`` (the resolved config sub-tree the job used, a
 dict), ``versions`` (dict of package versions), ``git_commit``, ``device``, ``created`` (UTC ISO
 time), any extras passed to :func:`provenance` (e.g. ``dtype``, ``sampler_method``,
-``wall_time_s``, ``run``, ``experiment``), and ``complete = True``, written last. A store is written
-under a temporary sibling name and renamed into place only after ``complete`` is set, so a store
-that exists at its final path is complete; :func:`open_store` still checks the mark.
+``wall_time_s``, ``run``, ``experiment``), and ``complete = True``. A store is written under a
+temporary sibling name ``.<name>.tmp-<id>``; ``complete``, the consolidated metadata and the integrity
+manifest (:mod:`.integrity`) are written last, and only then is the store renamed into place, so a
+store that exists at its final path is complete. The next write of a store removes the temporaries a
+killed writer left. :func:`open_store` verifies the store before reading it and checks every chunk
+it reads against the manifest (:mod:`.integrity`): a missing, truncated, changed or unlisted file is a
+:class:`StoreError` naming the store, the array and the chunk, never a fill value or a silent change.
+
+Every array (data and coordinates) is compressed with :data:`COMPRESSOR` followed by the ``crc32c``
+checksum codec, and every chunk is written (``write_empty_chunks``), so plain ``xr.open_zarr`` also
+fails on a flipped bit. The metadata is consolidated (into the root ``zarr.json``), so
+``xr.open_zarr(path)`` reads a store without listing it and without warnings (Snakemake's
+``.snakemake_timestamp`` file is never looked at).
 
 Stage extras: sample stores carry ``run``, ``base_width``, ``layer_widths``, ``draw_start``,
 ``draw_stop``, ``seed``, ``dtype``, ``sampler_method``; ``gathered/<run>.zarr`` carries ``experiment``,
@@ -49,14 +59,15 @@ activation, depth, output_dim), so it is shared by all width schedules and base 
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import importlib.metadata
 import json
+import logging
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import uuid
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,20 +76,34 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
-from ..validate import NonFinite, check_finite
+from ..validate import NonFinite, check_finite, choice
+from .integrity import (
+    COMPLETE_ATTR,
+    CheckedStore,
+    StoreCorrupt,
+    StoreError,
+    verify_store,
+    write_manifest,
+)
+from .writer import GuardedStore, move_into_place, remove_stale_temporaries, temporary_path
 
 __all__ = [
     "COMPLETE_ATTR",
     "DIMS",
+    "StoreCorrupt",
     "StoreError",
+    "Verify",
     "git_commit",
     "matrix_coords",
     "open_store",
     "provenance",
+    "verify_store",
     "write_store",
 ]
+
+log = logging.getLogger(__name__)
 
 # The dimension vocabulary of every store (see the module docstring).
 DIMS: dict[str, str] = {
@@ -99,14 +124,21 @@ DIMS: dict[str, str] = {
     "quantile": "quantile level over draws",
     "block": "NTK block of the min_eigen stage: full, or layer_k (the parameters of layer k only)",
 }
-COMPLETE_ATTR = "complete"
-# Compression of every data variable: zstd inside blosc with bit shuffling suits float kernels.
+# Compression of every array: zstd inside blosc with bit shuffling suits float kernels; then the
+# crc32c checksum of the compressed bytes, so a flipped bit fails decoding in any zarr reader.
 COMPRESSOR = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+CODECS = (COMPRESSOR, Crc32cCodec())
 _PACKAGES = ("ntk-eoc", "jax", "jaxlib", "numpy", "scipy", "xarray", "zarr", "snakemake", "hydra-core")
+# zarr warns on every consolidation that consolidated metadata is not (yet) in the v3 spec; ntk-eoc
+# writes it so that xr.open_zarr needs no listing (issue 13) and reads it only through xarray/zarr.
+_CONSOLIDATED_WARNING = "Consolidated metadata is currently not part"
 
 
-class StoreError(RuntimeError):
-    """A store is missing, incomplete or holds non-finite values."""
+class Verify(enum.StrEnum):
+    """How much :func:`open_store` verifies up front (chunks read are always checked)."""
+
+    FAST = "fast"  # manifest, sizes, metadata digests
+    FULL = "full"  # also every chunk's digest
 
 
 def matrix_coords(n_points: int, output_dim: int) -> dict[str, tuple[str, np.ndarray]]:
@@ -191,17 +223,40 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"provenance attribute of type {type(value).__name__} is not JSON-serialisable: {value!r}")
 
 
+def _encoding(ds: xr.Dataset, chunks: Mapping[str, tuple[int, ...]] | None) -> dict[str, dict[str, Any]]:
+    """Checksummed compression and every chunk written, for every variable (data and coordinates)."""
+    encoding: dict[str, dict[str, Any]] = {}
+    for name in ds.variables:
+        enc: dict[str, Any] = {"compressors": list(CODECS), "write_empty_chunks": True}
+        if chunks and name in chunks:
+            enc["chunks"] = tuple(chunks[name])
+        encoding[str(name)] = enc
+    return encoding
+
+
+def _finish(tmp: Path) -> None:
+    """Mark the store complete, consolidate its metadata and write its manifest, in that order."""
+    group = zarr.open_group(tmp, mode="r+", zarr_format=3)
+    group.attrs[COMPLETE_ATTR] = True
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+        zarr.consolidate_metadata(tmp, zarr_format=3)
+    write_manifest(tmp)
+
+
 def write_store(
     ds: xr.Dataset,
     path: str | os.PathLike[str],
     provenance: Mapping[str, Any],
     chunks: Mapping[str, tuple[int, ...]] | None = None,
 ) -> None:
-    """Write ``ds`` as a complete zarr v3 store at ``path``, atomically.
+    """Write ``ds`` as a complete, self-checking zarr v3 store at ``path``, atomically.
 
-    Checks every floating variable is finite (StoreError otherwise, nothing written), writes under a
-    temporary sibling name, sets ``complete = True`` last, then renames into place (replacing an
-    existing store at ``path``).
+    Checks every floating variable is finite (StoreError otherwise, nothing written), removes the
+    temporaries of earlier interrupted writes of ``path``, writes under a temporary sibling name
+    (crc32c-checksummed chunks, every chunk written), sets ``complete = True``, consolidates the
+    metadata, writes the integrity manifest, then renames into place (replacing a store at ``path``).
+    On any error (a full disk included) the temporary is removed and ``path`` is left as it was.
 
     Args:
         ds: the data; dims must come from :data:`DIMS`.
@@ -221,42 +276,42 @@ def write_store(
         raise StoreError(str(err)) from None
     out = ds.copy()
     out.attrs = {**ds.attrs, **provenance}
-    encoding: dict[str, dict[str, Any]] = {}
-    for name in out.data_vars:
-        enc: dict[str, Any] = {"compressors": [COMPRESSOR]}
-        if chunks and name in chunks:
-            enc["chunks"] = tuple(chunks[name])
-        encoding[name] = enc
     for name in out.variables:
         out[name].encoding = {}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    remove_stale_temporaries(path)
+    tmp = temporary_path(path)
+    guarded = GuardedStore.at(tmp)
     try:
-        out.to_zarr(tmp, mode="w-", zarr_format=3, consolidated=False, encoding=encoding)
-        group = zarr.open_group(tmp, mode="r+", zarr_format=3)
-        group.attrs[COMPLETE_ATTR] = True
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        out.to_zarr(guarded, mode="w-", zarr_format=3, consolidated=False, encoding=_encoding(out, chunks))
+        _finish(tmp)
+        move_into_place(tmp, path)
     finally:
+        guarded.writes.stop()  # after a failed chunk write, others may still be in flight
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def open_store(path: str | os.PathLike[str]) -> xr.Dataset:
-    """Open a complete store lazily; StoreError if it is missing or lacks its completion mark."""
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
-        raise StoreError(f"store {path} does not exist (or is not a zarr v3 store): run the stage that writes it")
+def open_store(path: str | os.PathLike[str], verify: Verify | str = Verify.FAST) -> xr.Dataset:
+    """Open a complete store lazily after verifying it; every chunk read is checked again.
+
+    Verification (:mod:`.integrity`) runs before anything is read: ``"fast"`` checks the manifest,
+    every file's presence and size and the metadata digests; ``"full"`` also every chunk's digest.
+    The dataset reads through :class:`~.integrity.CheckedStore`, which checks each chunk's digest
+    before zarr decodes it, so a damaged chunk raises :class:`StoreCorrupt` (naming the store, the
+    array and the chunk) from ``.load()``/``.values``: lazy reading keeps large gathered stores
+    readable one base width at a time, and no value is decoded from unverified bytes.
+
+    Raises:
+        StoreError: the store is missing, incomplete, has no manifest, or fails verification.
+    """
+    mode = choice("verify", verify, Verify, where="open_store")
+    manifest = verify_store(path, full=mode is Verify.FULL)
     try:
-        group = zarr.open_group(path, mode="r", zarr_format=3)
-    except Exception as err:  # zarr raises several types for unreadable metadata
-        raise StoreError(f"store {path} is unreadable: {err}") from err
-    if group.attrs.get(COMPLETE_ATTR) is not True:
-        raise StoreError(
-            f"store {path} is incomplete (no {COMPLETE_ATTR}=True attribute): rerun the job that writes it"
+        return xr.open_dataset(
+            CheckedStore.at(path, manifest), engine="zarr", consolidated=True, zarr_format=3, chunks=None
         )
-    with warnings.catch_warnings():
-        # Snakemake's .snakemake_timestamp file inside directory() outputs is not a zarr node.
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp", category=UserWarning)
-        return xr.open_dataset(path, engine="zarr", consolidated=False, zarr_format=3, chunks=None)
+    except StoreError:
+        raise
+    except Exception as err:  # zarr and xarray raise several types for unreadable metadata
+        raise StoreCorrupt(f"store {path} is unreadable: {type(err).__name__}: {err}") from err
