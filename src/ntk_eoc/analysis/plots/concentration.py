@@ -23,6 +23,7 @@ from .style import (
     band_lines,
     data_ticks,
     deviation_label,
+    group_label,
     groups,
     log_ticks,
     reference_line,
@@ -271,7 +272,7 @@ def plot_deviation_vs_cost(
                 data_ticks(ax, stat.base_width.values)
             log_ticks(ax)
             if row is not None:
-                ax.set_title(f"{rows} = {row}", fontsize="small")
+                ax.set_title(group_label({rows: row}), fontsize="small")
         axes[r, 0].legend(fontsize="x-small")
     head = "Dense vs factorized layers: deviation from each network's K∞ against width, parameters and time"
     title(fig, head, settings_text(stat, settings))

@@ -230,7 +230,8 @@ def deviation_label(var: str, statistic: str) -> str:
     return f"{STAT_LABELS.get(statistic, statistic)} {body} ({name} norm)"
 
 
-def _group_label(sel: Mapping[str, Any]) -> str | None:
+def group_label(sel: Mapping[str, Any]) -> str | None:
+    """Legend label of a selection: activation and schedule by name, other keys as settings ("m_0 = 8")."""
     parts = []
     for key, value in sel.items():
         name = SETTING_ALIASES.get(key, key)
@@ -265,7 +266,7 @@ def groups(da: xr.DataArray, x_dim: str, core: Sequence[str] = ()) -> Iterator[t
             style.update(color=shade(color, k, len(values[extra[0]])), marker=MARKERS[k % len(MARKERS)])
         if len(extra) == 2:
             style["fillstyle"] = ("full", "none")[values[extra[1]].index(sel[extra[1]]) % 2]
-        yield _group_label(sel), style, sel
+        yield group_label(sel), style, sel
 
 
 def band_lines(ax: Axes, stat: xr.DataArray, x_dim: str, suffix=None) -> list[tuple[float, float]]:
