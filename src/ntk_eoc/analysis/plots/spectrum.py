@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .style import CI_ALPHA, FIGSIZE, GUIDE, activation_colors, log_ticks, settings_text, title
 
@@ -97,16 +98,23 @@ def plot_limit_spectrum(spec: xr.Dataset, settings: Mapping[str, Any] | None = N
 
 def plot_inverse_cosine_error(spec: xr.Dataset, settings: Mapping[str, Any] | None = None) -> Figure:
     """|C (1 - rho_l)^-1/2 / Theta_l - 1| vs depth (max: thick, median: thin with dots, over pairs
-    x != x'), log-log, with the predicted 1/(2l) (dotted)."""
+    x != x'), log-log, with the predicted 1/(2l) (dotted). One legend for the activations (colours),
+    one for the line kinds."""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     for label, color, one in _activation_lines(spec):
-        ax.plot(one.depth, one.inv_cos_relerr_max, color=color, lw=2.2, label=f"{label}, max over pairs")
-        ax.plot(one.depth, one.inv_cos_relerr_median, color=color, lw=1, marker=".", label=f"{label}, median")
+        ax.plot(one.depth, one.inv_cos_relerr_max, color=color, lw=2.2, label=label)
+        ax.plot(one.depth, one.inv_cos_relerr_median, color=color, lw=1, marker=".", label="_median")
     depth = spec.depth.values.astype(float)
-    ax.plot(depth, INV_COS_RELERR_COEF / depth, **GUIDE, label="1 / (2l) (theory)")
+    ax.plot(depth, INV_COS_RELERR_COEF / depth, **GUIDE, label="_theory")
     ax.set(xscale="log", yscale="log", xlabel="depth l", ylabel="relative error of Θ_l ≈ C (1 - ρ_l)^(-1/2)")
     log_ticks(ax)
     title(ax, "Inverse-cosine-distance approximation of K∞, C = 3π / (8√2 Δ)", _settings(spec, settings))
-    ax.legend(fontsize="small")
+    kinds = [
+        Line2D([], [], color="gray", lw=2.2, label="max over pairs x ≠ x'"),
+        Line2D([], [], color="gray", lw=1, marker=".", label="median over pairs"),
+        Line2D([], [], **GUIDE, label="1 / (2l) (theory)"),
+    ]
+    ax.add_artist(ax.legend(handles=kinds, fontsize="small", loc="lower left"))
+    ax.legend(fontsize="small", loc="upper right")
     return fig
