@@ -1,6 +1,9 @@
 """ntk-eoc: the NTK of deep (a,b)-ReLU MLPs at the Edge of Chaos, its infinite-width limit, and fast
 exact samplers of its finite-width fluctuations.
 
+"SCIENCE §N" in docstrings is section N of the science notes ``src/ntk_eoc/SCIENCE.md`` (this package's
+directory): conventions, formulas, the papers' claims with their references (§8) and what is tested.
+
 The package is laid out by layer (imports go one way, down this list):
 
 - :mod:`ntk_eoc.validate`   checks of user-given values, shared by every layer

@@ -2,15 +2,16 @@
 
 Plots pick and draw data computed by :mod:`ntk_eoc.analysis.stats` and :mod:`ntk_eoc.analysis.spectrum`; they never
 compute a statistic. Reference slopes and predicted limits are drawn from the datasets (``pred_*``
-variables) or from the stated theory exponent. Figures are built on ``matplotlib.figure.Figure``
-directly (no pyplot state; files are rendered by the Agg/PDF canvases).
+variables) or from the stated theory exponents and leading terms (SCIENCE §4). Figures are built on
+``matplotlib.figure.Figure`` directly (no pyplot state; files are rendered by the Agg/PDF canvases).
 
 Inputs:
 - ``summary``: :func:`ntk_eoc.analysis.stats.summarize` output, variables over (..., statistic, bound);
 - ``spec``: :func:`ntk_eoc.analysis.spectrum.limit_spectrum` output (optionally concatenated over "activation");
-- ``factor``: :func:`ntk_eoc.analysis.stats.theory_bound_factor` values over "activation".
-A figure draws one line per combination of at most two extra dims: colour by the first, line style by
-the second (e.g. colour = activation, style = schedule); select the rest before calling.
+- ``factor``: :func:`ntk_eoc.analysis.stats.theory_bound_factor` values over "activation" (and "output_dim").
+A figure draws one line per combination of at most two extra dims; select the rest before calling.
+Every figure keeps the conventions of :mod:`.style`: colour = activation, line style = width schedule,
+dotted = theory, and a title that states the settings it holds fixed (``settings=``).
 """
 
 from .concentration import (

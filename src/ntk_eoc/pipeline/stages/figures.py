@@ -33,7 +33,7 @@ from ..plan import TABLES
 from ..specs import FiguresSpec
 from . import parser, setup_logging
 
-__all__ = ["grid", "reference"]
+__all__ = ["draw_figures", "fixed_settings", "grid", "reference"]
 
 # Swept key -> how a figure that does not show it picks its value.
 REFERENCE = {
@@ -103,47 +103,102 @@ def _activations(stores: Sequence[xr.Dataset]) -> dict[str, Any]:
     return {act.name: act for act in acts}
 
 
-def draw_figures(names, conc, summary, slopes, ksum, spec, acts, core, cfg) -> dict[str, Any]:
-    """Every figure in ``names`` from the prepared datasets; returns name -> Figure.
+def fixed_settings(core: dict[str, Any]) -> dict[str, Any]:
+    """The settings of one run's config that a figure states when it holds them fixed (a swept key the
+    figure fixes at its reference value overrides these through the data's scalar coords)."""
+    dataset = core.get("dataset", {})
+    return {
+        "activation": core.get("activation", {}).get("name"),
+        "schedule": core.get("schedule", {}).get("name"),
+        "depth": core.get("depth"),
+        "output_dim": core.get("output_dim"),
+        "n_points": dataset.get("n_points"),
+        "input_dim": dataset.get("input_dim"),
+        "dataset": dataset.get("name"),
+        "draws": core.get("draws"),
+    }
 
-    ``acts`` maps activation keys to :class:`Activation`; ``core`` is one run's config (depth, output_dim
-    where they are not swept).
-    """
-    var, stat = cfg.figures.deviation, cfg.figures.statistic
+
+def _bound_factor(acts: dict[str, Any], names: Sequence[str], depth: int, out_dims: Sequence[int]) -> xr.DataArray:
+    """(Delta^-2 + sqrt(m_l) l) kappa^2 over (activation, output_dim), with each activation's Delta."""
+    values = [[stats.theory_bound_factor(acts[a], depth, int(o)) for o in out_dims] for a in names]
+    coords = {
+        "activation": list(names),
+        "output_dim": list(out_dims),
+        "delta": ("activation", [acts[a].delta for a in names]),
+    }
+    return xr.DataArray(values, dims=("activation", "output_dim"), coords=coords)
+
+
+def _infinite_cond_note(conc: xr.Dataset, keep: Sequence[str]) -> str:
+    """Why the kernel_spectrum figure has no cond panel: the draws with lambda_min <= 0."""
+    lam = reference(conc["lambda_min"], keep)
+    return f"cond(K(θ)) not drawn: λ_min ≤ 0 (cond infinite) in {int((lam <= 0).sum())} of {lam.size} draws"
+
+
+def _concentration_figures(names, summary, slopes, acts, core, cfg) -> dict[str, Any]:
+    var, stat, fixed = cfg.figures.deviation, cfg.figures.statistic, fixed_settings(core)
     figs = {}
     keep = ("activation", "schedule", "base_width")
     if "deviation_vs_width" in names:
         figs["deviation_vs_width"] = plots.plot_deviation_vs_width(
-            reference(summary, keep), var, stat, slopes=None if slopes is None else reference(slopes, keep)
+            reference(summary, keep),
+            var,
+            stat,
+            slopes=None if slopes is None else reference(slopes, keep),
+            settings=fixed,
         )
     if "schedules" in names:
-        figs["schedules"] = plots.plot_schedule_comparison(reference(summary, (*keep, "depth")), var, stat)
+        figs["schedules"] = plots.plot_schedule_comparison(
+            reference(summary, (*keep, "depth")), var, stat, settings=fixed
+        )
     if "activations" in names:
-        ref = reference(summary, ("activation",))
+        ref = reference(summary, ("activation", "base_width"))
         depth, out_dim = (int(ref[k]) if k in ref.coords else int(core[k]) for k in ("depth", "output_dim"))
-        values = [stats.theory_bound_factor(acts[a], depth, out_dim) for a in ref.activation.values.tolist()]
-        factor = xr.DataArray(values, dims="activation", coords={"activation": ref.activation.values})
-        figs["activations"] = plots.plot_activation_factor(ref, factor, var, stat)
+        factor = _bound_factor(acts, ref.activation.values.tolist(), depth, [out_dim]).sel(output_dim=out_dim)
+        figs["activations"] = plots.plot_activation_factor(ref, factor, var, stat, settings=fixed)
     if "output_dim" in names:
-        figs["output_dim"] = plots.plot_output_dimension(reference(summary, ("output_dim", "activation")), var, stat)
+        ref = reference(summary, ("output_dim", "activation"))
+        depth = int(ref["depth"]) if "depth" in ref.coords else int(core["depth"])
+        factor = _bound_factor(acts, ref.activation.values.tolist(), depth, ref.output_dim.values.tolist())
+        figs["output_dim"] = plots.plot_output_dimension(ref, var, stat, factor=factor, settings=fixed)
+    return figs
+
+
+def draw_figures(names, conc, summary, slopes, ksum, spec, acts, core, cfg) -> dict[str, Any]:
+    """Every figure in ``names`` from the prepared datasets; returns name -> Figure.
+
+    ``acts`` maps activation keys to :class:`Activation`; ``core`` is one run's config (depth, output_dim,
+    schedule, dataset and draws where they are not swept: each figure states the settings it holds fixed).
+    """
+    var, stat, fixed = cfg.figures.deviation, cfg.figures.statistic, fixed_settings(core)
+    figs = _concentration_figures(names, summary, slopes, acts, core, cfg)
+    limit_settings = {k: fixed[k] for k in ("n_points", "input_dim", "dataset")}
     if "limit_spectrum" in names:
-        figs["limit_spectrum"] = plots.plot_limit_spectrum(spec)
+        figs["limit_spectrum"] = plots.plot_limit_spectrum(spec, settings=limit_settings)
     if "inverse_cosine" in names:
-        figs["inverse_cosine"] = plots.plot_inverse_cosine_error(spec)
+        figs["inverse_cosine"] = plots.plot_inverse_cosine_error(spec, settings=limit_settings)
     if "factorized" in names:
         rows = "dataset.input_dim" if "dataset.input_dim" in summary.dims else None
         keep_f = ("factorization", "base_width", *((rows,) if rows else ()))
         cost = reference(conc[["n_params", "seconds_per_draw", "limit_lambda_min"]], keep_f)
         figs["factorized"] = plots.plot_deviation_vs_cost(
-            reference(summary, keep_f), reference(ksum, keep_f), cost, rows=rows, var=var, statistic=stat
+            reference(summary, keep_f),
+            reference(ksum, keep_f),
+            cost,
+            rows=rows,
+            var=var,
+            statistic=stat,
+            settings=fixed,
         )
     if "kernel_spectrum" in names:
         limit = conc[["limit_lambda_min", "limit_lambda_max", "limit_cond"]]
         limit = limit.rename({k: k.removeprefix("limit_") for k in limit.data_vars})
         kept = ("activation", "base_width")
         names_k = [n for n in ("lambda_min", "lambda_max", "cond") if n in ksum]
+        note = "" if "cond" in ksum else _infinite_cond_note(conc, (*kept, "draw"))
         figs["kernel_spectrum"] = plots.plot_kernel_spectrum_vs_width(
-            reference(ksum, kept), reference(limit, kept), names=names_k
+            reference(ksum, kept), reference(limit, kept), names=names_k, settings=fixed, note=note
         )
     return figs
 

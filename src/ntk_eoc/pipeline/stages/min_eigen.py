@@ -23,7 +23,7 @@ eps N lambda_max (of either sign), so 0 is stored and the O(N^3) solver is skipp
 (:func:`ntk_eoc.math.eigen.rank_bound_zero`). lambda_max is then computed alone: by Lanczos
 (:func:`ntk_eoc.math.eigen.largest_eigenvalue`).
 
-Convention: K = [(1/n) K_theta(x_i, x_j)] (SCIENCE.md). Bombari, Amani, Mondelli (NeurIPS 2022) use
+Convention: K = [(1/n) K_theta(x_i, x_j)] (SCIENCE §2). Bombari, Amani, Mondelli (NeurIPS 2022) use
 the NTK without the 1/n factor: their lambda_min is n times the stored one.
 
 Attributes: the provenance of :func:`ntk_eoc.storage.store.provenance` plus ``key``, ``base_width``,
