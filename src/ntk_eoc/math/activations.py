@@ -129,6 +129,11 @@ class Activation(WeightScale):
         return (abs(self.a) + abs(self.b)) / math.sqrt(self.norm2)
 
     @property
+    def has_parity(self) -> bool:
+        """phi is even (a = 0) or odd (b = 0): then x and -x give kernel rows equal up to sign."""
+        return self.a == 0.0 or self.b == 0.0
+
+    @property
     def is_linear(self) -> bool:
         """Delta_phi = 0: a linear network, whose limit kernel is degenerate (flagged, not an error)."""
         return self.b == 0.0

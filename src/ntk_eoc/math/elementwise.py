@@ -95,6 +95,11 @@ class Elementwise(WeightScale):
         return _norm2(self.name)
 
     @property
+    def has_parity(self) -> bool:
+        """tanh and erf are odd (x and -x give kernel rows equal up to sign); sigmoid has no parity."""
+        return self.name in ("tanh", "erf")
+
+    @property
     def is_linear(self) -> bool:
         """Always False: sigmoid, tanh and erf are not linear."""
         return False

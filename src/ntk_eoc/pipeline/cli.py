@@ -1,5 +1,11 @@
 """The ``ntk-eoc`` command.
 
+- ``ntk-eoc list``: the experiments and the options of every config group, with their first comment line.
+- ``ntk-eoc show EXPERIMENT [--override KEY=VALUE ...] [--sweep KEY=V1,V2 ...]``: the runs of an
+  experiment (ids and swept values), the resolved config of the first run, and the folder its results
+  go to; the same composition and validation as the workflow, in about a second.
+- ``ntk-eoc summarize RESULTS/VIEW``: what a finished run found (verdicts, rows that did not hold,
+  warnings in its logs) and where its figures and tables are.
 - ``ntk-eoc verify PATH [--full] [--repair]``: verify every store at or under PATH, one line per bad
   store (naming the array and the chunk); ``--repair`` (implies ``--full``) moves bad stores aside so
   that Snakemake rewrites them (:mod:`ntk_eoc.storage.scan` says exactly when).
@@ -16,10 +22,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..storage.archive import ArchiveError, pack, restore, verify
 from ..storage.integrity import StoreError
 from ..storage.scan import verify_tree
+from .runs import ConfigError
 
 __all__ = ["main"]
 
@@ -42,10 +50,24 @@ def _archive_parser(commands: argparse._SubParsersAction) -> None:
     r.add_argument("dest", metavar="DIR", help="destination directory")
 
 
+def _config_parsers(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser("list", help="the experiments and the options of every config group")
+    show = commands.add_parser("show", help="the runs and resolved config of an experiment")
+    show.add_argument("experiment", metavar="EXPERIMENT", help="an option of config/hydra/experiment/")
+    show.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="as overrides=[...]")
+    show.add_argument("--sweep", action="append", default=None, metavar="KEY=V1,V2", help="as sweep=[...]")
+    show.add_argument("--config-dir", default="config", metavar="DIR", help="the project's config folder")
+    listing = commands._name_parser_map["list"]
+    listing.add_argument("--config-dir", default="config", metavar="DIR", help="the project's config folder")
+    summary = commands.add_parser("summarize", help="what a finished run found and where its outputs are")
+    summary.add_argument("view", metavar="RESULTS/VIEW", help="e.g. results/demo")
+
+
 def _parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="ntk-eoc", description="ntk-eoc utilities")
     cli.add_argument("-v", "--verbose", action="store_true", help="log every archive member")
     commands = cli.add_subparsers(dest="command", required=True)
+    _config_parsers(commands)
     check = commands.add_parser("verify", help="verify every zarr store at or under PATH")
     check.add_argument("path", metavar="PATH", help="a store, or a folder such as results/")
     check.add_argument("--full", action="store_true", help="also hash every chunk (default: sizes and metadata)")
@@ -88,6 +110,54 @@ def _archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_comment(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("#") and "@package" not in line:
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def _list(args: argparse.Namespace) -> int:
+    hydra = Path(args.config_dir) / "hydra"
+    if not hydra.is_dir():
+        raise OSError(f"{hydra} is not a folder: run from the repository root or pass --config-dir")
+    for group in sorted(p for p in hydra.iterdir() if p.is_dir()):
+        print(f"{group.name}:")
+        for option in sorted(group.glob("*.yaml")):
+            print(f"  {option.stem:<22} {_first_comment(option)}")
+    print("run one with: snakemake --cores 2 --config experiment=<name>; see its runs: ntk-eoc show <name>")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .plan import Plan
+
+    config_dir = Path(args.config_dir)
+    cfg = yaml.safe_load((config_dir / "config.yaml").read_text())
+    cfg.update(experiment=args.experiment, overrides=args.override, sweep=args.sweep)
+    cfg["hydra_config_dir"] = str(config_dir / "hydra")
+    plan = Plan(cfg, Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml")
+    print(f"{args.experiment}: {len(plan.runs)} run(s), study {plan.study}; results in {plan.results}/")
+    for rid, run in plan.runs.items():
+        axes = ", ".join(f"{k}={v}" for k, v in run.axes.items()) or "(nothing swept)"
+        print(f"  {rid}: {axes}")
+    first = next(iter(plan.runs.values()))
+    print(f"resolved config of {first.run_id}:")
+    print(yaml.safe_dump(first.resolved, sort_keys=False).rstrip())
+    return 0
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from .summary import summarize
+
+    if not Path(args.view).is_dir():
+        raise OSError(f"{args.view} is not a results folder (e.g. results/demo)")
+    print(summarize(args.view))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 on success, 1 on a failed check or error)."""
     args = _parser().parse_args(argv)
@@ -95,9 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    commands = {"verify": _verify_stores, "archive": _archive, "list": _list, "show": _show, "summarize": _summarize}
     try:
-        return _verify_stores(args) if args.command == "verify" else _archive(args)
-    except (ArchiveError, StoreError, OSError) as err:
+        return commands[args.command](args)
+    except (ArchiveError, StoreError, ConfigError, OSError) as err:
         print(f"ntk-eoc: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
 

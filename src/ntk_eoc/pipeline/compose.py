@@ -10,9 +10,12 @@ many times in one process.
 
 from __future__ import annotations
 
+import difflib
 import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .runs import ConfigError
@@ -118,8 +121,41 @@ def _compose(hydra_dir: str, config_name: str, overrides: Sequence[str], with_hy
             return compose(config_name, overrides=list(overrides), return_hydra_config=with_hydra)
     except (HydraException, OmegaConfBaseException) as err:
         message = " ".join(str(err).split("Config search path")[0].split())
+        unknown = re.match(r"Could not override '([^']+)'", message)
+        if unknown:
+            override = next((o for o in overrides if o.lstrip("+~").partition("=")[0] == unknown.group(1)), "")
+            reason = unknown_key(hydra_dir, config_name, list(overrides[:1]), unknown.group(1))
+            raise ConfigError(unknown.group(1), override.partition("=")[2], reason) from None
         for override in reversed(overrides):
             key, _, value = override.lstrip("+~").partition("=")
             if f"'{key}'" in message or f"'{key}/{value}'" in message or f"'{override}'" in message:
                 raise ConfigError(key, value, message) from None
         raise ConfigError("overrides", list(overrides), message) from None
+
+
+def _keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf of a config tree."""
+    out = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        out += _keys(value, f"{path}.") if isinstance(value, Mapping) else [path]
+    return out
+
+
+def unknown_key(hydra_dir: str, config_name: str, base: Sequence[str], key: str) -> str:
+    """Why ``key`` cannot be set, before Hydra's own hint: the closest known keys of a run, or the options
+    of a config group that have it (``activation.a`` is a key of ``activation=custom``)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(_compose(hydra_dir, config_name, base, with_hydra=False), resolve=False)
+    known = _keys(cfg)
+    group, _, sub = key.partition(".")
+    options = sorted(
+        p.stem for p in Path(hydra_dir, group).glob("*.yaml") if sub and sub in (yaml.safe_load(p.read_text()) or {})
+    )
+    if options:
+        return f"unknown key here; {sub} is a key of {', '.join(f'{group}={o}' for o in options)}: select it"
+    close = difflib.get_close_matches(key, known, n=3)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"unknown key; {hint}keys of a run: {', '.join(sorted(known))}"

@@ -109,11 +109,14 @@ MIN_EIGEN_OUTPUTS = {
     "png": "figures/min_eigen.png",
     "pdf": "figures/min_eigen.pdf",
 }
+# Datasets up to this n^2 m_0 (a fraction of a second) are checked for distinct points when the workflow
+# is planned; larger ones by their dataset job.
+DISTINCT_CHECK_FLOPS = 10**9
 # Folder names under <results_dir>/ that a view cannot take.
 RESERVED = ("stores", "archives")
 # A view name derived from overrides and sweeps is cut here (and ends in a hash of the rest).
 VIEW_NAME_CHARS = 80
-_VIEW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=,.~-]*$")
+_VIEW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=,.-]*$")
 
 
 def figure_names(all_axes: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -128,14 +131,16 @@ def figure_names(all_axes: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def view_name(experiment: str, overrides: Sequence[str], sweep: Sequence[str] | None, name: str | None) -> str:
     """The folder of an experiment's figures and tables: ``name`` if given, the experiment without overrides
-    and sweeps, else ``<experiment>+<override>+<sweep entry>...`` with brackets, quotes and spaces dropped
-    and ``/`` turned into ``-`` (``demo+draws=512``, ``demo+activation=relu,abs,leaky_relu``)."""
+    and sweeps, else ``<experiment>+<override>+<sweep entry>...`` with ``/``, ``~`` turned into ``-`` and
+    other characters outside ``[A-Za-z0-9_+=,.-]`` dropped (``demo+draws=512``,
+    ``demo+activation=relu,abs,leaky_relu``)."""
     if name is not None:
         if not _VIEW_NAME.match(name) or name in RESERVED:
-            reason = "must be a plain folder name (letters, digits, _+=,.~-), not stores or archives"
+            reason = "must be a plain folder name (letters, digits, _+=,.-), not stores or archives"
             raise ConfigError("name", name, reason)
         return name
-    parts = [re.sub(r"[\[\]\"' ]", "", entry).replace("/", "-") for entry in [*overrides, *(sweep or [])]]
+    entries = [entry.replace("/", "-").replace("~", "-") for entry in [*overrides, *(sweep or [])]]
+    parts = [re.sub(r"[^A-Za-z0-9_+=,.-]", "", entry) for entry in entries]
     label = "+".join([experiment, *parts])
     if len(label) > VIEW_NAME_CHARS:
         label = f"{label[: VIEW_NAME_CHARS - 7]}-{config_hash(parts)}"
@@ -179,6 +184,7 @@ class Plan:
         self.study = Study(studies[0])
         self._check_shared_settings()
         self.datasets = _by(self.runs, "dataset")
+        self._check_datasets()
         self.samples = _by(self.runs, "sample_key")
         self.limits = _by(self.runs, "limit_key") if self.study == Study.LIMIT else {}
         self.spectra = _by(self.runs, "spectrum_key") if self.study == Study.LIMIT else {}
@@ -191,6 +197,25 @@ class Plan:
             for section in ("concentration", "figures", "min_eigen"):
                 if getattr(run.config, section) != getattr(first.config, section):
                     raise ConfigError(section, rid, f"analysis section differs from run {first_id}")
+
+    def _check_datasets(self) -> None:
+        """Refuse, before any job, a dataset with coinciding points (or opposite ones when an activation
+        has a parity): K would be singular. Datasets of more than :data:`DISTINCT_CHECK_FLOPS` work are
+        checked by their dataset job instead, before anything reads them."""
+        from ..storage.datasets import check_distinct
+
+        for name, run in self.datasets.items():
+            ds = run.config.dataset
+            if ds.n_points**2 * ds.input_dim > DISTINCT_CHECK_FLOPS:
+                continue
+            try:
+                check_distinct(ds.make(), antipodal=self._antipodal(name))
+            except ValueError as err:
+                raise ConfigError("dataset", name, str(err).removeprefix("dataset: ")) from None
+
+    def _antipodal(self, dataset: str) -> bool:
+        """Opposite points are refused when an activation reading the dataset has a parity."""
+        return any(run.config.activation.has_parity for run in self.runs.values() if run.dataset == dataset)
 
     # --- paths -----------------------------------------------------------------------------------
 
@@ -338,7 +363,8 @@ class Plan:
         return RunConfigSpec(self.runs[wildcards.run].resolved).to_json()
 
     def dataset_spec(self, wildcards: Any) -> str:
-        return DatasetSpec(self.datasets[wildcards.dataset].config.dataset).to_json()
+        name = wildcards.dataset
+        return DatasetSpec(self.datasets[name].config.dataset, self._antipodal(name)).to_json()
 
     def sample_spec(self, wildcards: Any) -> str:
         cfg, widths = self.samples[wildcards.sample_key].config, _widths(wildcards.widths)
@@ -392,12 +418,16 @@ class Plan:
     # --- after the run -----------------------------------------------------------------------------
 
     def summary(self) -> str:
-        """Where the outputs are: the view's folders and the shared stores."""
-        folders = sorted(p for p in Path(self.results).iterdir() if p.is_dir())
-        lines = [f"ntk-eoc: {self.view!r} is complete; figures, tables and configs under {self.results}/:"]
-        lines += [f"  {p}/  ({sum(1 for _ in p.iterdir())} entries)" for p in folders]
-        lines.append(f"  stores (shared by every experiment): {self.stores}/")
-        return "\n".join(lines)
+        """What the run found (:func:`.summary.summarize`): verdicts, warnings of every job the view
+        depends on, and where the outputs are."""
+        from .summary import summarize
+
+        logs = [self._log_of_store(path) for path in self.store_paths()]
+        return summarize(self.results, logs) + f"\n  shared stores: {self.stores}/"
+
+    def _log_of_store(self, path: str) -> str:
+        """The log of the job that wrote a shared store."""
+        return f"{self.stores}/logs/{_stem(path.removeprefix(self.stores + '/'))}.log"
 
 
 def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:

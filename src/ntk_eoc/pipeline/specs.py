@@ -108,9 +108,11 @@ class RunConfigSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec(Spec):
-    """Stage dataset: one dataset config."""
+    """Stage dataset: one dataset config, and whether opposite points are refused (an activation that
+    reads the dataset has a parity)."""
 
     dataset: DatasetConfig
+    antipodal: bool
 
 
 @dataclasses.dataclass(frozen=True)

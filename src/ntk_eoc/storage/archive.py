@@ -73,6 +73,8 @@ from .store import git_commit
 __all__ = ["MANIFEST", "ArchiveError", "pack", "restore", "verify"]
 
 RESTORE_PREFIX = ".ntk-eoc-restore-"
+# The results folder's shared stores (ntk_eoc.pipeline.plan): archived store by store.
+SHARED = "stores"
 log = logging.getLogger(__name__)
 
 
@@ -140,8 +142,24 @@ def _roots(experiment_dir: Path, extra_roots: Sequence[str | os.PathLike[str]]) 
     return roots
 
 
-def _pack_root(zf: zipfile.ZipFile, name: str, folder: Path, scratch: Path, members: dict[str, Any]) -> None:
-    for path, is_store in _walk(folder):
+def _shared_stores(experiment_dir: Path, stores: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The given stores, resolved; each must be a store inside ``<results>/stores/``."""
+    folder = experiment_dir.resolve().parent / SHARED
+    out = []
+    for store in map(Path, stores):
+        path = store.resolve()
+        if not path.is_relative_to(folder) or not _is_store(path):
+            raise ArchiveError(f"{store} is not a store inside the shared folder {folder}")
+        out.append(path)
+    return sorted(set(out))
+
+
+def _pack_root(
+    zf: zipfile.ZipFile, name: str, folder: Path, scratch: Path, members: dict[str, Any], only: Sequence[Path] = ()
+) -> None:
+    """Pack every store and file under ``folder`` as ``<name>/<relative path>``, or just the stores ``only``."""
+    entries = [(path, True) for path in only] if only else _walk(folder)
+    for path, is_store in entries:
         rel = path.relative_to(folder).as_posix()
         entry: dict[str, Any] = {}
         if is_store:
@@ -158,14 +176,18 @@ def pack(
     experiment_dir: str | os.PathLike[str],
     out_zip: str | os.PathLike[str],
     extra_roots: Sequence[str | os.PathLike[str]] = (),
+    stores: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Pack ``results/<experiment>/`` (``experiment_dir``) and any ``extra_roots`` (folders inside the
-    same results folder, e.g. ``results/stores``) into ``out_zip``; returns the zip path.
+    same results folder, packed whole) into ``out_zip``; returns the zip path. ``stores`` are single
+    stores of the results folder's shared ``stores/`` folder, packed under the root ``results/stores``
+    (the stores one experiment reads, without those of other experiments).
 
     Every store is fully verified first (ArchiveError naming a damaged one). The zip is written under
     a temporary sibling name and renamed into place when complete.
     """
     roots = _roots(Path(experiment_dir), extra_roots)
+    shared = _shared_stores(Path(experiment_dir), stores)
     experiment = Path(experiment_dir).resolve().name
     out = Path(out_zip)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +200,10 @@ def pack(
         ):
             for name, folder in roots.items():
                 _pack_root(zf, name, folder, Path(scratch), members)
+            if shared:
+                folder = Path(experiment_dir).resolve().parent / SHARED
+                _pack_root(zf, f"{RESULTS}/{SHARED}", folder, Path(scratch), members, shared)
+                roots[f"{RESULTS}/{SHARED}"] = folder
             env = json.dumps(environment(experiment), indent=2).encode()
             zf.writestr(ENVIRONMENT, env)
             members[ENVIRONMENT] = {"sha256": sha256_hex(env), "size": len(env)}

@@ -20,6 +20,7 @@ import xarray as xr
 
 from ...analysis.spectrum import eigen_summary
 from ...analysis.stats import deviations
+from ...storage.invariants import check_kernel
 from ...storage.samples import kernels_of_run
 from ...storage.store import open_store, provenance, write_store
 from ..specs import ConcentrationSpec
@@ -52,8 +53,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec: ConcentrationSpec = args.spec
     log = setup_logging()
     began = time.perf_counter()
-    kernels = kernels_of_run([open_store(p) for p in args.samples])
-    ds = concentration(kernels["K"], open_store(args.limit)["K_inf"].load())
+    limit = open_store(args.limit)["K_inf"].load()
+    check_kernel(limit, args.limit, name="K_inf", positive=True)
+    blocks = [open_store(path) for path in args.samples]
+    for path, block in zip(args.samples, blocks, strict=True):  # name the input store that breaks them
+        check_kernel(block["K"], path, reference=np.diag(limit.values))
+    kernels = kernels_of_run(blocks)
+    ds = concentration(kernels["K"], limit)
     ds["n_params"], ds["seconds_per_draw"] = kernels["n_params"], kernels["seconds_per_draw"]
     for width in ds.base_width.values:
         one = ds.sel(base_width=width)

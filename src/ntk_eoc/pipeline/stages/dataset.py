@@ -1,4 +1,5 @@
-"""Stage dataset: generate the inputs x (:mod:`ntk_eoc.storage.datasets`) and write them as a store."""
+"""Stage dataset: generate the inputs x (:mod:`ntk_eoc.storage.datasets`), refuse coinciding (or, for
+activations with a parity, opposite) points naming them, and write the inputs as a store."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__, DatasetSpec, "output").parse_args(argv)
     log = setup_logging()
     start = time.perf_counter()
+    from ...storage.datasets import check_distinct
+
     dataset = args.spec.dataset
     x = dataset.make()
+    check_distinct(x, antipodal=args.spec.antipodal)
     n, m0 = x.shape
     log.info("dataset %s: n=%d m_0=%d, mean ||x||^2 = %.6g", dataset.name, n, m0, np.mean(np.sum(x**2, 1)))
     ds = xr.Dataset(

@@ -1,0 +1,72 @@
+"""What a finished run found, in a few lines: verdict counts of the claims tables, the rows that did not
+hold, the warnings the jobs logged, and where the figures, tables and report are.
+
+Printed at the end of every workflow run (``onsuccess`` in the Snakefile) and by
+``ntk-eoc summarize <results/view>`` for any results folder. Reads only CSV files and logs (no JAX).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["summarize", "warnings_in"]
+
+CLAIMS_TABLES = ("claims.csv", "min_eigen_claims.csv")
+# Rows listed when a claim does not hold (the rest are counted).
+MAX_LISTED = 12
+MAX_WARNINGS = 8
+_WARNING = re.compile(r"(?:WARNING|Warning)[: ](.*)")
+
+
+def _claims(table: Path) -> list[dict[str, str]]:
+    with table.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _row_text(row: dict[str, str]) -> str:
+    interval = f" [{row['ci_low']}, {row['ci_high']}]" if row.get("ci_low") else ""
+    return f"{row['verdict']}: {row['claim']} (measured {row.get('measured', '')}{interval})"
+
+
+def warnings_in(logs: Iterable[Path]) -> Counter:
+    """Distinct warning messages of the job logs, with how many logs carry each."""
+    found: Counter = Counter()
+    for log in logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        messages = {m.group(1).strip() for m in _WARNING.finditer(text)}
+        found.update(m for m in messages if m)
+    return found
+
+
+def summarize(view: str | Path, logs: Iterable[str | Path] = ()) -> str:
+    """The summary of a results folder ``view`` (``results/<experiment>``); ``logs``: job logs to scan for
+    warnings besides the view's own ``logs/``."""
+    view = Path(view)
+    lines = [f"ntk-eoc: results in {view}/"]
+    for name in CLAIMS_TABLES:
+        table = view / "tables" / name
+        if not table.is_file():
+            continue
+        rows = _claims(table)
+        counts = Counter(row.get("verdict", "") for row in rows)
+        lines.append(f"  {table}: {len(rows)} claims, " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+        open_rows = [row for row in rows if row.get("verdict") not in ("holds", "by theorem")]
+        lines += [f"    {_row_text(row)}" for row in open_rows[:MAX_LISTED]]
+        if len(open_rows) > MAX_LISTED:
+            lines.append(f"    ... {len(open_rows) - MAX_LISTED} more in {table.with_suffix('.md')}")
+    found = warnings_in([*map(Path, logs), *(view / "logs").rglob("*.log")])
+    if found:
+        lines.append(f"  warnings in the job logs ({sum(found.values())}):")
+        lines += [f"    {message} ({count} job(s))" for message, count in found.most_common(MAX_WARNINGS)]
+    for folder in ("figures", "tables", "configs"):
+        if (view / folder).is_dir():
+            lines.append(f"  {folder}: {view / folder}/ ({sum(1 for _ in (view / folder).iterdir())} files)")
+    lines.append(f"  report: snakemake --report {view}/report.html (every figure with its caption)")
+    return "\n".join(lines)
