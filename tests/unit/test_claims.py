@@ -234,3 +234,11 @@ def test_table_is_written_as_csv_and_markdown(relu_x, tmp_path):
     assert all(f"- **R{k + 1}**: {r}" in text for k, r in enumerate(rules))
     assert "equivalence, margin 0.1" in text and "resample draw ids jointly" in text
     assert claims_markdown(table) == text
+
+
+def test_fluctuation_rows_join_the_table():
+    coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
+    data = {"v_diag": 0.23, "v_diag_ci_low": 0.22, "v_diag_ci_high": 0.24, "v_diag_pred": 0.23, "beta": 0.0625}
+    summary = xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
+    row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
+    assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.22, 0.24] vs band [0.2254, 0.2346]
