@@ -145,3 +145,17 @@ def test_fluctuation_rows_reach_every_verdict(low, high, verdict):
     assert (row.kind, row.predicted, row.verdict, row.margin) == ("measured", 0.23, verdict, 0.1)
     assert "activation=relu, schedule=constant, depth=5, base_width=64" in row.claim
     assert "predicted x (1 +- 0.1)" in row.rule
+
+
+def test_predicted_curves_evaluate_the_law_at_every_depth():
+    from ntk_eoc.analysis.fluctuations import predicted_curves
+    from ntk_eoc.math.fluctuations import v_diag_constant_asymptotic, v_diag_quadratic_limit
+
+    curves = predicted_curves(["relu", "abs"], 32, [2, 9])
+    relu = Activation.named("relu")
+    assert float(curves.v_diag_pred.sel(activation="relu", schedule="constant", depth=9)) == pytest.approx(
+        1.302, abs=5e-4
+    )  # SCIENCE §6
+    assert float(curves.quadratic_limit.sel(activation="relu")) == v_diag_quadratic_limit(relu, 32)
+    assert float(curves.constant_asymptotic.sel(activation="relu", depth=9)) == v_diag_constant_asymptotic(relu, 32, 9)
+    assert curves.v_diag_pred.dims == ("activation", "schedule", "depth") and int(curves.base_width) == 32

@@ -27,13 +27,13 @@ standard deviation.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
 from ..math.activations import Activation
-from ..math.fluctuations import beta, v_diag
+from ..math.fluctuations import beta, v_diag, v_diag_constant_asymptotic, v_diag_quadratic_limit
 from ..math.schedules import SCHEDULES, widths
 from ..validate import InvalidValue, check_finite, integer
 from .bootstrap import DRAW_DIM, RANDOM_NUMBERS, aligned_draws, check_bootstrap_args, percentile_ci, resample_counts
@@ -44,6 +44,7 @@ __all__ = [
     "fluctuation_rows",
     "fluctuation_summary",
     "measure_fluctuations",
+    "predicted_curves",
     "predicted_fluctuations",
 ]
 
@@ -225,3 +226,40 @@ def fluctuation_rows(summary: xr.Dataset, *, margin: float = DEFAULT_FLUCTUATION
         pred, ci = float(cell.v_diag_pred), (float(cell.v_diag_ci_low), float(cell.v_diag_ci_high))
         rows.append(claim_row(claim, Kind.MEASURED, pred, float(cell.v_diag), ci, rule, rule.decide(pred, *ci)))
     return rows
+
+
+def predicted_curves(
+    activations: Sequence[str],
+    base_width: int,
+    depths: Sequence[int],
+    *,
+    schedules: Sequence[str] = SCHEDULES,
+    activation_map: Mapping[str, Activation] | None = None,
+) -> xr.Dataset:
+    """The law along depth at one base width, for drawing.   [SCIENCE §6]
+
+    Returns:
+        Dataset with ``v_diag_pred`` over (activation, schedule, depth), ``quadratic_limit`` (the l -> infinity
+        saturation sinh(pi sqrt(C/m)) / (pi sqrt(C/m)) - 1) over activation and ``constant_asymptotic``
+        (exp((2C + C') l / (3m)) - 1) over (activation, depth); coordinate ``base_width``.
+    """
+    acts = {
+        a: activation_map[a] if activation_map and a in activation_map else Activation.named(a) for a in activations
+    }
+    ls = [integer(f"depths[{k}]", d, where="predicted_curves") for k, d in enumerate(depths)]
+    pred = [
+        [[v_diag(act, widths(s, base_width, d, 1, 1, max_bytes_per_point=None)[1:-1]) for d in ls] for s in schedules]
+        for act in acts.values()
+    ]
+    coords = {"activation": list(acts), "schedule": list(schedules), "depth": ls, "base_width": base_width}
+    return xr.Dataset(
+        {
+            "v_diag_pred": (("activation", "schedule", "depth"), np.array(pred)),
+            "quadratic_limit": ("activation", [v_diag_quadratic_limit(a, base_width) for a in acts.values()]),
+            "constant_asymptotic": (
+                ("activation", "depth"),
+                [[v_diag_constant_asymptotic(a, base_width, d) for d in ls] for a in acts.values()],
+            ),
+        },
+        coords=coords,
+    )
