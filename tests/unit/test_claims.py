@@ -242,3 +242,17 @@ def test_fluctuation_rows_join_the_table():
     summary = xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
     row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
     assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.22, 0.24] vs band [0.2254, 0.2346]
+
+
+def test_bad_settings_name_the_key():
+    dev = _deviations({"base_width": [32, 64]}, lambda base_width: base_width**-0.5)
+    with pytest.raises(ValueError, match="m_min=-1"):
+        _table(dev, m_min=-1)
+    with pytest.raises(ValueError, match="var='fro_abs'"):
+        _table(dev, var="fro_abs")
+    with pytest.raises(ValueError, match="depth_var='op_rel'"):
+        _table(dev, depth_var="op_rel")
+    with pytest.raises(ValueError, match="limit_min_depth=1"):
+        _table(dev, limit_min_depth=1)
+    with pytest.raises(ValueError, match=r"margin=-0\.1"):
+        _table(dev, slope_margin=-0.1)

@@ -12,9 +12,10 @@ from ntk_eoc.analysis.fluctuations import (
     fluctuation_rows,
     fluctuation_summary,
     measure_fluctuations,
+    predicted_curves,
     predicted_fluctuations,
 )
-from ntk_eoc.math.fluctuations import v_diag
+from ntk_eoc.math.fluctuations import v_diag, v_diag_constant_asymptotic, v_diag_quadratic_limit
 
 # Means and variances of <= 200 float64 values by two routes (weights vs numpy): a few ulps.
 FLOAT64_RTOL = 1e-12
@@ -148,9 +149,6 @@ def test_fluctuation_rows_reach_every_verdict(low, high, verdict):
 
 
 def test_predicted_curves_evaluate_the_law_at_every_depth():
-    from ntk_eoc.analysis.fluctuations import predicted_curves
-    from ntk_eoc.math.fluctuations import v_diag_constant_asymptotic, v_diag_quadratic_limit
-
     curves = predicted_curves(["relu", "abs"], 32, [2, 9])
     relu = Activation.named("relu")
     assert float(curves.v_diag_pred.sel(activation="relu", schedule="constant", depth=9)) == pytest.approx(

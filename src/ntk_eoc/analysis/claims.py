@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from ..math.activations import Activation
+from ..validate import InvalidValue, integer
 from .bootstrap import RANDOM_NUMBERS
 from .concentration_claims import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
 from .fluctuations import DEFAULT_FLUCTUATION_MARGIN, fluctuation_rows
@@ -112,6 +113,13 @@ def claims_table(
         DataFrame with columns :data:`COLUMNS`, measured and bound rows first (NaN CI for exact rows).
     """
     s = ConcentrationClaimSettings(n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin)
+    integer("limit_min_depth", limit_min_depth, 3, where="claims_table")
+    if deviations is not None:
+        for key, name in (("var", var), ("depth_var", depth_var)):
+            if name is not None and name not in deviations:
+                raise InvalidValue(
+                    key, name, f"not a variable of the deviations ({list(deviations.data_vars)})", "claims_table"
+                )
     seeds = np.random.SeedSequence(seed).spawn(6)
     get = _lookup(activations)
     rows: list[dict] = []
