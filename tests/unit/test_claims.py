@@ -1,8 +1,17 @@
-"""The claims table's columns and verdicts on tiny synthetic datasets (ntk_eoc.claims)."""
+"""The claims table on synthetic data: every row type reaches holds, fails and inconclusive (ntk_eoc.analysis.claims).
+
+Deviations are planted as mean(cell) x u_{pi_cell(s)} over the draws s, where u = exp(noise z) / mean(exp(noise z))
+for one standard normal sample z, and pi_cell is a permutation per cell. Every cell's sample mean is then
+exactly its planted mean, so every point estimate (log-log slope, ratio) is exactly the planted value, while
+the permutations make the paired bootstrap CIs as wide as for independent noise. With NOISE = 0.05 over
+64 draws a CI half-width is ~0.02; planted values >= 0.1 from a rule's threshold decide the verdict.
+"Inconclusive" cases plant the value exactly on the threshold with EDGE_NOISE = 0.3 over 32 draws: the CI
+(half-width ~0.1) then straddles it.
+"""
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -10,129 +19,240 @@ import pytest
 import xarray as xr
 
 from ntk_eoc import Activation
-from ntk_eoc.analysis.claims import (
-    COLUMNS,
-    claims_markdown,
-    claims_table,
-    limit_verdict,
-    ratio_verdict,
-    slope_verdict,
-    write_claims,
-)
+from ntk_eoc.analysis.claims import COLUMNS, DEFAULTS, claims_markdown, claims_table, write_claims
 from ntk_eoc.analysis.spectrum import limit_spectrum
+from ntk_eoc.analysis.stats import bound_log_slope
 
-N_BOOT = 400  # the planted effects below are many CI widths away from the thresholds
-WIDTHS = [16, 64, 256, 1024]
+N_BOOT = 300
+NOISE, N_DRAWS = 0.05, 64
+EDGE_NOISE, EDGE_DRAWS = 0.3, 32
 
 
-def _deviations(slopes: dict, levels: dict, n_draws: int = 64, seed: int = 0) -> xr.Dataset:
-    """op_abs = level(activation, schedule) * m^slope(schedule) * depth * exp(0.2 z)."""
+def _deviations(coords: dict, mean, noise=NOISE, n_draws=N_DRAWS, seed=0, var="op_abs", **scalars) -> xr.Dataset:
+    """``var`` over (coords..., draw) whose sample mean over draws is exactly mean(**coords as DataArrays)."""
+    axes = {k: xr.DataArray(np.asarray(v), dims=k, coords={k: v}) for k, v in coords.items()}
+    expected = xr.DataArray(mean(**axes)).broadcast_like(xr.Dataset(axes)).transpose(*coords)
     rng = np.random.default_rng(seed)
-    acts, scheds, depths = ["relu", "abs"], ["quadratic", "constant"], [2, 3]
-    m = np.array(WIDTHS, dtype=float)
-    values = np.empty((2, 2, 2, len(WIDTHS), n_draws))
-    for (a, act), (s, sched), (d, depth) in itertools.product(*map(enumerate, (acts, scheds, depths))):
-        mean = levels[act, sched] * m ** slopes[sched] * depth
-        values[a, s, d] = mean[:, None] * np.exp(0.2 * rng.standard_normal((len(WIDTHS), n_draws)))
-    return xr.Dataset(
-        {"op_abs": (("activation", "schedule", "depth", "base_width", "draw"), values)},
-        coords={"activation": acts, "schedule": scheds, "depth": depths, "base_width": WIDTHS},
+    u = np.exp(noise * rng.standard_normal(n_draws))
+    u /= u.mean()
+    cells = int(np.prod(expected.shape))
+    factors = np.stack([rng.permutation(u) for _ in range(cells)]).reshape(*expected.shape, n_draws)
+    values = expected.values[..., None] * factors
+    dev = xr.Dataset(
+        {var: ((*coords, "draw"), values)},
+        coords={**{k: list(v) for k, v in coords.items()}, "draw": np.arange(n_draws)},
     )
+    return dev.assign_coords(scalars)
 
 
-@pytest.fixture(scope="module")
-def table() -> pd.DataFrame:
-    dev = _deviations(
-        slopes={"quadratic": -0.5, "constant": -0.25},
-        levels={
-            ("relu", "quadratic"): 2.0,
-            ("abs", "quadratic"): 1.0,
-            ("relu", "constant"): 4.0,
-            ("abs", "constant"): 3.0,
-        },
-    )
-    x = np.random.default_rng(1).standard_normal((4, 6))
-    x *= np.sqrt(6) / np.linalg.norm(x, axis=1, keepdims=True)
-    spec = limit_spectrum(x, Activation.named("abs"), [10, 100, 1000, 20_000])
-    return claims_table(dev, spec, n_boot=N_BOOT, seed=2)
-
-
-def _row(table, *needles):
+def _only(table: pd.DataFrame, *needles: str) -> pd.Series:
     hits = table[[all(n in c for n in needles) for c in table.claim]]
     assert len(hits) == 1, (needles, table.claim.tolist())
     return hits.iloc[0]
 
 
-def test_columns_are_the_contract(table):
-    assert tuple(table.columns) == COLUMNS
+def _table(dev=None, spec=None, **kwargs) -> pd.DataFrame:
+    return claims_table(dev, spec, n_boot=N_BOOT, seed=1, **kwargs)
 
 
-def test_slope_rows_per_activation_and_schedule(table):
-    slopes = table[table.claim.str.startswith("slope of log mean op_abs vs log m (")]
-    assert len(slopes) == 4
-    assert (slopes.predicted == -0.5).all()
-    assert all("depth=3" in c for c in slopes.claim)  # the reference cell is the deepest depth
-    for act in ("relu", "abs"):
-        assert _row(table, "vs log m (", f"activation={act}", "quadratic").verdict == "consistent"
-        # planted -1/4 lies far above -1/2
-        assert _row(table, "vs log m (", f"activation={act}", "constant").verdict == "above prediction"
+WIDTHS = [8, 32, 64, 128, 256]
 
 
-def test_ratio_rows_and_directions(table):
-    abs_relu = table[table.claim.str.contains("ratio abs/relu")]
-    assert len(abs_relu) == 2  # one per schedule
-    quad = _row(table, "ratio abs/relu", "schedule=quadratic")
-    assert quad.measured == pytest.approx(0.5, rel=0.1)  # planted 1.0 / 2.0; 64 draws with 20% noise
-    assert quad.verdict == "direction holds" and quad.ci_high < 1.0
-    assert "bound factor ratio" in quad.claim
-    # quadratic beats constant: planted ratio 2 m^-1/4 / 4 = 0.09 (relu), 1 m^-1/4 / 3 = 0.06 (abs) at m = 1024
-    for act in ("relu", "abs"):
-        assert _row(table, "ratio quadratic/constant", f"activation={act}").verdict == "direction holds"
+@pytest.mark.parametrize(
+    ("slope", "noise", "n_draws", "verdict"),
+    [(-0.5, NOISE, N_DRAWS, "holds"), (-0.8, NOISE, N_DRAWS, "fails"), (-0.6, EDGE_NOISE, EDGE_DRAWS, "inconclusive")],
+)
+def test_slope_rows(slope, noise, n_draws, verdict):
+    def mean(base_width, activation):  # with an O(1/m) bend below m_min = 32, which the fit ignores
+        return 2.0 * base_width**slope * xr.where(base_width < 32, 3.0, 1.0)
+
+    dev = _deviations({"activation": ["relu"], "base_width": WIDTHS}, mean, noise, n_draws)
+    row = _only(_table(dev), "slope of log mean op_abs vs log m")
+    assert (row.kind, row.predicted, row.margin, row.verdict) == ("measured", -0.5, DEFAULTS["slope_margin"], verdict)
+    assert "m=32..256" in row.claim and row.ci_low <= row.measured <= row.ci_high
+    assert row.measured == pytest.approx(slope, abs=1e-12)  # sample means are exactly planted
 
 
-def test_deep_limit_rows(table):
-    limits = table[table.claim.str.contains("->")]
-    assert len(limits) == 4
-    assert limits.ci_low.isna().all() and limits.ci_high.isna().all()
-    cond = _row(table, "cond(K_inf)")
-    assert cond.predicted == pytest.approx(1 + 4 / 3)
-    assert cond.verdict == "consistent"  # at l = 2e4 the gap is ~1e-3
+DEPTHS = [2, 4, 8]
 
 
-def test_verdict_rules():
-    assert slope_verdict(-0.5, -0.6, -0.4) == "consistent"
-    assert slope_verdict(-0.5, -0.8, -0.6) == "below prediction"
-    assert slope_verdict(-0.5, -0.3, -0.2) == "above prediction"
-    assert ratio_verdict(0.5, 0.9) == "direction holds"
-    assert ratio_verdict(1.1, 1.3) == "direction fails"
-    assert ratio_verdict(0.9, 1.1) == "inconclusive"
-    assert limit_verdict(4.0, np.array([4.2, 4.1]), 0.01) == "approaching"
-    assert limit_verdict(4.0, np.array([4.1, 4.2]), 0.01) == "inconsistent"
-    assert limit_verdict(4.0, np.array([4.01]), 0.01) == "consistent"
-    assert limit_verdict(4.0, np.array([4.2]), 0.01) == "inconclusive"
-
-
-def test_output_dimension_rows():
-    rng = np.random.default_rng(3)
-    out_dims = np.array([1, 2, 4, 8])
-    values = (2.0 * out_dims[:, None, None] ** 0.5) * np.exp(0.2 * rng.standard_normal((4, 2, 64)))
-    dev = xr.Dataset(
-        {"op_abs": (("output_dim", "base_width", "draw"), values)},
-        coords={"output_dim": out_dims, "base_width": [64, 256]},
+@pytest.mark.parametrize(
+    ("schedule", "exponent", "noise", "n_draws", "verdict"),
+    [
+        ("quadratic", 0.0, NOISE, N_DRAWS, "holds"),
+        ("quadratic", 0.6, NOISE, N_DRAWS, "fails"),
+        ("quadratic", 0.25, EDGE_NOISE, EDGE_DRAWS, "inconclusive"),
+        ("constant", 0.7, NOISE, N_DRAWS, "holds"),
+        ("constant", 0.0, NOISE, N_DRAWS, "fails"),
+        ("constant", 0.25, EDGE_NOISE, EDGE_DRAWS, "inconclusive"),
+    ],
+)
+def test_depth_rows(schedule, exponent, noise, n_draws, verdict):
+    dev = _deviations(
+        {"depth": DEPTHS, "base_width": [64, 128]},
+        lambda depth, base_width: depth**exponent * base_width**-0.5,
+        noise,
+        n_draws,
+        var="op_rel",
+        schedule=schedule,
     )
-    table = claims_table(dev, n_boot=N_BOOT, seed=4)
-    row = _row(table, "vs log m_l")
-    assert row.predicted == 0.5 and row.verdict == "consistent"
-    pd.testing.assert_frame_equal(table, claims_table(dev, n_boot=N_BOOT, seed=4))
+    row = _only(_table(dev, var="op_rel"), f"{schedule} schedule: mean op_rel")
+    word = "flat" if schedule == "quadratic" else "grows"
+    assert word in row.claim and "base_width=128" in row.claim and "l=2..8" in row.claim
+    assert (row.kind, row.predicted, row.verdict) == ("measured", 0.0, verdict)
 
 
-def test_table_is_written_as_csv_and_markdown(table, tmp_path):
+def test_depth_rows_use_the_relative_deviation_and_need_three_depths():
+    coords = {"depth": DEPTHS, "base_width": [64, 128]}
+    dev = _deviations(coords, lambda depth, base_width: depth * base_width**-0.5, schedule="quadratic")
+    rel = _deviations(coords, lambda depth, base_width: 0 * depth + base_width**-0.5, var="op_rel", seed=2)
+    row = _only(_table(dev.merge(rel)), "quadratic schedule: mean op_rel flat")
+    assert row.verdict == "holds"  # op_abs grows like l, op_rel is flat: the row reads op_rel
+    two = _table(dev.merge(rel).sel(depth=[2, 4]))
+    assert not two.claim.str.contains("schedule: mean").any()
+
+
+@pytest.mark.parametrize("along", ["depth", "output_dim"])
+@pytest.mark.parametrize(("offset", "verdict"), [(-0.3, "holds"), (0.4, "fails"), (0.05, "inconclusive")])
+def test_bound_rows(along, offset, verdict):
+    relu = Activation.named("relu")
+    values = [2, 4, 8] if along == "depth" else [1, 2, 4]
+    fixed = {"output_dim": 1} if along == "depth" else {"depth": 4}
+    bound = bound_log_slope(relu, values if along == "depth" else [4], [1] if along == "depth" else values)
+    wide = verdict == "inconclusive"
+    dev = _deviations(
+        {along: values, "base_width": [64]},
+        lambda base_width, **c: c[along] ** (bound + offset) + 0 * base_width,
+        EDGE_NOISE if wide else NOISE,
+        EDGE_DRAWS if wide else N_DRAWS,
+        schedule="quadratic",
+        activation="relu",
+        **fixed,
+    )
+    symbol = "l" if along == "depth" else "m_l"
+    row = _only(_table(dev), f"op_abs in {symbol} at most the bound's")
+    assert (row.kind, row.verdict, row.margin) == ("bound", verdict, DEFAULTS["bound_margin"])
+    assert row.predicted == pytest.approx(bound)
+
+
+def test_bound_rows_only_for_the_quadratic_schedule():
+    dev = _deviations({"depth": [2, 4], "base_width": [64]}, lambda depth, base_width: depth + 0 * base_width,
+                      schedule="constant", activation="relu", output_dim=1)  # fmt: skip
+    assert not _table(dev).claim.str.contains("at most the bound").any()
+
+
+@pytest.mark.parametrize(
+    ("abs_level", "noise", "n_draws", "verdict"),
+    [(0.5, NOISE, N_DRAWS, "holds"), (2.0, NOISE, N_DRAWS, "fails"), (1.0, EDGE_NOISE, EDGE_DRAWS, "inconclusive")],
+)
+def test_abs_relu_ratio_rows(abs_level, noise, n_draws, verdict):
+    level = xr.DataArray([1.0, abs_level], dims="activation", coords={"activation": ["relu", "abs"]})
+    dev = _deviations(
+        {"activation": ["relu", "abs"], "base_width": [64]},
+        lambda activation, base_width: level + 0 * base_width,
+        noise,
+        n_draws,
+        depth=4,
+        output_dim=1,
+    )
+    row = _only(_table(dev), "ratio abs/relu")
+    assert (row.predicted, row.verdict) == (1.0, verdict)
+    assert row.measured == pytest.approx(abs_level, rel=1e-12)
+    assert "bound factor ratio 0.31" in row.claim  # (1 + 4) / ((4 + 4) * 2) = 0.3125
+
+
+@pytest.fixture(scope="module")
+def relu_x() -> np.ndarray:
+    x = np.random.default_rng(3).standard_normal((8, 16))
+    return x * np.sqrt(16) / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+LIMIT_ROWS = ("Theta_l/l - 1/4", "lambda_min n/l", "lambda_max n/l", "cond - 1 - n/3", "plain inverse-cosine",
+              "corrected inverse-cosine")  # fmt: skip
+
+
+def _wrong_coefficient(spec: xr.Dataset) -> xr.Dataset:
+    """Every asymptotic form off by half its ln-l coefficient (and the inverse-cosine errors by 1/l)."""
+    ls = spec.depth.astype(float)
+    out = spec.copy()
+    for var, coef in (("theta_offdiag_scaled_mean", 0.375), ("lambda_min_scaled", 0.375), ("lambda_max_scaled", 2.625),
+                      ("cond", 16 / 3)):  # fmt: skip
+        out[var] = spec[var] + 0.5 * coef * np.log(ls) / ls
+    out["inv_cos_relerr_plain_median"] = spec.inv_cos_relerr_plain_median + 0.5 / ls
+    out["inv_cos_relerr_corrected_max"] = spec.inv_cos_relerr_corrected_max + 0.5 / ls
+    return out
+
+
+@pytest.mark.parametrize(
+    ("depths", "perturb", "verdict"),
+    [([1000, 2000, 5000, 10_000], False, "holds"), ([1000, 2000, 5000, 10_000], True, "fails"),
+     ([100, 200, 500], False, "inconclusive")],
+)  # fmt: skip
+def test_deep_limit_rows(relu_x, depths, perturb, verdict):
+    spec = limit_spectrum(relu_x, Activation.named("relu"), [10, *depths])
+    spec = _wrong_coefficient(spec) if perturb else spec
+    table = _table(spec=spec)
+    assert len(table) == len(LIMIT_ROWS)
+    for needle in LIMIT_ROWS:
+        row = _only(table, needle)
+        assert row.verdict == verdict, (needle, row.measured, row.predicted)
+        assert row.kind == "measured" and math.isnan(row.ci_low) and math.isnan(row.ci_high)
+    assert _only(table, "cond - 1 - n/3").predicted == pytest.approx(16 / 3)
+    assert _only(table, "plain inverse-cosine").predicted == 0.5
+
+
+def test_deep_limit_rows_need_two_depths_from_the_minimum(relu_x):
+    spec = limit_spectrum(relu_x, Activation.named("abs"), [10, 50, 500])
+    assert _table(spec=spec).empty
+    assert len(_table(spec=spec, limit_min_depth=50)) == len(LIMIT_ROWS)
+
+
+def test_rows_are_reproducible_and_nan_is_refused():
+    dev = _deviations({"activation": ["relu", "abs"], "base_width": [32, 64, 128]},
+                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1)  # fmt: skip
+    pd.testing.assert_frame_equal(_table(dev), _table(dev))
+    bad = dev.copy(deep=True)
+    bad["op_abs"][0, 0, 3] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        _table(bad)
+
+
+def test_table_is_written_as_csv_and_markdown(relu_x, tmp_path):
+    dev = _deviations({"activation": ["relu", "abs"], "base_width": [32, 64, 128]},
+                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1)  # fmt: skip
+    table = _table(dev, limit_spectrum(relu_x, Activation.named("relu"), [1000, 2000, 5000]))
+    assert tuple(table.columns) == COLUMNS
     csv, md = tmp_path / "tables" / "claims.csv", tmp_path / "tables" / "claims.md"
     write_claims(table, csv, md)
     back = pd.read_csv(csv)
     assert tuple(back.columns) == COLUMNS and len(back) == len(table)
     assert back.ci_low.isna().sum() == table.ci_low.isna().sum()
     text = md.read_text()
-    assert text.startswith("| claim | predicted |") and "Verdict rules" in text
+    assert text.startswith("| claim | kind | predicted |") and "Verdict rules" in text
     assert sum(line.startswith("| ") for line in text.splitlines()) == len(table) + 1  # header + claims
+    rules = table.rule.unique()
+    assert all(f"- **R{k + 1}**: {r}" in text for k, r in enumerate(rules))
+    assert "equivalence, margin 0.1" in text and "resample draw ids jointly" in text
     assert claims_markdown(table) == text
+
+
+def test_fluctuation_rows_join_the_table():
+    coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
+    data = {"v_diag": 0.23, "v_diag_ci_low": 0.22, "v_diag_ci_high": 0.24, "v_diag_pred": 0.23, "beta": 0.0625}
+    summary = xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
+    row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
+    assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.22, 0.24] vs band [0.2254, 0.2346]
+
+
+def test_bad_settings_name_the_key():
+    dev = _deviations({"base_width": [32, 64]}, lambda base_width: base_width**-0.5)
+    with pytest.raises(ValueError, match="m_min=-1"):
+        _table(dev, m_min=-1)
+    with pytest.raises(ValueError, match="var='fro_abs'"):
+        _table(dev, var="fro_abs")
+    with pytest.raises(ValueError, match="depth_var='op_rel'"):
+        _table(dev, depth_var="op_rel")
+    with pytest.raises(ValueError, match="limit_min_depth=1"):
+        _table(dev, limit_min_depth=1)
+    with pytest.raises(ValueError, match=r"margin=-0\.1"):
+        _table(dev, slope_margin=-0.1)

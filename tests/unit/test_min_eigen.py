@@ -200,12 +200,28 @@ def test_positive_claim_verdicts(lows, highs, verdict):
 
 def test_zero_claim_and_markdown():
     zero = {"rank_zero": True, "lambda_min_min": 0.0, "lambda_min_max": 0.0, "P_block": 4, "block": "layer_3"}
-    claims = claims_table(_table([zero, {**zero, "lambda_min_max": 1e-3}]))
-    assert claims.verdict.tolist() == ["fails"] and claims.measured.iloc[0] == pytest.approx(1e-3)
+    # a rank-bound row is never solved: a nonzero stored value means a broken store, refused
+    with pytest.raises(ValueError, match=r"store \|lambda_min\| = 0\.001"):
+        claims_table(_table([zero, {**zero, "lambda_min_max": 1e-3}]))
     claims = claims_table(_table([zero]))
-    assert claims.verdict.tolist() == ["holds"] and "rank bound" in claims.claim.iloc[0]
+    assert claims.verdict.tolist() == ["by theorem"] and "rank bound" in claims.claim.iloc[0]
+    assert claims.kind.tolist() == ["theorem"] and np.isnan(claims.measured.iloc[0])
     text = claims_markdown(claims)
     assert "Verdict rules" in text and "N times these" in text
+    assert "True by theorem" in text
+
+
+def test_theorem_rows_follow_the_measured_rows():
+    zero = {"rank_zero": True, "lambda_min_min": 0.0, "lambda_min_max": 0.0, "P_block": 4, "N": 10}
+    solved = {"lambda_min_ci_low": 0.1, "lambda_min_ci_high": 0.3, "lambda_min_mean": 0.2, "rank_zero": False}
+    rows = [{**zero, "block": "full"}, {**solved, "block": "layer_1"}, {**zero, "block": "layer_2"}]
+    claims = claims_table(_table(rows))
+    assert claims.kind.tolist() == ["measured", "theorem", "theorem"]
+    assert claims.verdict.tolist() == ["holds", "by theorem", "by theorem"]
+    text = claims_markdown(claims)
+    measured_part, theorem_part = text.split("True by theorem")
+    assert "layer_1" in measured_part and "layer_1" not in theorem_part
+    assert "full, sigmoid" in theorem_part and "layer_2, sigmoid" in theorem_part
 
 
 def test_summary_config_checks_keys():

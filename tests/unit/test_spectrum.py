@@ -123,3 +123,43 @@ def test_limit_spectra_concatenate_over_activations():
     )
     assert both.cond.dims == ("activation", "depth")
     np.testing.assert_array_equal(both.delta, [0.5, 1.0])
+
+
+def test_predicted_log_coefficients_are_those_of_science_section_4():
+    n = 8
+    pred = predicted_limits(n)
+    assert (pred.theta_offdiag_log_coef, pred.lambda_min_log_coef) == (0.375, -0.375)
+    assert pred.lambda_max_log_coef == pytest.approx(0.375 * (n - 1), rel=1e-15)
+    assert pred.cond_log_coef == pytest.approx(2 * n / 3, rel=1e-15)
+
+
+# Measured (n = 6, m_0 = 12, seed 3) at l = 10^4 (relu; abs is closer): l x plain error = 0.509 (1/2 + 1.8%),
+# l x corrected error = 0.0096, and the residual drift per unit ln l between 10^3 and 10^4 is 2% of the
+# ln-l coefficient (theta, lambda_min, lambda_max; 0.3% cond; abs 0.2-0.9%). The bounds leave a factor 2.
+PLAIN_SCALED_RTOL = 0.04
+CORRECTED_SCALED_MAX = 0.02
+RESIDUAL_DRIFT_RTOL = 0.04
+
+
+@pytest.mark.parametrize("name", ["relu", "abs"])
+def test_asymptotic_forms_of_science_section_4_hold_in_the_deep_limit(name):
+    out = limit_spectrum(_unit_norm_inputs(6, 12, 3), Activation.named(name), [100, 1000, DEEP])
+    ls = out.depth.values.astype(float)
+    plain_scaled = ls * out.inv_cos_relerr_plain_median.values
+    assert plain_scaled[-1] == pytest.approx(0.5, rel=PLAIN_SCALED_RTOL)
+    corrected_scaled = ls * out.inv_cos_relerr_corrected_max.values
+    assert corrected_scaled[-1] <= CORRECTED_SCALED_MAX and np.all(np.diff(corrected_scaled) < 0)
+    for prefix in ("theta_offdiag", "lambda_min", "lambda_max", "cond"):
+        drift = np.abs(np.diff(out[f"{prefix}_residual"].values) / np.diff(np.log(ls)))
+        coef = abs(float(out[f"pred_{prefix}_log_coef"]))
+        assert drift[-1] < RESIDUAL_DRIFT_RTOL * coef and drift[-1] < drift[0], prefix
+
+
+def test_residuals_are_the_stated_combinations():
+    n = 5
+    out = limit_spectrum(_unit_norm_inputs(n, 9, 6), Activation.named("relu"), [3, 40])
+    ls = out.depth.values.astype(float)
+    expected = ls * (out.cond.values - 1 - n / 3) - (2 * n / 3) * np.log(ls)
+    np.testing.assert_allclose(out.cond_residual, expected, rtol=1e-12)
+    expected = ls * (out.lambda_min_scaled.values - 0.75) + 0.375 * np.log(ls)
+    np.testing.assert_allclose(out.lambda_min_residual, expected, rtol=1e-12)

@@ -80,9 +80,9 @@ def test_table_claims_and_figure_match_the_stores(min_eigen_done):
     assert set(table.activation) == {"sigmoid", "relu"} and set(table.init) == {"standard", "eoc"}
     claims = pd.read_csv(root / "tables/min_eigen_claims.csv")
     assert tuple(claims.columns) == CLAIM_COLUMNS and len(claims) > 0
-    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive", "by theorem"}
     zero = claims[claims.claim.str.contains("rank bound")]
-    assert len(zero) and (zero.verdict == "holds").all()
+    assert len(zero) and (zero.verdict == "by theorem").all() and (zero.kind == "theorem").all()
     assert "Verdict rules" in (root / "tables/min_eigen_claims.md").read_text()
     for suffix in ("png", "pdf"):
         assert (root / f"figures/min_eigen.{suffix}").stat().st_size > 0

@@ -79,5 +79,5 @@ def test_report_holds_the_claims_table_with_its_caption(report):
     assert (
         base64.b64decode(entry["data_uri"].split(",", 1)[1])
         .decode()
-        .startswith("claim,predicted,measured,ci_low,ci_high,verdict\n")
+        .startswith("claim,kind,predicted,measured,ci_low,ci_high,margin,rule,verdict\n")
     )

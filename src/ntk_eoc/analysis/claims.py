@@ -1,31 +1,19 @@
-"""The claims table: SCIENCE §4's predictions against the measured statistics, one row per claim.
+"""The claims table: what the papers prove (SCIENCE §4) and the fluctuation law (§6) against the data.
 
-Columns ``claim, predicted, measured, ci_low, ci_high, verdict``. Rows and verdict rules:
+Columns :data:`COLUMNS` = ``claim, kind, predicted, measured, ci_low, ci_high, margin, rule, verdict``.
+``kind`` is "measured" (a rate, direction or law read from draws or exact limits), "bound" (a measured
+exponent compared with a proved upper bound's own dependence) or "theorem" (true by a theorem, nothing
+measured; kept in a separate section). ``rule`` is the full text of the verdict rule with its margin;
+every rule can give "holds", "fails" or "inconclusive" (:mod:`.verdicts`).
 
-- slope (seed 000): fitted slope of log mean deviation vs log m (:func:`ntk_eoc.analysis.stats.fit_slopes`), one
-  row per (activation, schedule) at the reference cell (needs >= 2 base widths); predicted -1/2
-  (proved for m_k = k^2 m; the other schedules are contrasts). Verdict: ``consistent`` if the predicted
-  value lies in [ci_low, ci_high], ``below prediction`` if ci_high < predicted, ``above prediction``
-  if ci_low > predicted.
-- output dimension (seed 000): slope of log mean deviation vs log m_l; the bound's factor predicts +1/2
-  at large depth. Same verdict rule as the slope.
-- ratios (seed 000): mean deviation of abs over ReLU, and of the quadratic over the constant schedule,
-  at equal base width (the largest) and the deepest depth (:func:`ntk_eoc.analysis.stats.bootstrap_ratio`);
-  predicted < 1, written as the threshold 1. Verdict: ``direction holds`` if ci_high < 1,
-  ``direction fails`` if ci_low > 1, ``inconclusive`` otherwise.
-- deep limit (seed 001): cond(K_inf), lambda_min n/l, lambda_max n/l and mean Theta_l/l off the diagonal at
-  the largest depth vs :func:`ntk_eoc.analysis.spectrum.predicted_limits`. These are exact computations with no
-  sampling error (ci_low, ci_high empty). Verdict: ``consistent`` if |measured / predicted - 1| <= rtol,
-  ``approaching`` if not but the gap shrinks from the second-largest to the largest depth,
-  ``inconsistent`` if the gap grows, ``inconclusive`` with one depth outside rtol.
-
-The reference cell of a deviations dataset is its largest ``depth`` and smallest ``output_dim`` (when
-those dims exist); every other dim except ``draw`` and ``base_width`` gets its own rows.
+Rows: :mod:`.concentration_claims` (slope in m, flat / growing in depth, bound exponents in l and m_l,
+abs vs relu), :mod:`.limit_claims` (the deep-limit asymptotic forms) and
+:func:`.fluctuations.fluctuation_rows` (the product-form law). Intervals resample draw ids jointly across
+the configurations a row compares (:data:`RANDOM_NUMBERS`, SCIENCE §7).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,222 +23,162 @@ import pandas as pd
 import xarray as xr
 
 from ..math.activations import Activation
-from .stats import DEFAULT_N_BOOT, bootstrap_ratio, fit_loglog_slope, fit_slopes, theory_bound_factor
+from ..validate import InvalidValue, integer
+from .bootstrap import RANDOM_NUMBERS
+from .concentration_claims import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
+from .fluctuations import DEFAULT_FLUCTUATION_MARGIN, fluctuation_rows
+from .limit_claims import DEFAULT_LIMIT_MIN_DEPTH, limit_rows
+from .names import DEFAULT_N_BOOT
+from .verdicts import COLUMNS, Kind
 
-__all__ = ["COLUMNS", "LIMIT_RTOL", "VERDICT_RULES", "claims_markdown", "claims_table", "markdown", "write_claims"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULTS",
+    "RANDOM_NUMBERS",
+    "claims_markdown",
+    "claims_table",
+    "markdown",
+    "write_claims",
+]
 
-COLUMNS = ("claim", "predicted", "measured", "ci_low", "ci_high", "verdict")
-# Deep-limit tolerance: 1% relative. The measured gaps close like log(l)/l, about 1.5% for cond at
-# l = 1000 (ReLU, n = 8), so depths of 10^4 and more are needed for "consistent"; "approaching" covers less.
-LIMIT_RTOL = 0.01
-PREDICTED_SLOPE = -0.5
-PREDICTED_OUTPUT_SLOPE = 0.5
-RATIO_THRESHOLD = 1.0
-VERDICT_RULES = {
-    "slope": "consistent if predicted in [ci_low, ci_high]; below/above prediction if the CI lies below/above it",
-    "ratio": "direction holds if ci_high < 1; direction fails if ci_low > 1; inconclusive otherwise",
-    "limit": (
-        "exact (no CI): consistent if |measured/predicted - 1| <= {rtol:g}; approaching if the gap shrinks "
-        "between the two largest depths; inconsistent if it grows; inconclusive with one depth"
-    ),
+# Defaults of the claim settings, each with its reason.
+DEFAULTS = {
+    # O(1/m) finite-width bias: below m ~ 32 the log-log curve of the deviation still bends.
+    "m_min": 32,
+    # Slope in m: +-0.1 around -1/2 tells m^-1/2 from m^-0.4 or m^-0.6.
+    "slope_margin": 0.1,
+    # Exponent in depth: SCIENCE §6 predicts ~0.16 (quadratic, l = 2..32) and 0.6-0.8 (constant), so 0.25
+    # separates "flat" from "grows".
+    "depth_margin": 0.25,
+    # Bound exponents: the measured exponent may exceed the bound's by at most 0.05.
+    "bound_margin": 0.05,
+    # Deep limits: ln-l coefficients and l x plain inverse-cosine error within 5% of the prediction
+    # (they are within 1% at l = 10^4 for relu and abs).
+    "limit_margin": 0.05,
+    # l x corrected inverse-cosine error <= 0.05, a tenth of the plain form's 1/2 (0.01 at l = 10^4).
+    "inv_cos_margin": 0.05,
+    "limit_min_depth": DEFAULT_LIMIT_MIN_DEPTH,
+    "fluctuation_margin": DEFAULT_FLUCTUATION_MARGIN,
 }
-_LIMIT_ROWS = (
-    ("cond", "pred_cond", "cond(K_inf) -> 1 + n/3"),
-    ("lambda_min_scaled", "pred_lambda_min_scaled", "lambda_min(K_inf) n/l -> 3/4"),
-    ("lambda_max_scaled", "pred_lambda_max_scaled", "lambda_max(K_inf) n/l -> (n+3)/4"),
-    ("theta_offdiag_scaled_mean", "pred_theta_offdiag_scaled", "Theta_l/l off the diagonal -> 1/4"),
-)
 
 
-def _row(claim: str, predicted: float, measured: float, low: float, high: float, verdict: str) -> dict:
-    return dict(zip(COLUMNS, (claim, float(predicted), float(measured), float(low), float(high), verdict), strict=True))
+def _lookup(activations: Mapping[str, Activation] | None):
+    def get(name: str) -> Activation:
+        return activations[name] if activations and name in activations else Activation.named(name)
+
+    return get
 
 
-def slope_verdict(predicted: float, low: float, high: float) -> str:
-    """``consistent`` if low <= predicted <= high, else ``below prediction`` / ``above prediction``."""
-    if high < predicted:
-        return "below prediction"
-    return "above prediction" if low > predicted else "consistent"
-
-
-def ratio_verdict(low: float, high: float) -> str:
-    """``direction holds`` if high < 1, ``direction fails`` if low > 1, else ``inconclusive``."""
-    if high < RATIO_THRESHOLD:
-        return "direction holds"
-    return "direction fails" if low > RATIO_THRESHOLD else "inconclusive"
-
-
-def limit_verdict(predicted: float, values: np.ndarray, rtol: float) -> str:
-    """Deep-limit verdict from the values at increasing depths (last = largest); see module docstring."""
-    gaps = np.abs(np.asarray(values, dtype=np.float64) / predicted - 1.0)
-    if gaps[-1] <= rtol:
-        return "consistent"
-    if gaps.size < 2:
-        return "inconclusive"
-    return "approaching" if gaps[-1] < gaps[-2] else "inconsistent"
-
-
-def _cells(ds: xr.Dataset | xr.DataArray, dims) -> list[dict]:
-    dims = [d for d in dims if d in ds.dims]
-    return [dict(zip(dims, c, strict=True)) for c in itertools.product(*(ds[d].values.tolist() for d in dims))]
-
-
-def _describe(cell: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in cell.items())
-
-
-def reference_cell(dev: xr.Dataset) -> xr.Dataset:
-    """Largest depth and smallest output_dim (where those dims exist)."""
-    sel = {}
-    if "depth" in dev.dims:
-        sel["depth"] = int(dev.depth.max())
-    if "output_dim" in dev.dims:
-        sel["output_dim"] = int(dev.output_dim.min())
-    return dev.sel(sel)
-
-
-def _slope_rows(dev: xr.Dataset, var: str, n_boot: int, seed, confidence: float) -> list[dict]:
-    if dev.sizes.get("base_width", 0) < 2:
-        return []
-    ref = reference_cell(dev)
-    fits = fit_slopes(ref, var, n_boot=n_boot, seed=seed, confidence=confidence)
-    rows = []
-    for cell in _cells(fits, fits.slope.dims) or [{}]:
-        f = fits.sel(cell)
-        where = _describe({**cell, **{k: ref[k].item() for k in ("depth", "output_dim") if k in ref.coords}})
-        claim = f"slope of log mean {var} vs log m ({where})"
-        lo, hi = float(f.ci_low), float(f.ci_high)
-        rows.append(_row(claim, PREDICTED_SLOPE, f.slope, lo, hi, slope_verdict(PREDICTED_SLOPE, lo, hi)))
-    return rows
-
-
-def _output_dim_rows(dev: xr.Dataset, var: str, n_boot: int, seed, confidence: float) -> list[dict]:
-    if "output_dim" not in dev.dims or dev.sizes["output_dim"] < 2:
-        return []
-    m = int(dev.base_width.max())
-    sub = dev[var].sel(base_width=m)
-    sub = sub.sel(depth=int(sub.depth.max())) if "depth" in sub.dims else sub
-    cells = _cells(sub, [d for d in sub.dims if d not in ("output_dim", "draw")]) or [{}]
-    rows = []
-    for cell, child in zip(cells, np.random.SeedSequence(seed).spawn(len(cells)), strict=True):
-        one = sub.sel(cell).transpose("output_dim", "draw")
-        fit = fit_loglog_slope(one.output_dim.values, one.values, n_boot=n_boot, seed=child, confidence=confidence)
-        claim = f"slope of log mean {var} vs log m_l ({_describe({**cell, 'base_width': m})})"
-        verdict = slope_verdict(PREDICTED_OUTPUT_SLOPE, fit.ci_low, fit.ci_high)
-        rows.append(_row(claim, PREDICTED_OUTPUT_SLOPE, fit.slope, fit.ci_low, fit.ci_high, verdict))
-    return rows
-
-
-def _ratio_rows(dev, var, dim, numerator, denominator, n_boot, seed, confidence) -> list[dict]:
-    if dim not in dev.dims or not {numerator, denominator} <= set(dev[dim].values.tolist()):
-        return []
-    ref = reference_cell(dev)[var]
-    ref = ref.sel(base_width=int(ref.base_width.max()))
-    cells = _cells(ref, [d for d in ref.dims if d not in (dim, "draw")]) or [{}]
-    rows = []
-    for cell, child in zip(cells, np.random.SeedSequence(seed).spawn(len(cells)), strict=True):
-        one = ref.sel(cell)
-        est = bootstrap_ratio(
-            one.sel({dim: numerator}).values,
-            one.sel({dim: denominator}).values,
-            n_boot=n_boot,
-            seed=child,
-            confidence=confidence,
-        )
-        where = {**cell, **{k: ref[k].item() for k in ("base_width", "depth", "output_dim") if k in ref.coords}}
-        claim = f"mean {var} ratio {numerator}/{denominator} < 1 ({_describe(where)}){_factor_note(dim, where)}"
-        rows.append(
-            _row(claim, RATIO_THRESHOLD, est.value, est.ci_low, est.ci_high, ratio_verdict(est.ci_low, est.ci_high))
-        )
-    return rows
-
-
-def _factor_note(dim: str, where: dict) -> str:
-    """For abs/relu: the ratio of the bound's factors, for reference."""
-    if dim != "activation" or "depth" not in where:
-        return ""
-    out_dim = int(where.get("output_dim", 1))
-    factors = [theory_bound_factor(Activation.named(a), int(where["depth"]), out_dim) for a in ("abs", "relu")]
-    return f"; bound factor ratio {factors[0] / factors[1]:.3f}"
-
-
-def _limit_rows(spec: xr.Dataset, rtol: float) -> list[dict]:
-    spec = spec if "activation" in spec.dims else spec.expand_dims("activation")
-    n = spec.attrs.get("n_points", "?")
-    rows = []
-    for k in range(spec.sizes["activation"]):
-        one = spec.isel(activation=k).sortby("depth")
-        depth = int(one.depth.max())
-        for var, pred_var, text in _LIMIT_ROWS:
-            predicted = float(one[pred_var])
-            m_0 = f", m_0={int(one.input_dim)}" if "input_dim" in one.coords else ""
-            claim = f"{text} (activation={one.activation.item()}, Delta={float(one.delta):g}, n={n}{m_0}, l={depth})"
-            verdict = limit_verdict(predicted, one[var].values[-2:], rtol)
-            rows.append(_row(claim, predicted, one[var].values[-1], math.nan, math.nan, verdict))
-    return rows
+def _relative(var: str) -> str:
+    return var[: -len("_abs")] + "_rel" if var.endswith("_abs") else var
 
 
 def claims_table(
     deviations: xr.Dataset | None = None,
     spectrum: xr.Dataset | None = None,
+    fluctuations: xr.Dataset | None = None,
     *,
     var: str = "op_abs",
+    depth_var: str | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int,
     confidence: float = 0.95,
-    rtol: float = LIMIT_RTOL,
+    m_min: float = DEFAULTS["m_min"],
+    slope_margin: float = DEFAULTS["slope_margin"],
+    depth_margin: float = DEFAULTS["depth_margin"],
+    bound_margin: float = DEFAULTS["bound_margin"],
+    limit_margin: float = DEFAULTS["limit_margin"],
+    inv_cos_margin: float = DEFAULTS["inv_cos_margin"],
+    limit_min_depth: int = DEFAULTS["limit_min_depth"],
+    fluctuation_margin: float = DEFAULTS["fluctuation_margin"],
+    activations: Mapping[str, Activation] | None = None,
 ) -> pd.DataFrame:
-    """SCIENCE §4's claims against the data: one row per claim and configuration (see module docstring).
+    """All claim rows the data allow (see the module docstrings of the row modules).
 
     Args:
-        deviations: per-draw deviations (:func:`ntk_eoc.analysis.stats.deviations`) with dims ``draw``,
-            ``base_width`` and any of ``activation``, ``schedule``, ``depth``, ``output_dim``.
-        spectrum: :func:`ntk_eoc.analysis.spectrum.limit_spectrum` output, optionally over ``activation``.
-        var: the deviation variable the concentration claims use.
-        n_boot, seed, confidence: bootstrap settings; each claim group uses its own child of
-            ``SeedSequence(seed)``.
-        rtol: relative tolerance of the deep-limit verdict.
+        deviations: per-draw deviations (:func:`~.stats.deviations`) over ``draw`` (draw ids as coordinate),
+            ``base_width`` and any of ``activation``, ``schedule``, ``depth``, ``output_dim``; settings that
+            are not swept may be scalar coordinates (the depth and bound rows need ``schedule``, the bound
+            rows ``activation``, ``depth`` and ``output_dim``).
+        spectrum: :func:`~.spectrum.limit_spectrum` output, optionally over ``activation``.
+        fluctuations: :func:`~.fluctuations.fluctuation_summary` output.
+        var: the deviation of the slope, bound and ratio rows; depth_var: of the depth rows (default: the
+            relative twin of ``var``, e.g. ``op_rel``).
+        n_boot, seed, confidence: bootstrap settings; each row group uses its own child of SeedSequence(seed).
+        m_min, slope_margin, depth_margin, bound_margin, limit_margin, inv_cos_margin, limit_min_depth,
+            fluctuation_margin: rule settings, defaults and reasons in :data:`DEFAULTS`.
+        activations: name -> Activation for names ``Activation.named`` does not know.
 
     Returns:
-        DataFrame with columns :data:`COLUMNS` (ci_low, ci_high NaN for exact rows).
+        DataFrame with columns :data:`COLUMNS`, measured and bound rows first (NaN CI for exact rows).
     """
-    seeds = [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(4)]
+    s = ConcentrationClaimSettings(n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin)
+    integer("limit_min_depth", limit_min_depth, 3, where="claims_table")
+    if deviations is not None:
+        for key, name in (("var", var), ("depth_var", depth_var)):
+            if name is not None and name not in deviations:
+                raise InvalidValue(
+                    key, name, f"not a variable of the deviations ({list(deviations.data_vars)})", "claims_table"
+                )
+    seeds = np.random.SeedSequence(seed).spawn(6)
+    get = _lookup(activations)
     rows: list[dict] = []
     if deviations is not None:
-        boot = {"n_boot": n_boot, "confidence": confidence}
-        rows += _slope_rows(deviations, var, seed=seeds[0], **boot)
-        rows += _output_dim_rows(deviations, var, seed=seeds[1], **boot)
-        rows += _ratio_rows(deviations, var, "activation", "abs", "relu", seed=seeds[2], **boot)
-        rows += _ratio_rows(deviations, var, "schedule", "quadratic", "constant", seed=seeds[3], **boot)
+        rows += slope_rows(deviations, var, s, seeds[0])
+        rows += depth_rows(deviations, depth_var or _relative(var), s, seeds[1])
+        rows += bound_rows(deviations, var, "depth", s, seeds[2], get)
+        rows += bound_rows(deviations, var, "output_dim", s, seeds[3], get)
+        rows += ratio_rows(deviations, var, s, seeds[4], get)
     if spectrum is not None:
-        rows += _limit_rows(spectrum, rtol)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+        rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
+    if fluctuations is not None:
+        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin)
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return _theorems_last(table)
 
 
-def markdown(table: pd.DataFrame, rules: Mapping[str, str], note: str = "") -> str:
-    """A claims table (:data:`COLUMNS`) as Markdown, followed by its verdict rules and an optional note."""
+def _theorems_last(table: pd.DataFrame) -> pd.DataFrame:
+    theorem = table["kind"] == str(Kind.THEOREM)
+    return pd.concat([table[~theorem], table[theorem]], ignore_index=True)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def _section(rows: pd.DataFrame, labels: Mapping[str, str]) -> str:
     head = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n"
-
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return "—" if math.isnan(v) else f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-
-    body = "".join("| " + " | ".join(cell(v) for v in row) + " |\n" for row in table[list(COLUMNS)].itertuples(False))
-    listed = "\n".join(f"- **{k}**: {v}" for k, v in rules.items())
-    return f"{head}{body}\nVerdict rules:\n\n{listed}\n" + (f"\n{note}" if note else "")
+    lines = []
+    for row in rows[list(COLUMNS)].itertuples(index=False):
+        values = [labels.get(v, v) if c == "rule" else v for c, v in zip(COLUMNS, row, strict=True)]
+        lines.append("| " + " | ".join(_cell(v) for v in values) + " |\n")
+    return head + "".join(lines)
 
 
-def claims_markdown(table: pd.DataFrame, rtol: float = LIMIT_RTOL) -> str:
-    """The claims table as a Markdown table, followed by the verdict rules."""
-    return markdown(table, {k: v.format(rtol=rtol) for k, v in VERDICT_RULES.items()})
+def markdown(table: pd.DataFrame, rules: Mapping[str, str] | None = None, note: str = "") -> str:
+    """A claims table (:data:`COLUMNS`) as Markdown: measured and bound rows, then the rows true by theorem
+    in their own section; the ``rule`` column refers to a numbered list of the distinct rule texts
+    (R1, R2, ...), followed by the extra ``rules`` (name -> text) and an optional note."""
+    texts = list(dict.fromkeys(table["rule"].tolist()))
+    labels = {t: f"R{k + 1}" for k, t in enumerate(texts)}
+    theorem = table["kind"] == str(Kind.THEOREM)
+    out = _section(table[~theorem], labels)
+    if theorem.any():
+        out += "\nTrue by theorem (nothing measured, no verdict rule applies):\n\n" + _section(table[theorem], labels)
+    listed = [f"- **{labels[t]}**: {t}" for t in texts] + [f"- **{k}**: {v}" for k, v in (rules or {}).items()]
+    return f"{out}\nVerdict rules:\n\n" + "\n".join(listed) + "\n" + (f"\n{note}" if note else "")
 
 
-def write_claims(
-    table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, rtol: float = LIMIT_RTOL, *, text: str | None = None
-) -> None:
+def claims_markdown(table: pd.DataFrame) -> str:
+    """The claims table as Markdown, with the random-number design of its intervals (SCIENCE §7)."""
+    return markdown(table, note=f"Random numbers: {RANDOM_NUMBERS}.\n")
+
+
+def write_claims(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, *, text: str | None = None) -> None:
     """Write the table as CSV (NaN as empty) and its Markdown twin (``text``, default :func:`claims_markdown`)."""
     for p in (csv_path, md_path):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False, na_rep="", float_format="%.6g")
-    Path(md_path).write_text(claims_markdown(table, rtol) if text is None else text)
+    Path(md_path).write_text(claims_markdown(table) if text is None else text)

@@ -5,7 +5,9 @@ Stored eigenvalues are those of K = [(1/N) K_theta(x_i, x_j)]; the columns ``N_l
 N x lambda_min, the convention of Bombari, Amani, Mondelli (NeurIPS 2022), whose NTK has no 1/N.
 
 :func:`summary_table` reads the per-draw stores of the min_eigen stage (one row per run, base width and
-block); :func:`claims_table` states the claims with their verdict rules (:data:`VERDICT_RULES`).
+block); :func:`claims_table` states the claims with their verdict rules (:data:`VERDICT_RULES`). Rows true
+by a theorem (lambda_min = 0 for N > P_block by the rank bound, written by the stage without a solve) are
+kind "theorem" with verdict "by theorem" and follow the measured rows: nothing is measured there.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import xarray as xr
 
 from ..math.activations import Activation, activation_from_config
 from .claims import COLUMNS, markdown
+from .verdicts import Kind, Verdict, claim_row
 
 __all__ = [
     "CLAIM_COLUMNS",
@@ -57,8 +60,8 @@ VERDICT_RULES = {
         "eps N lambda_max of its run, fails otherwise"
     ),
     "zero": (
-        "lambda_min of the block = 0 for every run with N > P_block: exact by the rank bound rank K <= P_block "
-        "(no solver, no CI); measured = largest stored |lambda_min|; holds if it is 0"
+        "theorem, not a measurement: lambda_min of the block = 0 for every run with N > P_block because "
+        "rank K <= P_block < N; the stage writes 0 without a solve (a nonzero stored value is refused)"
     ),
 }
 
@@ -153,14 +156,50 @@ def summary_table(stores: Sequence[xr.Dataset], confidence: float = 0.95) -> pd.
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
-def _claim(claim: str, predicted: float, measured: float, low: float, high: float, verdict: str) -> dict:
-    values = (claim, float(predicted), float(measured), float(low), float(high), verdict)
-    return dict(zip(CLAIM_COLUMNS, values, strict=True))
+def _positive_row(above: pd.DataFrame, where: str) -> dict:
+    p_range = f"P_block {above.P_block.min()}..{above.P_block.max()}"
+    lows, highs = above.lambda_min_ci_low.to_numpy(), above.lambda_min_ci_high.to_numpy()
+    tol = above.rounding_level.to_numpy()
+    if np.isnan(lows).any():
+        verdict = Verdict.INCONCLUSIVE
+    elif (lows > tol).all():
+        verdict = Verdict.HOLDS
+    elif (highs <= tol).any():
+        verdict = Verdict.FAILS
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    claim = f"lambda_min > 0 for N <= P_eff ({where}; {len(above)} runs, {p_range})"
+    ci = (float(np.min(lows)), float(np.min(highs)))
+    return claim_row(claim, Kind.MEASURED, 0.0, above.lambda_min_mean.min(), ci, VERDICT_RULES["positive"], verdict)
+
+
+def _symmetry_row(between: pd.DataFrame, where: str) -> dict:
+    p_range = f"P_eff {between.P_eff.min()}..{between.P_eff.max()}"
+    extreme = np.abs(between[["lambda_min_min", "lambda_min_max"]].to_numpy()).max(axis=1)
+    ok = bool((extreme <= between.rounding_level.to_numpy()).all())
+    claim = f"lambda_min = 0 for P_eff < N <= P, neuron rescaling ({where}; {len(between)} runs, {p_range})"
+    verdict = Verdict.HOLDS if ok else Verdict.FAILS
+    return claim_row(
+        claim, Kind.MEASURED, 0.0, float(extreme.max()), (math.nan, math.nan), VERDICT_RULES["symmetry"], verdict
+    )
+
+
+def _theorem_row(below: pd.DataFrame, where: str) -> dict:
+    stored = float(np.max(np.abs(below[["lambda_min_min", "lambda_min_max"]].to_numpy())))
+    if stored != 0.0:
+        raise ValueError(
+            f"min_eigen claims: rank-bound runs ({where}) store |lambda_min| = {stored:g}, not the 0 the stage writes"
+        )
+    p_range = f"P_block {below.P_block.min()}..{below.P_block.max()}"
+    claim = f"lambda_min = 0 for N > P, rank bound ({where}; {len(below)} runs, {p_range})"
+    nan = math.nan
+    return claim_row(claim, Kind.THEOREM, 0.0, nan, (nan, nan), VERDICT_RULES["zero"], Verdict.BY_THEOREM)
 
 
 def claims_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows per (activation/init, N, block) of :data:`VERDICT_RULES`, from :func:`summary_table` output."""
-    rows = []
+    """Rows per (activation/init, N, block) of :data:`VERDICT_RULES`, from :func:`summary_table` output:
+    the measured rows first, then the rows true by theorem."""
+    measured, theorems = [], []
     order = {b: i for i, b in enumerate(sorted(table.block.unique(), key=lambda b: (b != "full", b)))}
     keys = sorted(
         table.groupby(["activation", "init", "N", "block"]).groups, key=lambda k: (k[0], k[1], order[k[3]], k[2])
@@ -170,57 +209,13 @@ def claims_table(table: pd.DataFrame) -> pd.DataFrame:
         where = f"{block}, {act}/{init}, N={size}"
         above = cell[~cell.rank_zero & (cell.N <= cell.P_eff)]
         if len(above):
-            p_range = f"P_block {above.P_block.min()}..{above.P_block.max()}"
-            lows, highs = above.lambda_min_ci_low.to_numpy(), above.lambda_min_ci_high.to_numpy()
-            tol = above.rounding_level.to_numpy()
-            if np.isnan(lows).any():
-                verdict = "inconclusive"
-            elif (lows > tol).all():
-                verdict = "holds"
-            elif (highs <= tol).any():
-                verdict = "fails"
-            else:
-                verdict = "inconclusive"
-            rows.append(
-                _claim(
-                    f"lambda_min > 0 for N <= P_eff ({where}; {len(above)} runs, {p_range})",
-                    0.0,
-                    above.lambda_min_mean.min(),
-                    np.min(lows),
-                    np.min(highs),
-                    verdict,
-                )
-            )
+            measured.append(_positive_row(above, where))
         between = cell[~cell.rank_zero & (cell.N > cell.P_eff)]
         if len(between):
-            p_range = f"P_eff {between.P_eff.min()}..{between.P_eff.max()}"
-            extreme = np.abs(between[["lambda_min_min", "lambda_min_max"]].to_numpy()).max(axis=1)
-            largest, ok = float(extreme.max()), bool((extreme <= between.rounding_level.to_numpy()).all())
-            rows.append(
-                _claim(
-                    f"lambda_min = 0 for P_eff < N <= P, neuron rescaling ({where}; {len(between)} runs, {p_range})",
-                    0.0,
-                    largest,
-                    math.nan,
-                    math.nan,
-                    "holds" if ok else "fails",
-                )
-            )
-        below = cell[cell.rank_zero]
-        if len(below):
-            p_range = f"P_block {below.P_block.min()}..{below.P_block.max()}"
-            largest = float(np.max(np.abs(below[["lambda_min_min", "lambda_min_max"]].to_numpy())))
-            rows.append(
-                _claim(
-                    f"lambda_min = 0 for N > P, rank bound ({where}; {len(below)} runs, {p_range})",
-                    0.0,
-                    largest,
-                    math.nan,
-                    math.nan,
-                    "holds" if largest == 0.0 else "fails",
-                )
-            )
-    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+            measured.append(_symmetry_row(between, where))
+        if cell.rank_zero.any():
+            theorems.append(_theorem_row(cell[cell.rank_zero], where))
+    return pd.DataFrame(measured + theorems, columns=list(CLAIM_COLUMNS))
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
@@ -229,4 +224,4 @@ def claims_markdown(claims: pd.DataFrame) -> str:
         "Eigenvalues are those of K = [(1/N) K_theta(x_i, x_j)]; the NTK without the 1/N factor "
         "(Bombari, Amani, Mondelli 2022) has N times these.\n"
     )
-    return markdown(claims, VERDICT_RULES, note)
+    return markdown(claims, note=note)

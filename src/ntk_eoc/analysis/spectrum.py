@@ -1,19 +1,27 @@
 """Spectra of NTK matrices and of the deep limit K_inf.   [SCIENCE §4, seed 001]
 
 Deep EOC networks drive rho_l -> 1, and seed 001 approximates the entries of K_inf by inverse cosine
-distances of the layer-l activations. SCIENCE §4 derives, for unit-norm inputs (||x||^2 = m_0),
+distances of the layer-l activations. SCIENCE §4 derives, for unit-norm inputs (||x||^2 = m_0), x != x',
 
-    Theta_l(x, x') ~ C (1 - rho_l)^{-1/2},   C = 3 pi / (8 sqrt 2 Delta)      (x != x')
-    Theta_l / l -> 1/4 off the diagonal (Theta_l(x, x) = l), hence with K_inf = Theta_l / n,
-    lambda_min n / l -> 3/4,  lambda_max n / l -> (n + 3) / 4,  cond(K_inf) -> 1 + n / 3.
+    Theta_l = C (1 - rho_l)^{-1/2} - 1/8 + O(1/(Delta^2 l)),   C = 3 pi / (8 sqrt 2 Delta)
+    Theta_l = l/4 + (3/8) ln l + kappa(Delta, rho_1) + O((ln l + Delta^-2)/l)     (Theta_l(x, x) = l)
 
-(The matrix (3/4) I + (1/4) 1 1^T has eigenvalues 3/4 (n - 1 times) and (n + 3)/4.) All eigenvalues are
-float64 from a symmetric solver (``numpy.linalg.eigvalsh``). With m_l outputs, K_inf = kron(Theta_l/n,
-I_{m_l}) has the same eigenvalues, each m_l times.
+hence, with K_inf = Theta_l / n ((3/4) I + (1/4) 1 1^T at leading order),
+
+    lambda_min n/l = 3/4 - (3/8) ln(l)/l + O(1/l),   lambda_max n/l = (n+3)/4 + (3/8)(n-1) ln(l)/l + O(1/l),
+    cond(K_inf)    = 1 + n/3 + [(2n/3) ln l + D(Delta, X)]/l + o(1/l).
+
+So l (q - q_inf) = c ln l + const + o(1) for q in {mean off-diagonal Theta_l/l, lambda_min n/l,
+lambda_max n/l, cond} with the ln-l coefficients c = 3/8, -3/8, (3/8)(n-1), 2n/3 (:class:`PredictedLimits`);
+:func:`limit_spectrum` stores the residuals l (q - q_inf) - c ln l, which converge, and the relative
+errors of the plain and corrected inverse-cosine forms (the plain one is -> 1/(2l), the corrected one
+o(1/l)). All eigenvalues are float64 from a symmetric solver (``numpy.linalg.eigvalsh``). With m_l
+outputs, K_inf = kron(Theta_l/n, I_{m_l}) has the same eigenvalues, each m_l times.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,16 +36,26 @@ from ..validate import check_finite, integer
 from .stats import MATRIX_DIMS, SYMMETRY_RTOL
 
 __all__ = [
+    "INV_COS_CORRECTION",
+    "INV_COS_PLAIN_SCALED_ERROR",
     "PredictedLimits",
+    "asymptotic_residuals",
     "condition_number",
     "eigen_summary",
     "inverse_cosine_constant",
+    "inverse_cosine_errors",
     "limit_spectrum",
     "predicted_limits",
 ]
 
 # Off-diagonal limit of Theta_l / l (SCIENCE §4).
 THETA_OFFDIAG_LIMIT = 0.25
+# ln-l coefficient of l (Theta_l / l - 1/4) off the diagonal, independent of Delta and data (SCIENCE §4).
+THETA_LOG_COEF = 0.375
+# Theta_l = C (1 - rho_l)^{-1/2} - 1/8 + O(theta_l): the plain form overestimates by 1/8 (SCIENCE §4).
+INV_COS_CORRECTION = 0.125
+# l x relative error of the plain form -> (1/8) / (l/4) x l = 1/2 (SCIENCE §4).
+INV_COS_PLAIN_SCALED_ERROR = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,19 +67,28 @@ class PredictedLimits:
         lambda_max_scaled: lambda_max n / l -> (n + 3) / 4.
         cond: lambda_max / lambda_min -> 1 + n / 3.
         theta_offdiag_scaled: Theta_l(x, x') / l -> 1/4 for x != x'.
+        *_log_coef: c in l (q - q_inf) = c ln l + O(1) for the quantity q named by the prefix:
+            lambda_min -3/8, lambda_max (3/8)(n-1), cond 2n/3, theta_offdiag 3/8.
     """
 
     lambda_min_scaled: float
     lambda_max_scaled: float
     cond: float
     theta_offdiag_scaled: float
+    lambda_min_log_coef: float
+    lambda_max_log_coef: float
+    cond_log_coef: float
+    theta_offdiag_log_coef: float
 
 
 def predicted_limits(n: int) -> PredictedLimits:
-    """(3/4, (n+3)/4, 1 + n/3, 1/4): lambda_min n/l, lambda_max n/l, cond and Theta_l/l off-diagonal."""
+    """(3/4, (n+3)/4, 1 + n/3, 1/4) and the ln-l coefficients (-3/8, (3/8)(n-1), 2n/3, 3/8).   [SCIENCE §4]"""
     integer("n", n, 2, where="predicted_limits")
-    c = THETA_OFFDIAG_LIMIT
-    return PredictedLimits(1.0 - c, 1.0 - c + n * c, (1.0 - c + n * c) / (1.0 - c), c)
+    c, g = THETA_OFFDIAG_LIMIT, THETA_LOG_COEF
+    # (1 - c) I + c 1 1^T with c -> c + g ln(l)/l: the eigenvalues move by -g and (n - 1) g times ln(l)/l
+    lo, hi = 1.0 - c, 1.0 - c + n * c
+    cond_coef = ((n - 1) * g * lo + g * hi) / lo**2  # d(hi/lo) = (d hi lo - hi d lo) / lo^2
+    return PredictedLimits(lo, hi, hi / lo, c, -g, (n - 1) * g, cond_coef, g)
 
 
 def inverse_cosine_constant(delta: float) -> float:
@@ -117,6 +144,59 @@ def _check_depths(depths: Sequence[int]) -> np.ndarray:
     return np.unique(d)
 
 
+def inverse_cosine_errors(theta: np.ndarray, one_minus_rho: np.ndarray, delta: float) -> dict[str, np.ndarray]:
+    """Relative errors of the plain and corrected inverse-cosine forms of Theta_l.   [SCIENCE §4]
+
+    plain = C (1 - rho_l)^{-1/2} / Theta_l - 1 (signed, -> 1/(2l) > 0), corrected = |(C (1 - rho_l)^{-1/2}
+    - 1/8) / Theta_l - 1| (o(1/l)).
+
+    Args:
+        theta, one_minus_rho: (depths, pairs) over distinct inputs x != x' (unit-norm convention).
+        delta: Delta_phi (0 gives inf errors: no inverse-cosine form for a linear network).
+
+    Returns:
+        per depth: ``inv_cos_relerr_{max,median}`` (|plain|), ``inv_cos_relerr_plain_median`` (signed),
+        ``inv_cos_relerr_corrected_{max,median}``.
+    """
+    names = ("max", "median", "plain_median", "corrected_max", "corrected_median")
+    if delta == 0.0:
+        return {f"inv_cos_relerr_{k}": np.full(theta.shape[0], np.inf) for k in names}
+    with np.errstate(divide="ignore"):  # coincident inputs (1 - rho = 0): infinite error
+        plain_form = inverse_cosine_constant(delta) / np.sqrt(one_minus_rho)
+        plain = plain_form / theta - 1.0
+        corrected = np.abs((plain_form - INV_COS_CORRECTION) / theta - 1.0)
+    return {
+        "inv_cos_relerr_max": np.abs(plain).max(axis=1),
+        "inv_cos_relerr_median": np.median(np.abs(plain), axis=1),
+        "inv_cos_relerr_plain_median": np.median(plain, axis=1),
+        "inv_cos_relerr_corrected_max": corrected.max(axis=1),
+        "inv_cos_relerr_corrected_median": np.median(corrected, axis=1),
+    }
+
+
+# (variable q, its l -> infinity limit and ln-l coefficient in PredictedLimits) of the residuals.
+_RESIDUALS = (
+    ("theta_offdiag_scaled_mean", "theta_offdiag_scaled", "theta_offdiag"),
+    ("lambda_min_scaled", "lambda_min_scaled", "lambda_min"),
+    ("lambda_max_scaled", "lambda_max_scaled", "lambda_max"),
+    ("cond", "cond", "cond"),
+)
+
+
+def asymptotic_residuals(per_depth: dict[str, np.ndarray], depths: np.ndarray, pred: PredictedLimits) -> dict:
+    """``<prefix>_residual`` = l (q - q_inf) - c ln l, which converges as l grows.   [SCIENCE §4]
+
+    q is mean off-diagonal Theta_l / l, lambda_min n/l, lambda_max n/l or cond, c its ln-l coefficient
+    (:class:`PredictedLimits`): theta_offdiag_residual -> mean kappa(Delta, rho_1), cond_residual -> D.
+    """
+    ls = depths.astype(np.float64)
+    out = {}
+    for var, limit, prefix in _RESIDUALS:
+        coef = getattr(pred, f"{prefix}_log_coef")
+        out[f"{prefix}_residual"] = ls * (per_depth[var] - getattr(pred, limit)) - coef * np.log(ls)
+    return out
+
+
 def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int], output_dim: int = 1) -> xr.Dataset:
     """Spectrum of K_inf = [(1/n) Theta_l(x_i, x_j) I_{m_l}] for each l in ``depths``, in one recursion.
 
@@ -131,9 +211,10 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
         Dataset over "depth" (and "eig" for ``eigenvalues``), float64:
         ``eigenvalues``, ``lambda_min``, ``lambda_max``, ``cond``; ``lambda_min_scaled`` = lambda_min n / l,
         ``lambda_max_scaled`` = lambda_max n / l; ``theta_offdiag_scaled_{mean,min,max}`` = Theta_l / l over
-        x != x' (unit-norm Theta); ``one_minus_rho_{min,max}`` over x != x'; ``inv_cos_relerr_{max,median}``
-        = |C (1 - rho_l)^{-1/2} / Theta_l - 1| over x != x'; ``pred_*`` the :func:`predicted_limits`;
-        scalar coords ``activation`` (name) and ``delta``; attrs ``n_points``, ``output_dim``.
+        x != x' (unit-norm Theta); ``one_minus_rho_{min,max}`` over x != x'; the inverse-cosine errors
+        over x != x' (:func:`inverse_cosine_errors`); ``<q>_residual`` (:func:`asymptotic_residuals`);
+        ``pred_*`` the :func:`predicted_limits` (limits and ``*_log_coef``); scalar coords ``activation``
+        (name) and ``delta``; attrs ``n_points``, ``output_dim``.
     """
     depths = _check_depths(depths)
     integer("output_dim", output_dim, where="limit_spectrum")
@@ -147,8 +228,6 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
     eig = np.repeat(np.linalg.eigvalsh(theta * scale), output_dim, axis=-1)
     off = ~np.eye(n, dtype=bool)
     theta_off, gap_off = theta[:, off], gap[:, off]
-    with np.errstate(divide="ignore"):  # coincident inputs (1 - rho = 0) give an infinite error
-        relerr = np.abs(inverse_cosine_constant(activation.delta) / np.sqrt(gap_off) / theta_off - 1.0)
     scaled_off = theta_off / depths[:, None]
     per_depth = {
         "lambda_min": eig[:, 0],
@@ -161,14 +240,14 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
         "theta_offdiag_scaled_max": scaled_off.max(axis=1),
         "one_minus_rho_min": gap_off.min(axis=1),
         "one_minus_rho_max": gap_off.max(axis=1),
-        "inv_cos_relerr_max": relerr.max(axis=1),
-        "inv_cos_relerr_median": np.median(relerr, axis=1),
+        **inverse_cosine_errors(theta_off, gap_off, activation.delta),
     }
+    per_depth.update(asymptotic_residuals(per_depth, depths, pred))
     ds = xr.Dataset(
         {"eigenvalues": (("depth", "eig"), eig), **{k: ("depth", v) for k, v in per_depth.items()}},
         coords={"depth": depths, "activation": activation.name, "delta": activation.delta},
     )
-    for field in ("lambda_min_scaled", "lambda_max_scaled", "cond", "theta_offdiag_scaled"):
-        ds[f"pred_{field}"] = getattr(pred, field)
+    for field in dataclasses.fields(pred):
+        ds[f"pred_{field.name}"] = getattr(pred, field.name)
     ds.attrs.update(n_points=n, output_dim=int(output_dim))
     return ds

@@ -8,29 +8,41 @@ with ||.|| the operator norm. This module measures the left-hand side per draw (
 max-entry norms, absolute and relative to the same norm of K_inf), summarizes it per configuration
 (mean, median, quantiles including the 1 - 1/m quantile, percentile-bootstrap confidence intervals),
 fits the rate in m on log-log axes and holds the only definition of the theory factor
-(Delta^-2 + sqrt(m_l) l) kappa^2.
+(Delta^-2 + sqrt(m_l) l) kappa^2 and of its log-slope between measured points.
 
 Labelled dims: ``i``, ``j`` (rows and columns of the (n m_l) x (n m_l) matrix), ``draw``, ``base_width``;
 summaries add ``statistic`` (mean, median, tail = the 1 - 1/m quantile), ``bound`` (value, ci_low,
 ci_high) and ``quantile``. All statistics are float64. Any NaN or inf in an input raises ``ValueError``.
 
-Confidence intervals are percentile bootstrap intervals (not BCa): B resamples of the draws, with
-replacement, within each configuration; the interval is the (alpha/2, 1 - alpha/2) quantiles of the B
-re-computed statistics, alpha = 1 - confidence. Random numbers come from numpy Generators seeded by
-``numpy.random.SeedSequence(seed)``, one child sequence per configuration cell.
+Confidence intervals are percentile bootstrap intervals (not BCa). :func:`summarize` describes one
+configuration at a time (a marginal interval: B resamples of its draws). Fitted rates compare
+configurations that share draw ids (common random numbers, SCIENCE §7), so :func:`fit_slopes` resamples
+the draw ids jointly at every width (:mod:`ntk_eoc.analysis.bootstrap`). Random numbers come from numpy
+Generators seeded by ``numpy.random.SeedSequence(seed)``, one child sequence per configuration cell.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from ..math.activations import Activation
-from ..validate import check_finite, integer, real
+from ..validate import check_finite, integer
+from .bootstrap import (
+    CI_METHOD,
+    RANDOM_NUMBERS,
+    Estimate,
+    SlopeFit,
+    check_bootstrap_args,
+    fit_loglog_slope,
+    paired_difference,
+    paired_loglog_slope,
+    paired_ratio,
+    percentile_ci,
+)
 from .names import BOUNDS, DEFAULT_N_BOOT, DEFAULT_QUANTILES, NORMS, STATISTICS
 
 __all__ = [
@@ -39,50 +51,26 @@ __all__ = [
     "DEFAULT_N_BOOT",
     "DEFAULT_QUANTILES",
     "NORMS",
+    "RANDOM_NUMBERS",
     "STATISTICS",
     "Estimate",
     "SlopeFit",
-    "bootstrap_ratio",
+    "bound_log_slope",
     "deviations",
     "fit_loglog_slope",
     "fit_slopes",
     "matrix_norms",
+    "paired_difference",
+    "paired_loglog_slope",
+    "paired_ratio",
     "summarize",
     "theory_bound_factor",
 ]
 
-CI_METHOD = "percentile bootstrap"
 # |A - A^T| allowed, relative to max|A|: float32 kernels accumulate ~1e-7 rounding per product; a
 # larger asymmetry means a wrong layout, and eigvalsh would silently read only one triangle.
 SYMMETRY_RTOL = 1e-4
 MATRIX_DIMS = ("i", "j")
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with a confidence interval [ci_low, ci_high] and how it was obtained."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    method: str
-
-
-@dataclass(frozen=True)
-class SlopeFit:
-    """log y = intercept + slope log m, with a confidence interval on the slope.
-
-    ``method`` says how the interval was obtained (see :func:`fit_loglog_slope`).
-    """
-
-    slope: float
-    intercept: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    n_boot: int
-    method: str
 
 
 def _check_symmetric(values: np.ndarray, name: str) -> None:
@@ -153,17 +141,6 @@ def deviations(samples: xr.DataArray, limit: xr.DataArray, dims: Sequence[str] =
     return xr.Dataset(out)
 
 
-def _percentile_ci(boot: np.ndarray, confidence: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    alpha = 1.0 - confidence
-    low, high = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0], axis=axis)
-    return low, high
-
-
-def _check_bootstrap_args(n_boot: int, confidence: float) -> None:
-    integer("n_boot", n_boot, 2, where="bootstrap")
-    real("confidence", confidence, low=0.0, high=1.0, where="bootstrap")
-
-
 def _cell_summary(x: np.ndarray, tail_level: float, quantiles, n_boot, rng, confidence) -> tuple[np.ndarray, ...]:
     """Statistics of V variables over N draws, x: (V, N) -> (V, 3, 3) [statistic, bound], (V, Q)."""
     idx = rng.integers(0, x.shape[-1], size=(n_boot, x.shape[-1]))
@@ -173,7 +150,7 @@ def _cell_summary(x: np.ndarray, tail_level: float, quantiles, n_boot, rng, conf
         return np.stack([a.mean(axis=-1), np.median(a, axis=-1), np.quantile(a, tail_level, axis=-1)], axis=-1)
 
     point = stats(x)  # (V, 3)
-    low, high = _percentile_ci(stats(boot), confidence, axis=1)  # (V, 3) each
+    low, high = percentile_ci(stats(boot), confidence, axis=1)  # (V, 3) each
     return np.stack([point, low, high], axis=-1), np.quantile(x, list(quantiles), axis=-1).T
 
 
@@ -209,7 +186,7 @@ def summarize(
         Dataset: ``<var>`` over (remaining dims, statistic, bound); ``<var>_quantile`` over
         (remaining dims, quantile); coords ``tail_level`` = 1 - 1/m, ``tail_resolved``; ``n_draws``.
     """
-    _check_bootstrap_args(n_boot, confidence)
+    check_bootstrap_args(n_boot, confidence, "summarize")
     names = list(dev.data_vars)
     if not names or any(dim not in dev[v].dims for v in names):
         raise ValueError(f"summarize: every variable needs dim {dim!r}, got {dict(dev.sizes)}")
@@ -248,65 +225,6 @@ def _summary_dataset(stacked: xr.DataArray, names, summary: np.ndarray, quant: n
     return out.assign_coords(statistic=list(STATISTICS), bound=list(BOUNDS), quantile=list(quantiles))
 
 
-def _as_draw_list(y) -> list[np.ndarray]:
-    rows = [np.asarray(r, dtype=np.float64).reshape(-1) for r in y]
-    for r in rows:
-        if r.size == 0 or not np.all(np.isfinite(r)) or np.any(r <= 0):
-            raise ValueError("fit_loglog_slope: every width needs >= 1 draw, all finite and > 0")
-    return rows
-
-
-def _ols_slope(log_m: np.ndarray, log_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least squares log_y = a + b log_m along the last axis; returns (b, a)."""
-    xc = log_m - log_m.mean()
-    slope = (log_y * xc).sum(axis=-1) / (xc * xc).sum()
-    return slope, log_y.mean(axis=-1) - slope * log_m.mean()
-
-
-_STAT_FUNCS = {"mean": np.mean, "median": np.median}
-
-
-def fit_loglog_slope(
-    m: Sequence[float],
-    y: Sequence[Sequence[float]] | np.ndarray,
-    *,
-    statistic: str = "mean",
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int | np.random.SeedSequence,
-    confidence: float = 0.95,
-) -> SlopeFit:
-    """log s(y_m) = a + b log m by least squares; CI on b by bootstrap over draws within each width.
-
-    s is the mean (default) or median over the draws at width m. SCIENCE §4 predicts b = -1/2 for the
-    operator-norm deviation under m_k = k^2 m. The CI is a percentile bootstrap: each of B resamples
-    redraws, independently at every width, the draws with replacement, recomputes s at every width
-    and refits b; the interval is the (alpha/2, 1 - alpha/2) quantiles of the B slopes.
-
-    Args:
-        m: the k >= 2 distinct base widths (> 0).
-        y: k groups of draws (each finite and > 0; group sizes may differ), e.g. a (k, N) array.
-        statistic: "mean" or "median".
-        n_boot: bootstrap resamples B.
-        seed: seeds the numpy Generator.
-        confidence: CI level.
-    """
-    _check_bootstrap_args(n_boot, confidence)
-    if statistic not in _STAT_FUNCS:
-        raise ValueError(f"fit_loglog_slope: statistic must be one of {tuple(_STAT_FUNCS)}, got {statistic!r}")
-    log_m = np.log(np.asarray(m, dtype=np.float64))
-    rows = _as_draw_list(y)
-    if log_m.ndim != 1 or log_m.size != len(rows) or np.unique(log_m).size < 2 or not np.all(np.isfinite(log_m)):
-        raise ValueError(f"fit_loglog_slope: need >= 2 distinct positive widths, one per group, got m={list(m)}")
-    func = _STAT_FUNCS[statistic]
-    slope, intercept = _ols_slope(log_m, np.log([func(r) for r in rows]))
-    rng = np.random.default_rng(seed)
-    boot = np.stack([func(r[rng.integers(0, r.size, size=(n_boot, r.size))], axis=-1) for r in rows], axis=-1)
-    boot_slopes, _ = _ols_slope(log_m, np.log(boot))
-    low, high = _percentile_ci(boot_slopes, confidence)
-    method = f"{CI_METHOD} over draws within each width (B={n_boot}), OLS refit of log {statistic} vs log m"
-    return SlopeFit(float(slope), float(intercept), float(low), float(high), confidence, int(n_boot), method)
-
-
 def fit_slopes(
     dev: xr.Dataset,
     var: str = "op_abs",
@@ -317,14 +235,26 @@ def fit_slopes(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int,
     confidence: float = 0.95,
+    min_width: float | None = None,
 ) -> xr.Dataset:
-    """:func:`fit_loglog_slope` of ``dev[var]`` against ``width_dim`` for every other cell.
+    """:func:`fit_loglog_slope` of ``dev[var]`` against ``width_dim`` for every other cell (paired bootstrap).
+
+    Within a cell, entry s along ``dim`` is the same draw id at every width, and each resample draws
+    the ids jointly for all widths (common random numbers, SCIENCE §7).
+
+    Args:
+        min_width: fit only widths >= this (the O(1/m) finite-width bias bends the curve at small m);
+            None: all widths. Fewer than 2 remaining widths raise ValueError.
 
     Returns:
         Dataset with ``slope``, ``intercept``, ``ci_low``, ``ci_high`` over the dims other than ``dim``
-        and ``width_dim``; cell c uses child c of ``SeedSequence(seed)``.
+        and ``width_dim``; cell c uses child c of ``SeedSequence(seed)``; attrs ``min_width``, ``widths``.
     """
     da = dev[var]
+    if min_width is not None:
+        da = da.sel({width_dim: da[width_dim] >= min_width})
+    if da.sizes.get(width_dim, 0) < 2:
+        raise ValueError(f"fit_slopes: min_width={min_width!r}: fewer than 2 {width_dim} values remain")
     check_finite(da, f"fit_slopes: {var}")
     da = da.transpose(..., width_dim, dim)
     cell_dims = da.dims[:-2]
@@ -341,35 +271,8 @@ def fit_slopes(
         {f: (cell_dims, np.array([getattr(ft, f) for ft in fits]).reshape(shape)) for f in fields}, coords=coords
     )
     out.attrs.update(variable=var, method=fits[0].method, confidence=float(confidence), seed=int(seed))
+    out.attrs.update(min_width=0 if min_width is None else min_width, widths=da[width_dim].values.tolist())
     return out
-
-
-def bootstrap_ratio(
-    x: Sequence[float],
-    y: Sequence[float],
-    *,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int | np.random.SeedSequence,
-    confidence: float = 0.95,
-) -> Estimate:
-    """mean(x) / mean(y) of two independent samples, with a percentile-bootstrap CI.
-
-    Each resample redraws x and y independently with replacement. Used for "A beats B" claims
-    (ratio < 1), e.g. mean deviation of abs over ReLU at equal width and depth.
-    """
-    _check_bootstrap_args(n_boot, confidence)
-    xs, ys = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (x, y))
-    for name, a in (("x", xs), ("y", ys)):
-        if a.size == 0 or not np.all(np.isfinite(a)):
-            raise ValueError(f"bootstrap_ratio: {name} must be non-empty and finite")
-    if ys.mean() == 0.0:
-        raise ValueError("bootstrap_ratio: mean(y) = 0")
-    rng = np.random.default_rng(seed)
-    bx = xs[rng.integers(0, xs.size, size=(n_boot, xs.size))].mean(axis=-1)
-    by = ys[rng.integers(0, ys.size, size=(n_boot, ys.size))].mean(axis=-1)
-    low, high = _percentile_ci(bx / by, confidence)
-    method = f"{CI_METHOD} (B={n_boot}), x and y resampled independently"
-    return Estimate(float(xs.mean() / ys.mean()), float(low), float(high), confidence, method)
 
 
 def theory_bound_factor(activation: Activation, depth: int, output_dim: int = 1) -> float:
@@ -382,3 +285,21 @@ def theory_bound_factor(activation: Activation, depth: int, output_dim: int = 1)
     if activation.delta == 0.0:
         return math.inf
     return (activation.delta**-2 + math.sqrt(output_dim) * depth) * activation.kappa**2
+
+
+def bound_log_slope(activation: Activation, depths: Sequence[int], output_dims: Sequence[int]) -> float:
+    """OLS slope of log (Delta^-2 + sqrt(m_l) l) against log of the one swept variable.   [SCIENCE §4]
+
+    The bound's own dependence on depth l or output dimension m_l, fitted over the measured points as
+    a measured exponent is: exactly one of ``depths``, ``output_dims`` has >= 2 values, the other one.
+    E.g. l = 4, m_l in {1, 2}: 0.272 (ReLU, Delta^-2 = 4), 0.413 (abs, Delta^-2 = 1).
+    """
+    ls, outs = np.asarray(depths, dtype=np.float64), np.asarray(output_dims, dtype=np.float64)
+    if (ls.size > 1) == (outs.size > 1) or min(ls.size, outs.size) != 1:
+        raise ValueError(f"bound_log_slope: sweep one of depths={list(depths)}, output_dims={list(output_dims)}")
+    if activation.delta == 0.0:
+        raise ValueError(f"bound_log_slope: activation={activation.name!r}: Delta = 0 is outside the bound")
+    factor = activation.delta**-2 + np.sqrt(outs) * ls
+    x = np.log(ls if ls.size > 1 else outs)
+    xc = x - x.mean()
+    return float((np.log(factor) * xc).sum() / (xc * xc).sum())

@@ -10,6 +10,7 @@
 - :mod:`.cost`          cost and memory of one sampled draw (no JAX)
 - :mod:`.samplers`      many draws of K(theta): explicit weights or Gaussian conditioning
 - :mod:`.eigen`         extreme eigenvalues of NTK matrices (float64, exact)
+- :mod:`.fluctuations`  the first-order law of Var(K_ii) / E[K_ii]^2 across width schedules (SCIENCE §6)
 
 Imports go one way: activations, schedules -> architecture -> limit, empirical, cost -> samplers.
 """

@@ -22,6 +22,7 @@ from .concentration import (
     plot_output_dimension,
     plot_schedule_comparison,
 )
+from .fluctuations import plot_fluctuation_law, plot_fluctuations_vs_depth
 from .min_eigen import plot_min_eigen
 from .spectrum import plot_inverse_cosine_error, plot_limit_spectrum
 from .style import PNG_DPI, save_figure
@@ -31,6 +32,8 @@ __all__ = [
     "plot_activation_factor",
     "plot_deviation_vs_cost",
     "plot_deviation_vs_width",
+    "plot_fluctuation_law",
+    "plot_fluctuations_vs_depth",
     "plot_inverse_cosine_error",
     "plot_kernel_spectrum_vs_width",
     "plot_limit_spectrum",

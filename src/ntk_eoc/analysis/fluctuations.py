@@ -1,0 +1,265 @@
+"""Finite-width fluctuations of K(theta) measured from draws, beside the product-form law.   [SCIENCE §6]
+
+Per configuration cell (any dims besides ``draw``, ``i``, ``j``: base_width, activation, schedule, depth),
+from N draws K_s = K(theta_s) with draw ids as the ``draw`` coordinate:
+
+    V_diag = (1/D) sum_e Var_s(K_ee) / E_s[K_ee]^2                      (D diagonal entries e)
+    V_off  = (1/P) sum_{(e,f)} Var_s(K_ef) / (E_s[K_ee] E_s[K_ff])     (P pairs of distinct points)
+
+with unbiased variances (ddof = 1) and sample means over draws. Pooling: the (a,b)-ReLU is positively
+homogeneous, so K(c x, c x) = c^2 K(x, x) draw by draw and the per-entry ratio Var/E^2 is the same
+number for every input whatever its norm; averaging the per-entry ratios is therefore an average of
+estimates of one V_diag (a pooled variance over a pooled squared mean would weight entries by their
+norms and only agree on the sphere). Off the diagonal E[K_ef] can be near 0 (near-orthogonal or, for
+abs, antipodal inputs), so Var(K_ef) is normalized by E[K_ee] E[K_ff] instead of E[K_ef]^2: V_off is then
+a fluctuation relative to the diagonal scale, dataset-dependent through the input angles (multiply by
+E[K_ee] E[K_ff] / E[K_ef]^2 for the other convention). With m_l > 1 outputs, entry (i, o) sits at index
+i m_l + o (:mod:`ntk_eoc.math.layout`): the diagonal uses all n m_l diagonal entries (each output's
+diagonal has the law of a single-output network), the off-diagonal pairs are (i, o), (j, o) with i != j
+and the same output o (entries between different outputs have mean 0 and are left out).
+
+Intervals: a percentile bootstrap over draw ids (B resamples). The resamples depend only on (n_boot,
+seed, the sorted draw ids), and every cell of a call uses the same ones, so cells, and separate calls with
+the same settings, are resampled jointly (common random numbers, SCIENCE §7); ``*_se`` is the bootstrap
+standard deviation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..math.activations import Activation
+from ..math.fluctuations import beta, v_diag, v_diag_constant_asymptotic, v_diag_quadratic_limit
+from ..math.schedules import SCHEDULES, widths
+from ..validate import InvalidValue, check_finite, integer
+from .bootstrap import DRAW_DIM, RANDOM_NUMBERS, aligned_draws, check_bootstrap_args, percentile_ci, resample_counts
+from .verdicts import Equivalence, Kind, claim_row
+
+__all__ = [
+    "DEFAULT_FLUCTUATION_MARGIN",
+    "fluctuation_rows",
+    "fluctuation_summary",
+    "measure_fluctuations",
+    "predicted_curves",
+    "predicted_fluctuations",
+]
+
+# Relative margin of "measured V_diag = product form": the law is first order in 1/m_k, and Monte Carlo
+# (SCIENCE §6) puts the measured values within ~3% of it at m_k >= 32; 10% leaves room for O(1/m^2).
+DEFAULT_FLUCTUATION_MARGIN = 0.1
+MATRIX_DIMS = ("i", "j")
+_SETTINGS = ("activation", "schedule", "depth", "base_width")
+
+
+def _entries(size: int, output_dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Diagonal indices, and the (e, f) index pairs of distinct points in the same output block."""
+    if size % output_dim:
+        raise InvalidValue("output_dim", output_dim, f"must divide the matrix size {size}", "measure_fluctuations")
+    if size // output_dim < 2:
+        raise ValueError(f"measure_fluctuations: need >= 2 points for V_off, got {size // output_dim}")
+    e, f = np.triu_indices(size, k=1)
+    same = (e % output_dim == f % output_dim) & (e // output_dim != f // output_dim)
+    return np.arange(size), e[same], f[same]
+
+
+def _ratios(mean: np.ndarray, var: np.ndarray, n: int, d: int, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """(V_diag, V_off) from means and 1/N variances over draws, (..., entries) in the order diag, off."""
+    var = var * n / (n - 1)
+    mean_diag = mean[..., :d]
+    v_d = np.mean(var[..., :d] / mean_diag**2, axis=-1)
+    v_o = np.mean(var[..., d:] / (mean_diag[..., pairs[0]] * mean_diag[..., pairs[1]]), axis=-1)
+    return v_d, v_o
+
+
+def _cell_statistics(k: np.ndarray, counts: np.ndarray, output_dim: int, confidence: float) -> dict[str, float]:
+    """V_diag, V_off of one cell, k: (N, size, size), with CIs and SEs from the resample counts (B, N)."""
+    diag, e, f = _entries(k.shape[-1], output_dim)
+    values = np.concatenate([k[:, diag, diag], k[:, e, f]], axis=1)  # (N, D + P)
+    n, d = values.shape[0], diag.size
+    if not np.all(values[:, :d] > 0):
+        raise ValueError("measure_fluctuations: a diagonal entry of K(theta) is <= 0")
+    shift = values.mean(axis=0)
+    centred = values - shift  # variances are shift-invariant; centring avoids cancellation
+    w = counts.astype(np.float64) / n
+    first = w @ centred
+    pairs = (e, f)  # diagonal entry e sits at column e of ``values``
+    boot = _ratios(first + shift, w @ centred**2 - first**2, n, d, pairs)
+    point = _ratios(shift, np.mean(centred**2, axis=0), n, d, pairs)
+    out = {"mean_diag": float(shift[:d].mean())}
+    for name, p, b in zip(("v_diag", "v_off"), point, boot, strict=True):
+        low, high = percentile_ci(b, confidence)
+        out.update({name: float(p), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)})
+        out[f"{name}_se"] = float(np.std(b, ddof=1))
+    return out
+
+
+def _cell_dims(kernels: xr.DataArray) -> list[str]:
+    return [d for d in kernels.dims if d not in (DRAW_DIM, *MATRIX_DIMS)]
+
+
+def measure_fluctuations(
+    kernels: xr.DataArray,
+    *,
+    output_dim: int = 1,
+    n_boot: int,
+    seed: int | np.random.SeedSequence,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """V_diag and V_off per configuration cell with paired bootstrap CIs (see module docstring).
+
+    Args:
+        kernels: K(theta) over ``draw`` (draw ids as coordinate), ``i``, ``j`` and any cell dims
+            (e.g. base_width, activation, schedule, depth); finite. Loaded one cell at a time.
+        output_dim: m_l (the matrix is (n m_l) x (n m_l), n >= 2 points).
+        n_boot, seed, confidence: bootstrap settings (one set of resamples for every cell).
+
+    Returns:
+        Dataset over the cell dims: ``v_diag``, ``v_off`` with ``*_ci_low``, ``*_ci_high``, ``*_se``,
+        ``mean_diag`` (E[K_ee] averaged over entries: l/n on the sphere); ``n_draws``; attrs ``method``,
+        ``random_numbers``, ``n_boot``, ``confidence``.
+    """
+    check_bootstrap_args(n_boot, confidence, "measure_fluctuations")
+    integer("output_dim", output_dim, where="measure_fluctuations")
+    if any(d not in kernels.dims for d in (DRAW_DIM, *MATRIX_DIMS)):
+        raise ValueError(f"measure_fluctuations: kernels need dims ('draw', 'i', 'j'), got {kernels.dims}")
+    (kernels,) = aligned_draws(kernels.transpose(..., DRAW_DIM, *MATRIX_DIMS), where="measure_fluctuations")
+    n_draws = kernels.sizes[DRAW_DIM]
+    if n_draws < 2:
+        raise ValueError(f"measure_fluctuations: need >= 2 draws for a variance, got {n_draws}")
+    counts = resample_counts(n_draws, n_boot, seed)
+    dims = _cell_dims(kernels)
+    cells = list(itertools.product(*(range(kernels.sizes[d]) for d in dims)))
+    stats = [
+        _cell_statistics(np.asarray(kernels.isel(dict(zip(dims, c, strict=True))).values, np.float64), counts,
+                         output_dim, confidence)
+        for c in cells
+    ]  # fmt: skip
+    shape = tuple(kernels.sizes[d] for d in dims)
+    out = xr.Dataset(
+        {k: (dims, np.array([st[k] for st in stats]).reshape(shape)) for k in stats[0]},
+        coords={d: kernels[d] for d in dims if d in kernels.coords},
+    )
+    out["n_draws"] = n_draws
+    method = f"percentile bootstrap (B={n_boot}) over draw ids, the same resamples in every cell"
+    out.attrs.update(method=method, random_numbers=RANDOM_NUMBERS, n_boot=int(n_boot), confidence=float(confidence))
+    return out
+
+
+def _setting(cells: xr.Dataset, name: str, index: dict):
+    if name in index:
+        return index[name]
+    if name in cells.coords and cells[name].ndim == 0:
+        return cells[name].item()
+    raise ValueError(f"predicted_fluctuations: {name!r} is neither a dim nor a scalar coordinate of the cells")
+
+
+def predicted_fluctuations(
+    cells: xr.Dataset | xr.DataArray, *, activations: Mapping[str, Activation] | None = None
+) -> xr.Dataset:
+    """The product-form V_diag and beta = sum_k 1/m_k for every cell.   [SCIENCE §6]
+
+    Args:
+        cells: anything whose dims or scalar coords give ``activation`` (name), ``schedule`` (quadratic,
+            linear or constant), ``depth`` and ``base_width`` (e.g. :func:`measure_fluctuations` output).
+        activations: name -> Activation for names ``Activation.named`` does not know.
+
+    Returns:
+        Dataset with ``v_diag_pred`` and ``beta`` over the dims of ``cells`` among those four.
+    """
+    dims = [d for d in cells.dims if d in _SETTINGS]
+    shape = tuple(cells.sizes[d] for d in dims)
+    pred, betas = np.empty(shape), np.empty(shape)
+    for index in itertools.product(*(range(n) for n in shape)):
+        at = {d: cells[d].values[k].item() for d, k in zip(dims, index, strict=True)}
+        name, sched, depth, m = (_setting(cells, k, at) for k in _SETTINGS)
+        if sched not in SCHEDULES:
+            raise InvalidValue("schedule", sched, f"must be one of {', '.join(SCHEDULES)}", "predicted_fluctuations")
+        act = activations[name] if activations and name in activations else Activation.named(str(name))
+        hidden = widths(str(sched), int(m), int(depth), 1, 1, max_bytes_per_point=None)[1:-1]
+        pred[index], betas[index] = v_diag(act, hidden), beta(hidden)
+    coords = {d: cells[d] for d in dims if d in cells.coords}
+    return xr.Dataset({"v_diag_pred": (dims, pred), "beta": (dims, betas)}, coords=coords)
+
+
+def fluctuation_summary(
+    kernels: xr.DataArray,
+    *,
+    output_dim: int = 1,
+    n_boot: int,
+    seed: int | np.random.SeedSequence,
+    confidence: float = 0.95,
+    activations: Mapping[str, Activation] | None = None,
+) -> xr.Dataset:
+    """:func:`measure_fluctuations` beside :func:`predicted_fluctuations`, with ``v_diag_ratio`` =
+    v_diag / v_diag_pred and its CI (the prediction is exact, so the CI is the measured one divided by it).
+
+    ``kernels`` must carry activation, schedule and depth as dims or scalar coords besides base_width.
+    """
+    measured = measure_fluctuations(kernels, output_dim=output_dim, n_boot=n_boot, seed=seed, confidence=confidence)
+    for name in _SETTINGS:
+        if name not in measured.coords and name in kernels.coords and kernels[name].ndim == 0:
+            measured = measured.assign_coords({name: kernels[name]})
+    out = xr.merge([measured, predicted_fluctuations(measured, activations=activations)], combine_attrs="override")
+    for suffix in ("", "_ci_low", "_ci_high"):
+        out[f"v_diag_ratio{suffix}"] = out[f"v_diag{suffix}"] / out["v_diag_pred"]
+    check_finite(out, "fluctuation_summary")
+    return out
+
+
+def fluctuation_rows(summary: xr.Dataset, *, margin: float = DEFAULT_FLUCTUATION_MARGIN) -> list[dict]:
+    """One claim row per cell: measured V_diag = the product form, Equivalence with a relative margin.
+
+    holds if [ci_low, ci_high] lies inside v_diag_pred x (1 +- margin), i.e. the CI of measured/predicted
+    inside 1 +- margin; fails if it lies wholly outside; inconclusive otherwise.
+    """
+    rule = Equivalence(margin, relative=True)
+    dims = [d for d in summary.v_diag.dims]
+    rows = []
+    for index in itertools.product(*(range(summary.sizes[d]) for d in dims)):
+        cell = summary.isel(dict(zip(dims, index, strict=True)))
+        where = ", ".join(f"{k}={cell[k].item()}" for k in _SETTINGS if k in cell.coords)
+        claim = f"V_diag = prod_k (1 + w(k/l)/m_k) - 1, first order in 1/m_k ({where}; beta={float(cell.beta):.3g})"
+        pred, ci = float(cell.v_diag_pred), (float(cell.v_diag_ci_low), float(cell.v_diag_ci_high))
+        rows.append(claim_row(claim, Kind.MEASURED, pred, float(cell.v_diag), ci, rule, rule.decide(pred, *ci)))
+    return rows
+
+
+def predicted_curves(
+    activations: Sequence[str],
+    base_width: int,
+    depths: Sequence[int],
+    *,
+    schedules: Sequence[str] = SCHEDULES,
+    activation_map: Mapping[str, Activation] | None = None,
+) -> xr.Dataset:
+    """The law along depth at one base width, for drawing.   [SCIENCE §6]
+
+    Returns:
+        Dataset with ``v_diag_pred`` over (activation, schedule, depth), ``quadratic_limit`` (the l -> infinity
+        saturation sinh(pi sqrt(C/m)) / (pi sqrt(C/m)) - 1) over activation and ``constant_asymptotic``
+        (exp((2C + C') l / (3m)) - 1) over (activation, depth); coordinate ``base_width``.
+    """
+    acts = {
+        a: activation_map[a] if activation_map and a in activation_map else Activation.named(a) for a in activations
+    }
+    ls = [integer(f"depths[{k}]", d, where="predicted_curves") for k, d in enumerate(depths)]
+    pred = [
+        [[v_diag(act, widths(s, base_width, d, 1, 1, max_bytes_per_point=None)[1:-1]) for d in ls] for s in schedules]
+        for act in acts.values()
+    ]
+    coords = {"activation": list(acts), "schedule": list(schedules), "depth": ls, "base_width": base_width}
+    return xr.Dataset(
+        {
+            "v_diag_pred": (("activation", "schedule", "depth"), np.array(pred)),
+            "quadratic_limit": ("activation", [v_diag_quadratic_limit(a, base_width) for a in acts.values()]),
+            "constant_asymptotic": (
+                ("activation", "depth"),
+                [[v_diag_constant_asymptotic(a, base_width, d) for d in ls] for a in acts.values()],
+            ),
+        },
+        coords=coords,
+    )

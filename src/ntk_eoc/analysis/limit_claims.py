@@ -1,0 +1,120 @@
+"""Claim rows of the deep limit (seed 001) from the asymptotic forms of SCIENCE §4.
+
+The spectrum dataset (:func:`~.spectrum.limit_spectrum`, optionally concatenated over ``activation``) is
+exact: rows have no CI and use the :class:`~.verdicts.Converges` rule on estimates at the deepest
+depths (>= ``min_depth``). Each SCIENCE §4 form l (q - q_inf) = c ln l + const + o(1) is tested through
+its ln-l coefficient, estimated between successive depths l' < l as
+
+    c_hat(l) = [l (q(l) - q_inf) - l' (q(l') - q_inf)] / (ln l - ln l'),
+
+which tends to c with error O(ln l / l): the constant (kappa, D) cancels, so the estimate is sharp at
+reachable depths (within 1% at l = 10^4), and a wrong coefficient keeps the estimate off by a fixed
+amount at every depth, so the row fails. Rows per activation (margins relative to the prediction unless
+stated):
+
+- l (Theta_l/l - 1/4) - (3/8) ln l converges: c_hat of mean off-diagonal Theta_l/l -> 3/8;
+- lambda_min n/l = 3/4 - (3/8) ln(l)/l + O(1/l): c_hat -> -3/8;
+- lambda_max n/l = (n+3)/4 + (3/8)(n-1) ln(l)/l + O(1/l): c_hat -> (3/8)(n-1);
+- l (cond - 1 - n/3)/ln l -> 2n/3: c_hat of cond -> 2n/3 (the ratio itself converges like D/ln l,
+  30% off at l = 10^4 for ReLU, so the coefficient is read from differences instead);
+- plain inverse-cosine form C (1 - rho_l)^-1/2: l x median relative error -> 1/2 (it overestimates by 1/8);
+- corrected form C (1 - rho_l)^-1/2 - 1/8: l x max relative error -> 0 (o(1/l)), absolute margin.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import xarray as xr
+
+from ..validate import check_finite
+from .spectrum import INV_COS_PLAIN_SCALED_ERROR
+from .verdicts import Converges, Kind, claim_row
+
+__all__ = ["DEFAULT_LIMIT_MIN_DEPTH", "limit_rows", "log_coefficients"]
+
+log = logging.getLogger(__name__)
+
+# Depths below this are pre-asymptotic (the ln-l coefficients are 50% off at l ~ 50 for ReLU).
+DEFAULT_LIMIT_MIN_DEPTH = 100
+
+# (claim, variable q, q_inf in PredictedLimits, ln-l coefficient in PredictedLimits)
+_COEFFICIENT_ROWS = (
+    ("l (Theta_l/l - 1/4) - (3/8) ln l converges: ln-l coefficient of l (Theta_l/l - 1/4) -> 3/8",
+     "theta_offdiag_scaled_mean", "pred_theta_offdiag_scaled", "pred_theta_offdiag_log_coef"),
+    ("lambda_min n/l = 3/4 - (3/8) ln(l)/l + O(1/l): ln-l coefficient of l (lambda_min n/l - 3/4) -> -3/8",
+     "lambda_min_scaled", "pred_lambda_min_scaled", "pred_lambda_min_log_coef"),
+    ("lambda_max n/l = (n+3)/4 + (3/8)(n-1) ln(l)/l + O(1/l): ln-l coefficient -> (3/8)(n-1)",
+     "lambda_max_scaled", "pred_lambda_max_scaled", "pred_lambda_max_log_coef"),
+    ("l (cond - 1 - n/3)/ln l -> 2n/3: ln-l coefficient of l (cond - 1 - n/3) -> 2n/3",
+     "cond", "pred_cond", "pred_cond_log_coef"),
+)  # fmt: skip
+
+
+def log_coefficients(values: xr.DataArray, limit: float) -> xr.DataArray:
+    """c_hat between successive depths: diff of l (q - limit) over diff of ln l, labelled by the deeper l."""
+    ls = values.depth.values.astype(np.float64)
+    scaled = ls * (values.values - limit)
+    coef = np.diff(scaled) / np.diff(np.log(ls))
+    return xr.DataArray(coef, dims="depth", coords={"depth": values.depth.values[1:]})
+
+
+def _where(one: xr.Dataset, depths: np.ndarray) -> str:
+    n = one.attrs.get("n_points", "?")
+    span = f"l={int(depths[0])}..{int(depths[-1])}" if depths.size > 1 else f"l={int(depths[0])}"
+    return f"activation={one.activation.item()}, Delta={float(one.delta):g}, n={n}, {span}"
+
+
+def _one_activation(one: xr.Dataset, min_depth: int, rel: Converges, corrected: Converges) -> list[dict]:
+    deep = one.sortby("depth")
+    deep = deep.sel(depth=deep.depth[deep.depth >= min_depth])
+    depths = deep.depth.values
+    if depths.size < 2:
+        log.warning(
+            "claims: fewer than 2 spectrum depths >= %d (%s): no deep-limit rows", min_depth, _where(one, depths)
+        )
+        return []
+    used = [v for _, *names in _COEFFICIENT_ROWS for v in names]
+    check_finite(deep[[*used, "inv_cos_relerr_plain_median", "inv_cos_relerr_corrected_max"]], "limit claims")
+    rows = []
+    for text, var, limit, coef in _COEFFICIENT_ROWS:
+        estimates = log_coefficients(deep[var], float(deep[limit]))
+        predicted = float(deep[coef])
+        claim = f"{text} ({_where(one, depths[-2:])})"
+        verdict = rel.decide(predicted, estimates.values, estimates.depth.values)
+        rows.append(claim_row(claim, Kind.MEASURED, predicted, estimates[-1], (np.nan, np.nan), rel, verdict))
+    ls = depths.astype(np.float64)
+    plain = ls * deep.inv_cos_relerr_plain_median.values
+    claim = f"plain inverse-cosine form overestimates by 1/8: l x median relative error -> 1/2 ({_where(one, depths)})"
+    verdict = rel.decide(INV_COS_PLAIN_SCALED_ERROR, plain, ls)
+    rows.append(claim_row(claim, Kind.MEASURED, INV_COS_PLAIN_SCALED_ERROR, plain[-1], (np.nan, np.nan), rel, verdict))
+    fixed = ls * deep.inv_cos_relerr_corrected_max.values
+    claim = f"corrected inverse-cosine form (- 1/8): l x max relative error -> 0, o(1/l) ({_where(one, depths)})"
+    rows.append(
+        claim_row(claim, Kind.MEASURED, 0.0, fixed[-1], (np.nan, np.nan), corrected, corrected.decide(0.0, fixed, ls))
+    )
+    return rows
+
+
+def limit_rows(
+    spectrum: xr.Dataset, *, margin: float, inv_cos_margin: float, min_depth: int = DEFAULT_LIMIT_MIN_DEPTH
+) -> list[dict]:
+    """Deep-limit rows per activation (see module docstring); Delta = 0 has no deep limit and is skipped.
+
+    Args:
+        spectrum: :func:`~.spectrum.limit_spectrum` output, optionally over ``activation``.
+        margin: relative margin of the ln-l coefficients and of l x the plain inverse-cosine error.
+        inv_cos_margin: absolute margin of l x the corrected inverse-cosine error.
+        min_depth: only depths >= this enter the estimates.
+    """
+    spectrum = spectrum if "activation" in spectrum.dims else spectrum.expand_dims("activation")
+    rel, corrected = Converges(margin, relative=True), Converges(inv_cos_margin)
+    rows = []
+    for k in range(spectrum.sizes["activation"]):
+        one = spectrum.isel(activation=k)
+        if float(one.delta) == 0.0:
+            log.warning("claims: activation %s has Delta = 0 (linear): no deep-limit rows", one.activation.item())
+            continue
+        rows += _one_activation(one, min_depth, rel, corrected)
+    return rows

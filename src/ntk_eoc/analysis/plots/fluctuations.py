@@ -1,0 +1,148 @@
+"""Figures of the finite-width fluctuation law (SCIENCE §6): Dataset in, ``matplotlib.figure.Figure`` out.
+
+Inputs are :func:`ntk_eoc.analysis.fluctuations.fluctuation_summary` (measured V_diag with CIs beside the
+product form, over any of activation, schedule, depth, base_width) and, for the depth figure,
+:func:`ntk_eoc.analysis.fluctuations.predicted_curves` (the law evaluated at every depth). Nothing here
+computes a statistic; every title states the fixed settings of what is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+from .style import COLORS, FIGSIZE, LINESTYLES
+
+__all__ = ["plot_fluctuation_law", "plot_fluctuations_vs_depth"]
+
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LAW_LABEL = "Π_k (1 + w(k/l)/m_k) − 1"
+V_LABEL = "V_diag = Var(K_ii) / E[K_ii]²"
+
+
+def _values(summary: xr.Dataset, name: str) -> list:
+    """The values of a setting: its dim values, a scalar coordinate as one value, or [None]."""
+    if name in summary.dims:
+        return summary[name].values.tolist()
+    if name in summary.coords:
+        return [summary[name].item()]
+    return [None]
+
+
+def _settings(summary: xr.Dataset) -> str:
+    """'depth l = 3, 5; base width m = 16, 64' and, on a second line, draws and CI, from coords and attrs."""
+    parts, sampling = [], []
+    for name, symbol in (("depth", "depth l"), ("base_width", "base width m")):
+        values = [v for v in _values(summary, name) if v is not None]
+        if values:
+            parts.append(f"{symbol} = {', '.join(str(v) for v in values)}")
+    if "n_draws" in summary:
+        sampling.append(f"{int(summary.n_draws)} draws per configuration")
+    conf, boot = summary.attrs.get("confidence"), summary.attrs.get("n_boot")
+    if conf is not None and boot is not None:
+        sampling.append(f"bars: {conf:.0%} bootstrap CI over draws (B = {boot})")
+    return "\n".join(line for line in ("; ".join(parts), "; ".join(sampling)) if line)
+
+
+def _log_ticks(ax: Axes, *axes: str) -> None:
+    """Readable log axes: labelled decades and 2, 5 multiples as plain numbers, unlabelled minors."""
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _groups(summary: xr.Dataset) -> Iterator[tuple[str, dict, dict]]:
+    """(label, style, selection) per (schedule, activation): colour by schedule, marker by activation."""
+    schedules, activations = _values(summary, "schedule"), _values(summary, "activation")
+    for i, sched in enumerate(schedules):
+        for j, act in enumerate(activations):
+            sel = {k: v for k, v in (("schedule", sched), ("activation", act)) if k in summary.dims}
+            label = ", ".join(str(v) for v in (sched, act) if v is not None) or None
+            yield label, {"color": COLORS[i % len(COLORS)], "marker": MARKERS[j % len(MARKERS)]}, sel
+
+
+def plot_fluctuation_law(summary: xr.Dataset, margin: float | None = None) -> Figure:
+    """Measured V_diag against the product form for every configuration, one log-log panel.
+
+    Points carry vertical CI bars; the identity line is solid, and ``margin`` (relative, e.g. the claims
+    table's) adds the band predicted x (1 +- margin) dashed. Colour: schedule; marker: activation.
+    """
+    fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] + 0.6), layout="constrained")
+    ax = fig.subplots()
+    lows, highs = [], []
+    for label, style, sel in _groups(summary):
+        one = summary.sel(sel)
+        x, y = np.ravel(one.v_diag_pred.values), np.ravel(one.v_diag.values)
+        low, high = np.ravel(one.v_diag_ci_low.values), np.ravel(one.v_diag_ci_high.values)
+        ax.errorbar(x, y, yerr=[y - low, high - y], ls="none", capsize=3, label=label, **style)
+        lows.append(min(x.min(), low.min()))
+        highs.append(max(x.max(), high.max()))
+    line = np.geomspace(min(lows) / 1.2, max(highs) * 1.2, 50)
+    ax.plot(line, line, "k-", lw=1, label="measured = predicted")
+    if margin is not None:
+        for sign in (-1, 1):
+            ax.plot(line, line * (1 + sign * margin), "k--", lw=0.8, label=f"± {margin:.0%}" if sign > 0 else None)
+    ax.set(xscale="log", yscale="log", xlabel=f"predicted {LAW_LABEL}", ylabel=f"measured {V_LABEL}")
+    _log_ticks(ax, "x", "y")
+    ax.set_title(f"Finite-width fluctuations of the NTK diagonal: measured vs product form\n{_settings(summary)}",
+                 fontsize="medium")  # fmt: skip
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _measured_vs_depth(ax: Axes, one: xr.Dataset, schedules: list, color_of: dict) -> None:
+    for sched in schedules:
+        pick = one.sel(schedule=sched) if "schedule" in one.dims else one
+        y = pick.v_diag.values
+        err = [y - pick.v_diag_ci_low.values, pick.v_diag_ci_high.values - y]
+        ax.errorbar(pick.depth.values, y, yerr=err, ls="none", marker="o", capsize=3, color=color_of[sched],
+                    label=f"{sched}: measured")  # fmt: skip
+
+
+def _curves(ax: Axes, curves: xr.Dataset, schedules: list, color_of: dict) -> None:
+    for k, sched in enumerate(schedules):
+        if sched in curves.schedule.values:
+            c = curves.v_diag_pred.sel(schedule=sched)
+            ax.plot(curves.depth, c, color=color_of[sched], ls=LINESTYLES[k % len(LINESTYLES)], label=f"{sched}: law")
+    ax.plot(curves.depth, curves.constant_asymptotic, color="0.4", ls=(0, (1, 1)), lw=1,
+            label="constant, growth rate: exp((2C + C′) l / 3m) − 1")  # fmt: skip
+    ax.axhline(float(curves.quadratic_limit), color="0.4", ls="--", lw=1,
+               label="quadratic l → ∞: sinh(π√(C/m))/(π√(C/m)) − 1 ≈ Cπ²/6m")  # fmt: skip
+
+
+def plot_fluctuations_vs_depth(summary: xr.Dataset, curves: xr.Dataset) -> Figure:
+    """V_diag against depth at one base width, a line per schedule, one panel per activation (log y).
+
+    ``summary`` must be at one base width (select it first) with dims depth and schedule; ``curves`` is
+    :func:`~ntk_eoc.analysis.fluctuations.predicted_curves` at that base width for the same activations.
+    Measured points carry CI bars; the law is drawn at every depth, with the constant schedule's
+    exponential form and the quadratic schedule's saturation level ~ C pi^2 / (6m).
+    """
+    if "base_width" in summary.dims:
+        raise ValueError("plot_fluctuations_vs_depth: select one base_width first")
+    activations = _values(summary, "activation")
+    schedules = _values(summary, "schedule")
+    color_of = {s: COLORS[k % len(COLORS)] for k, s in enumerate(schedules)}
+    fig = Figure(figsize=(5.2 * len(activations), 5.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(activations), sharey=True))
+    for ax, act in zip(axes, activations, strict=True):
+        one = summary.sel(activation=act) if "activation" in summary.dims else summary
+        cur = curves.sel(activation=act)
+        _measured_vs_depth(ax, one, schedules, color_of)
+        _curves(ax, cur, schedules, color_of)
+        ax.set(yscale="log", xlabel="depth l", title=f"activation = {act}")
+        ax.set_xticks([int(d) for d in one.depth.values])
+        _log_ticks(ax, "y")
+    axes[0].set_ylabel(V_LABEL)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
+    m = int(curves.base_width)
+    title = f"NTK diagonal fluctuations vs depth at base width m = {m} (constant m_k = m, linear k m, quadratic k² m)"
+    fig.suptitle(f"{title}\n{_settings(summary)}", fontsize="medium")
+    return fig

@@ -1,0 +1,159 @@
+"""V_diag and V_off from draws, the predicted law beside them, and their claim rows (ntk_eoc.analysis.fluctuations)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from ntk_eoc import Activation, widths
+from ntk_eoc.analysis.fluctuations import (
+    fluctuation_rows,
+    fluctuation_summary,
+    measure_fluctuations,
+    predicted_curves,
+    predicted_fluctuations,
+)
+from ntk_eoc.math.fluctuations import v_diag, v_diag_constant_asymptotic, v_diag_quadratic_limit
+
+# Means and variances of <= 200 float64 values by two routes (weights vs numpy): a few ulps.
+FLOAT64_RTOL = 1e-12
+N_BOOT = 200
+
+
+def _random_kernels(rng: np.random.Generator, n_draws: int, size: int) -> np.ndarray:
+    """Symmetric positive definite draws: G G^T / size with a positive diagonal."""
+    g = rng.standard_normal((n_draws, size, size + 2))
+    return g @ np.swapaxes(g, 1, 2) / size
+
+
+def _draws(values: np.ndarray, ids=None, **coords) -> xr.DataArray:
+    ids = np.arange(values.shape[-3]) if ids is None else np.asarray(ids)
+    dims = (*coords, "draw", "i", "j")
+    return xr.DataArray(values, dims=dims, coords={**coords, "draw": ids})
+
+
+def _numpy_route(k: np.ndarray, output_dim: int = 1) -> tuple[float, float]:
+    """V_diag, V_off by explicit per-entry numpy statistics (ddof = 1)."""
+    mean, var = k.mean(axis=0), k.var(axis=0, ddof=1)
+    d = np.diag(mean)
+    v_diag_ = np.mean(np.diag(var) / d**2)
+    size = k.shape[-1]
+    pairs = [(e, f) for e in range(size) for f in range(e + 1, size)
+             if e % output_dim == f % output_dim and e // output_dim != f // output_dim]  # fmt: skip
+    v_off = np.mean([var[e, f] / (d[e] * d[f]) for e, f in pairs])
+    return float(v_diag_), float(v_off)
+
+
+def test_measured_values_equal_per_entry_numpy_statistics():
+    k = _random_kernels(np.random.default_rng(0), 150, 5)
+    out = measure_fluctuations(_draws(k), n_boot=N_BOOT, seed=1)
+    expected = _numpy_route(k)
+    assert (float(out.v_diag), float(out.v_off)) == pytest.approx(expected, rel=FLOAT64_RTOL)
+    assert float(out.mean_diag) == pytest.approx(np.mean(np.einsum("sii->si", k)), rel=FLOAT64_RTOL)
+    for name in ("v_diag", "v_off"):
+        assert float(out[f"{name}_ci_low"]) < float(out[name]) < float(out[f"{name}_ci_high"])
+        assert float(out[f"{name}_se"]) > 0
+    assert int(out.n_draws) == 150 and "common random numbers" in out.attrs["random_numbers"]
+
+
+def test_per_entry_ratios_do_not_depend_on_input_norms():
+    # K(c x, c x') = c c' K(x, x') draw by draw for a homogeneous activation: D K D leaves V unchanged
+    k = _random_kernels(np.random.default_rng(2), 100, 4)
+    scale = np.diag([1.0, 2.0, 0.5, 3.0])
+    a, b = (measure_fluctuations(_draws(v), n_boot=N_BOOT, seed=3) for v in (k, scale @ k @ scale))
+    for name in ("v_diag", "v_off", "v_diag_ci_low", "v_off_ci_high"):
+        assert float(b[name]) == pytest.approx(float(a[name]), rel=FLOAT64_RTOL)
+
+
+def test_several_outputs_use_the_diagonal_and_same_output_pairs_only():
+    rng = np.random.default_rng(4)
+    k = _random_kernels(rng, 120, 6)  # n = 3 points, m_l = 2: index = point * 2 + output
+    out = measure_fluctuations(_draws(k), output_dim=2, n_boot=N_BOOT, seed=5)
+    assert (float(out.v_diag), float(out.v_off)) == pytest.approx(_numpy_route(k, 2), rel=FLOAT64_RTOL)
+    noisy = k.copy()
+    noisy[:, 0, 1] = noisy[:, 1, 0] = 100.0 * rng.standard_normal(120)  # point 0, outputs 0 and 1: excluded
+    again = measure_fluctuations(_draws(noisy), output_dim=2, n_boot=N_BOOT, seed=5)
+    assert float(again.v_off) == float(out.v_off) and float(again.v_diag) == float(out.v_diag)
+
+
+def test_cells_share_resamples_and_draws_align_by_id():
+    k = _random_kernels(np.random.default_rng(6), 80, 3)
+    both = measure_fluctuations(_draws(np.stack([k, k]), base_width=[16, 32]), n_boot=N_BOOT, seed=7)
+    np.testing.assert_array_equal(both.v_diag_ci_low.values[0], both.v_diag_ci_low.values[1])  # joint resamples
+    order = np.random.default_rng(8).permutation(80)
+    shuffled = measure_fluctuations(_draws(k[order], ids=order), n_boot=N_BOOT, seed=7)
+    np.testing.assert_allclose(shuffled.v_diag_ci_high, both.v_diag_ci_high.values[0], rtol=FLOAT64_RTOL)
+
+
+@pytest.mark.parametrize(
+    ("kernels", "kwargs", "message"),
+    [
+        (xr.DataArray(np.ones((4, 2, 2)), dims=("draw", "i", "j")), {}, "draw ids as coordinate"),
+        (_draws(np.full((4, 2, 2), np.nan)), {}, "non-finite"),
+        (_draws(np.ones((4, 1, 1))), {}, ">= 2 points"),
+        (_draws(np.ones((4, 4, 4))), {"output_dim": 3}, "output_dim=3"),
+        (_draws(np.ones((1, 2, 2))), {}, ">= 2 draws"),
+        (_draws(-np.ones((3, 2, 2))), {}, "diagonal entry"),
+    ],
+)
+def test_bad_input_is_refused(kernels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        measure_fluctuations(kernels, n_boot=N_BOOT, seed=0, **kwargs)
+
+
+def test_predictions_come_from_dims_and_scalar_coords():
+    cells = xr.Dataset(coords={"base_width": [16, 32], "schedule": ["quadratic", "constant"]})
+    cells = cells.assign_coords(activation="relu", depth=5)
+    pred = predicted_fluctuations(cells)
+    assert pred.v_diag_pred.dims == ("base_width", "schedule")
+    expected = v_diag(Activation.named("relu"), widths("constant", 32, 5, 1)[1:-1])
+    assert float(pred.v_diag_pred.sel(base_width=32, schedule="constant")) == pytest.approx(expected, rel=1e-15)
+    assert float(pred.beta.sel(base_width=16, schedule="quadratic")) == pytest.approx(
+        sum(1 / (k * k * 16) for k in range(1, 5))
+    )
+    with pytest.raises(ValueError, match="'depth' is neither a dim nor a scalar coordinate"):
+        predicted_fluctuations(cells.drop_vars("depth"))
+    with pytest.raises(ValueError, match="schedule='cubic'"):
+        predicted_fluctuations(cells.sel(schedule=["quadratic"]).assign_coords(schedule=["cubic"]))
+
+
+def test_summary_puts_measured_beside_predicted():
+    k = _random_kernels(np.random.default_rng(9), 60, 3)
+    draws = _draws(k[None], base_width=[32]).assign_coords(activation="abs", schedule="constant", depth=3)
+    out = fluctuation_summary(draws, n_boot=N_BOOT, seed=10).squeeze("base_width")
+    pred = v_diag(Activation.named("abs"), [32, 32])
+    assert float(out.v_diag_pred) == pytest.approx(pred, rel=1e-15)
+    assert float(out.v_diag_ratio_ci_low) == pytest.approx(float(out.v_diag_ci_low) / pred, rel=1e-15)
+    assert out.activation.item() == "abs" and out.depth.item() == 3
+
+
+def _summary(value: float, low: float, high: float) -> xr.Dataset:
+    coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
+    data = {"v_diag": value, "v_diag_ci_low": low, "v_diag_ci_high": high, "v_diag_pred": 0.23, "beta": 0.0625}
+    return xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [(0.22, 0.24, "holds"), (0.26, 0.28, "fails"), (0.19, 0.205, "fails"), (0.24, 0.27, "inconclusive")],
+)  # band 0.23 x (1 +- 0.1) = [0.207, 0.253]
+def test_fluctuation_rows_reach_every_verdict(low, high, verdict):
+    rows = pd.DataFrame(fluctuation_rows(_summary((low + high) / 2, low, high), margin=0.1))
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (row.kind, row.predicted, row.verdict, row.margin) == ("measured", 0.23, verdict, 0.1)
+    assert "activation=relu, schedule=constant, depth=5, base_width=64" in row.claim
+    assert "predicted x (1 +- 0.1)" in row.rule
+
+
+def test_predicted_curves_evaluate_the_law_at_every_depth():
+    curves = predicted_curves(["relu", "abs"], 32, [2, 9])
+    relu = Activation.named("relu")
+    assert float(curves.v_diag_pred.sel(activation="relu", schedule="constant", depth=9)) == pytest.approx(
+        1.302, abs=5e-4
+    )  # SCIENCE §6
+    assert float(curves.quadratic_limit.sel(activation="relu")) == v_diag_quadratic_limit(relu, 32)
+    assert float(curves.constant_asymptotic.sel(activation="relu", depth=9)) == v_diag_constant_asymptotic(relu, 32, 9)
+    assert curves.v_diag_pred.dims == ("activation", "schedule", "depth") and int(curves.base_width) == 32
