@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ntk_eoc.pipeline.plan import Plan
+from ntk_eoc.pipeline.plan import Plan, view_name
 from ntk_eoc.pipeline.runs import ConfigError
 from ntk_eoc.pipeline.specs import SampleSpec
 
@@ -35,7 +36,7 @@ def plan() -> Plan:
 def test_the_plan_imports_no_numerical_library():
     code = (
         "import json, sys\n"
-        "from ntk_eoc.pipeline.plan import Plan\n"
+        "from ntk_eoc.pipeline.plan import Plan, view_name\n"
         f"Plan(json.loads(sys.argv[1]), {str(SCHEMA)!r}).final_targets()\n"
         "print(sorted(m for m in ('jax', 'xarray', 'zarr', 'pandas', 'matplotlib', 'scipy') if m in sys.modules))"
     )
@@ -49,17 +50,47 @@ def test_runs_carry_typed_axes_with_the_activation_last(plan):
     assert len(plan.runs) == 4 and plan.figure_names()[:2] == ["deviation_vs_width", "activations"]
 
 
-def test_sample_spec_is_the_runs_architecture(plan):
-    wildcards = SimpleNamespace(run="activation~relu__schedule~constant", width="8")
+def test_sample_spec_holds_the_runs_architectures(plan):
+    run = plan.runs["activation~relu__schedule~constant"]
+    assert run.sample_key == "sphere-n6-d4-s0/relu__constant__depth~3__out~1/seed~0__float32__auto"
+    wildcards = SimpleNamespace(sample_key=run.sample_key, widths="4-8")
     spec = SampleSpec.from_json(plan.sample_spec(wildcards))
-    assert spec.architecture == plan.runs[wildcards.run].config.architecture(8)
-    assert spec.architecture.widths == (4, 8, 8, 1) and plan.sample_mem_mb(wildcards) >= 1000
+    assert spec.architectures == (run.config.architecture(4), run.config.architecture(8))
+    assert spec.architectures[1].widths == (4, 8, 8, 1) and plan.sample_mem_mb(wildcards) >= 1000
 
 
-def test_final_targets_cover_every_run(plan):
+def test_final_targets_are_the_views_configs_figures_and_tables(plan):
     targets = plan.final_targets()
-    assert sum("/configs/" in t for t in targets) == 4 and sum("/gathered/" in t for t in targets) == 4
-    assert "results/test/tables/claims.md" in targets and len(targets) == len(set(targets))
+    assert sum("/configs/" in t for t in targets) == 4 and "results/test/tables/claims.md" in targets
+    assert all(t.startswith("results/test/") for t in targets) and len(targets) == len(set(targets))
+    stores = plan.store_paths()
+    assert all(p.startswith("results/stores/") for p in stores)
+    assert sum("/samples/" in p for p in stores) == 4 * 2  # 4 runs x one group of widths x 2 blocks
+
+
+def test_cheap_base_widths_share_a_job_and_dear_ones_get_their_own(plan):
+    from ntk_eoc.pipeline.resources import GROUP_SECONDS, draw_seconds, width_groups
+
+    cfg = plan.runs["activation~relu__schedule~quadratic"].config
+    assert width_groups(cfg) == [(4, 8)]
+    sampler = dataclasses.replace(cfg.sampler, draws_per_job=4096)  # blocks of many draws: wide ones are dear
+    wide = dataclasses.replace(cfg, base_widths=(4, 8, 4096, 8192), sampler=sampler)
+    groups = width_groups(wide)
+    assert groups[0] == (4, 8) and all(len(g) == 1 for g in groups[1:])
+    for (m,) in groups[1:]:
+        assert wide.sampler.draws_per_job * draw_seconds(wide, m) >= GROUP_SECONDS
+
+
+def test_view_names_say_what_a_variant_changes():
+    assert view_name("demo", [], None, None) == "demo"
+    assert view_name("demo", ["draws=512"], ["activation=relu,abs,leaky_relu"], None) == (
+        "demo+draws=512+activation=relu,abs,leaky_relu"
+    )
+    assert view_name("demo", ["base_widths=[4, 8]"], None, None) == "demo+base_widths=4,8"
+    assert len(view_name("demo", ["x=" + "1," * 100], None, None)) <= 80
+    assert view_name("demo", [], None, "mine") == "mine"
+    with pytest.raises(ConfigError, match="name='stores': must be a plain folder name"):
+        view_name("demo", [], None, "stores")
 
 
 def test_bad_snakemake_config_names_the_key():

@@ -10,6 +10,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from ntk_eoc.analysis import plots
+from ntk_eoc.analysis.plots.style import activation_colors
 from ntk_eoc.analysis.fluctuations import predicted_curves, predicted_fluctuations
 
 ACTIVATIONS, SCHEDULES, DEPTHS, WIDTHS = ["relu", "abs"], ["quadratic", "linear", "constant"], [2, 4, 8], [16, 64]
@@ -46,7 +47,10 @@ def test_law_figure_draws_every_configuration_against_the_identity(summary, tmp_
     np.testing.assert_allclose(identity.get_xdata(), identity.get_ydata())
     assert "± 10%" in labels
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "quadratic, relu" in legend and "constant, abs" in legend
+    assert "relu, quadratic" in legend and "abs, constant" in legend
+    colors = activation_colors(ACTIVATIONS)  # the colour of each activation in every figure
+    for bar, label in zip(bars, [f"{a}, {s}" for s in SCHEDULES for a in ACTIVATIONS], strict=True):
+        assert bar.get_label() == label and bar.lines[0].get_color() == colors[label.split(",")[0]]
     title = ax.get_title()
     assert "depth l = 2, 4, 8" in title and "base width m = 16, 64" in title and "4000 draws" in title
     assert "95% bootstrap CI" in title

@@ -48,7 +48,8 @@ def test_valid_config_gives_blocks_widths_and_ids():
     assert run.blocks() == [(0, 2), (2, 4), (4, 5)]
     assert run.layer_widths(4) == [4, 4, 16, 1]
     ids = _run(BASE)
-    assert ids.dataset_id.startswith("sphere-") and ids.limit_id.endswith("__depth~3__output_dim~1")
+    assert ids.dataset == "sphere-n6-d4-s0" and ids.limit_key == "sphere-n6-d4-s0/relu__depth~3__out~1"
+    assert ids.sample_key == "sphere-n6-d4-s0/relu__quadratic__depth~3__out~1/seed~0__float32__auto"
     assert run.activation.a == 0.5
 
 
@@ -89,17 +90,23 @@ def test_leaky_relu_and_custom_need_their_parameters():
 def test_sampling_spec_does_not_depend_on_draw_count_or_split():
     def spec(run: RunConfig) -> str:
         s = run.sampler
-        return SampleSpec("r", 4, run.architecture(4), s.seed, s.method, s.dtype).to_json()
+        return SampleSpec("r", (4,), (run.architecture(4),), s.seed, s.method, s.dtype).to_json()
 
     a = RunConfig.from_dict(BASE)
     b = RunConfig.from_dict({**BASE, "draws": 50, "sampler": {**BASE["sampler"], "draws_per_job": 7}})
     assert spec(a) == spec(b)
-    assert SampleSpec.from_json(spec(a)).architecture.widths == (4, 4, 16, 1)
+    assert SampleSpec.from_json(spec(a)).architectures[0].widths == (4, 4, 16, 1)
 
 
-def test_limit_id_is_shared_across_schedules():
+def test_limit_key_is_shared_across_schedules_and_names_say_the_values():
     a, b, c = _run(BASE), _run(_with("schedule", {"name": "constant"})), _run(_with("depth", 4))
-    assert a.limit_id == b.limit_id != c.limit_id
+    assert a.limit_key == b.limit_key != c.limit_key
+    leaky = _run(_with("activation", {"name": "leaky_relu", "alpha": 0.2}))
+    assert "/leaky_relu~0.2__quadratic__depth~3__out~1/" in leaky.sample_key
+    custom = _run(_with("activation", {"name": "custom", "a": 0.25, "b": -0.75}))
+    assert custom.limit_key.endswith("/custom~0.25~-0.75__depth~3__out~1")
+    factorized = _run({**BASE, "rank_factors": [None, 0.5, None], "depth": 3})
+    assert "__rank~x-0.5-x" in factorized.sample_key and factorized.limit_key.endswith("__fact~x-f-x")
 
 
 def test_sweep_axes_and_run_ids():
@@ -132,7 +139,7 @@ def test_an_override_of_a_swept_key_is_refused_naming_the_sweep():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["sampler.drawz=3"], "invalid config: sampler.drawz='3': Could not override"),
+        (["sampler.drawz=3"], "invalid config: sampler.drawz='3': unknown key; did you mean sampler.draws_per_job"),
         (["dataset=tanh"], "invalid config: dataset='tanh': .*Could not find 'dataset/tanh'"),
         (["sampler.method=fast"], "invalid config: sampler.method='fast': must be one of auto"),
     ],

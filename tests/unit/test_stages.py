@@ -14,7 +14,7 @@ from ntk_eoc.pipeline.plan import figure_names
 from ntk_eoc.pipeline.runs import ConfigError, checked
 from ntk_eoc.pipeline.settings import DEFAULT_DEPTHS, ConcentrationSettings, FigureSettings, SpectrumSettings
 from ntk_eoc.pipeline.stages.concentration import concentration
-from ntk_eoc.pipeline.stages.figures import grid, reference
+from ntk_eoc.analysis.grid import grid, reference
 from ntk_eoc.pipeline.stages.spectrum import finite_part
 from ntk_eoc.pipeline.table import run_axes
 
@@ -57,8 +57,10 @@ def test_figures_for_needs_two_values_of_the_compared_key():
         "limit_spectrum",
         "inverse_cosine",
         "kernel_spectrum",
+        "fluctuations",
     ]
     assert "schedules" in figures_for(["depth~2", "depth~4"])
+    assert "fluctuations_depth" in figures_for(["depth~2", "depth~4"])
     assert "output_dim" in figures_for(["output_dim~1", "output_dim~4"])
     assert "factorized" in figures_for(["factorization~dense", "factorization~middle"])
     assert "factorized" not in figures_for(["factorization~dense__depth~2", "factorization~dense__depth~3"])
@@ -69,16 +71,18 @@ def _run_store(run, value):
         {"op_abs": (("base_width", "draw"), np.full((2, 3), value))},
         coords={"base_width": [8, 16], "draw": [0, 1, 2]},
     )
-    ds.attrs.update(run=run, axes=list(_axes(run).items()))
     return ds
+
+
+def _grid(run_ids):
+    return grid([_run_store(r, v) for r, v in run_ids.items()], [list(_axes(r).items()) for r in run_ids])
 
 
 def test_grid_puts_runs_on_swept_dims_and_rejects_holes():
     runs = {"activation~relu__depth~2": 1.0, "activation~abs__depth~2": 2.0, "activation~relu__depth~4": 3.0}
-    stores = [_run_store(r, v) for r, v in runs.items()]
     with pytest.raises(ValueError, match="do not fill the grid"):
-        grid(stores)
-    full = grid([*stores, _run_store("activation~abs__depth~4", 4.0)])
+        _grid(runs)
+    full = _grid({**runs, "activation~abs__depth~4": 4.0})
     assert dict(full.sizes) == {"activation": 2, "depth": 2, "base_width": 2, "draw": 3}
     assert float(full.op_abs.sel(activation="abs", depth=4, base_width=8, draw=0)) == 4.0
     ref = reference(full, keep=("activation",))
@@ -86,8 +90,7 @@ def test_grid_puts_runs_on_swept_dims_and_rejects_holes():
 
 
 def test_grid_names_activation_parameter_sweeps_by_activation_name():
-    stores = [_run_store(f"activation.alpha~{a}", v) for a, v in ((-1, 1.0), (0.5, 2.0))]
-    full = grid(stores)
+    full = _grid({f"activation.alpha~{a}": v for a, v in ((-1, 1.0), (0.5, 2.0))})
     assert full.activation.values.tolist() == ["leaky_relu(-1)", "leaky_relu(0.5)"]
     assert "activations" in figures_for(["activation.alpha~-1", "activation.alpha~0.5"])
 

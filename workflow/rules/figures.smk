@@ -17,4 +17,5 @@ rule figures:
         spec=PLAN.figures_spec(),
     shell:
         "python -m ntk_eoc.pipeline.stages.figures --spec {params.spec:q} --concentration {input.concentration:q} "
+        "--fluctuations {input.fluctuations:q} "
         "--spectrum {input.spectrum:q} --files {output:q} > {log:q} 2>&1"

@@ -26,9 +26,9 @@ from ..math.activations import Activation
 from ..validate import InvalidValue, integer
 from .bootstrap import RANDOM_NUMBERS
 from .concentration_claims import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
-from .fluctuations import DEFAULT_FLUCTUATION_MARGIN, fluctuation_rows
-from .limit_claims import DEFAULT_LIMIT_MIN_DEPTH, limit_rows
-from .names import DEFAULT_N_BOOT
+from .fluctuations import fluctuation_rows
+from .limit_claims import limit_rows
+from .names import CLAIM_DEFAULTS, DEFAULT_N_BOOT
 from .verdicts import COLUMNS, Kind
 
 __all__ = [
@@ -41,25 +41,8 @@ __all__ = [
     "write_claims",
 ]
 
-# Defaults of the claim settings, each with its reason.
-DEFAULTS = {
-    # O(1/m) finite-width bias: below m ~ 32 the log-log curve of the deviation still bends.
-    "m_min": 32,
-    # Slope in m: +-0.1 around -1/2 tells m^-1/2 from m^-0.4 or m^-0.6.
-    "slope_margin": 0.1,
-    # Exponent in depth: SCIENCE §6 predicts ~0.16 (quadratic, l = 2..32) and 0.6-0.8 (constant), so 0.25
-    # separates "flat" from "grows".
-    "depth_margin": 0.25,
-    # Bound exponents: the measured exponent may exceed the bound's by at most 0.05.
-    "bound_margin": 0.05,
-    # Deep limits: ln-l coefficients and l x plain inverse-cosine error within 5% of the prediction
-    # (they are within 1% at l = 10^4 for relu and abs).
-    "limit_margin": 0.05,
-    # l x corrected inverse-cosine error <= 0.05, a tenth of the plain form's 1/2 (0.01 at l = 10^4).
-    "inv_cos_margin": 0.05,
-    "limit_min_depth": DEFAULT_LIMIT_MIN_DEPTH,
-    "fluctuation_margin": DEFAULT_FLUCTUATION_MARGIN,
-}
+# Defaults of the claim settings, each with its reason (config section ``claims``).
+DEFAULTS = CLAIM_DEFAULTS
 
 
 def _lookup(activations: Mapping[str, Activation] | None):

@@ -37,21 +37,22 @@ from ..math.fluctuations import beta, v_diag, v_diag_constant_asymptotic, v_diag
 from ..math.schedules import SCHEDULES, widths
 from ..validate import InvalidValue, check_finite, integer
 from .bootstrap import DRAW_DIM, RANDOM_NUMBERS, aligned_draws, check_bootstrap_args, percentile_ci, resample_counts
+from .names import DEFAULT_FLUCTUATION_MARGIN
 from .verdicts import Equivalence, Kind, claim_row
 
 __all__ = [
     "DEFAULT_FLUCTUATION_MARGIN",
     "fluctuation_rows",
     "fluctuation_summary",
+    "measurable",
     "measure_fluctuations",
     "predicted_curves",
     "predicted_fluctuations",
 ]
 
-# Relative margin of "measured V_diag = product form": the law is first order in 1/m_k, and Monte Carlo
-# (SCIENCE §6) puts the measured values within ~3% of it at m_k >= 32; 10% leaves room for O(1/m^2).
-DEFAULT_FLUCTUATION_MARGIN = 0.1
 MATRIX_DIMS = ("i", "j")
+# Positive draws every diagonal entry needs for V_diag to be measured (see measurable()).
+MIN_POSITIVE_DRAWS = 16
 _SETTINGS = ("activation", "schedule", "depth", "base_width")
 
 
@@ -80,8 +81,11 @@ def _cell_statistics(k: np.ndarray, counts: np.ndarray, output_dim: int, confide
     diag, e, f = _entries(k.shape[-1], output_dim)
     values = np.concatenate([k[:, diag, diag], k[:, e, f]], axis=1)  # (N, D + P)
     n, d = values.shape[0], diag.size
-    if not np.all(values[:, :d] > 0):
-        raise ValueError("measure_fluctuations: a diagonal entry of K(theta) is <= 0")
+    if np.any(values[:, :d] < 0) or not np.all(values[:, :d].mean(axis=0) > 0):
+        raise ValueError(
+            "measure_fluctuations: a diagonal entry of K(theta) is negative, or 0 in every draw (a network dead "
+            "at that input in all draws: narrow ReLU networks): V_diag is undefined there; see measurable()"
+        )
     shift = values.mean(axis=0)
     centred = values - shift  # variances are shift-invariant; centring avoids cancellation
     w = counts.astype(np.float64) / n
@@ -95,6 +99,16 @@ def _cell_statistics(k: np.ndarray, counts: np.ndarray, output_dim: int, confide
         out.update({name: float(p), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)})
         out[f"{name}_se"] = float(np.std(b, ddof=1))
     return out
+
+
+def measurable(kernels: xr.DataArray, min_positive: int = MIN_POSITIVE_DRAWS) -> xr.DataArray:
+    """Per cell: every diagonal entry of K(theta) is positive in at least ``min_positive`` draws, so that
+    V_diag and its bootstrap interval are defined. A narrow ReLU network is dead at an input (K_ii = 0)
+    in some draws; a resample made only of such draws has E[K_ii] = 0, and with k positive draws out of N
+    that happens with probability (1 - k/N)^N <= e^-k per resample (e^-16 ~ 1e-7)."""
+    diag = xr.DataArray(np.diagonal(kernels.values, axis1=-2, axis2=-1), dims=(*kernels.dims[:-2], "entry"))
+    diag = diag.assign_coords({d: kernels[d] for d in kernels.dims[:-2] if d in kernels.coords})
+    return ((diag > 0).sum(DRAW_DIM) >= min_positive).all("entry")
 
 
 def _cell_dims(kernels: xr.DataArray) -> list[str]:

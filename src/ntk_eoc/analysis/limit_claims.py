@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..validate import check_finite
+from .names import DEFAULT_LIMIT_MIN_DEPTH
 from .spectrum import INV_COS_PLAIN_SCALED_ERROR
 from .verdicts import Converges, Kind, claim_row
 
@@ -36,8 +37,6 @@ __all__ = ["DEFAULT_LIMIT_MIN_DEPTH", "limit_rows", "log_coefficients"]
 
 log = logging.getLogger(__name__)
 
-# Depths below this are pre-asymptotic (the ln-l coefficients are 50% off at l ~ 50 for ReLU).
-DEFAULT_LIMIT_MIN_DEPTH = 100
 
 # (claim, variable q, q_inf in PredictedLimits, ln-l coefficient in PredictedLimits)
 _COEFFICIENT_ROWS = (

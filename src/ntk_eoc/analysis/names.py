@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["BOUNDS", "DEFAULT_N_BOOT", "DEFAULT_QUANTILES", "DEVIATION_VARS", "NORMS", "PNG_DPI", "STATISTICS"]
+__all__ = [
+    "BOUNDS",
+    "CLAIM_DEFAULTS",
+    "DEFAULT_FLUCTUATION_MARGIN",
+    "DEFAULT_LIMIT_MIN_DEPTH",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_QUANTILES",
+    "DEVIATION_VARS",
+    "NORMS",
+    "PNG_DPI",
+    "STATISTICS",
+]
 
 # Matrix norms of a deviation K(theta) - K_inf: operator (spectral), Frobenius, max entry.
 NORMS = ("op", "fro", "max")
@@ -18,3 +29,27 @@ DEFAULT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 DEFAULT_N_BOOT = 2000
 # Resolution of PNG figures: sharp on screen and in the HTML report at ~100 KB per figure.
 PNG_DPI = 150
+# Deep-limit rows use depths from here on: below ~100 layers the O(1/l) terms still hide the ln(l)/l one.
+DEFAULT_LIMIT_MIN_DEPTH = 100
+# Relative margin of "measured V_diag = product form": the law is first order in 1/m_k, and Monte Carlo
+# (SCIENCE §6) puts the measured values within ~3% of it at m_k >= 32; 10% leaves room for O(1/m^2).
+DEFAULT_FLUCTUATION_MARGIN = 0.1
+# Defaults of the claim settings (config section ``claims``), each with its reason.
+CLAIM_DEFAULTS = {
+    # O(1/m) finite-width bias: below m ~ 32 the log-log curve of the deviation still bends.
+    "m_min": 32,
+    # Slope in m: +-0.1 around -1/2 tells m^-1/2 from m^-0.4 or m^-0.6.
+    "slope_margin": 0.1,
+    # Exponent in depth: SCIENCE §6 predicts ~0.16 (quadratic, l = 2..32) and 0.6-0.8 (constant), so 0.25
+    # separates "flat" from "grows".
+    "depth_margin": 0.25,
+    # Bound exponents: the measured exponent may exceed the bound's by at most 0.05.
+    "bound_margin": 0.05,
+    # Deep limits: ln-l coefficients and l x plain inverse-cosine error within 5% of the prediction
+    # (they are within 1% at l = 10^4 for relu and abs).
+    "limit_margin": 0.05,
+    # l x corrected inverse-cosine error <= 0.05, a tenth of the plain form's 1/2 (0.01 at l = 10^4).
+    "inv_cos_margin": 0.05,
+    "limit_min_depth": DEFAULT_LIMIT_MIN_DEPTH,
+    "fluctuation_margin": DEFAULT_FLUCTUATION_MARGIN,
+}

@@ -28,6 +28,7 @@ Two kinds of output folders under ``<results_dir>/``:
                                                                                   block of draws
     limit               ``limit/{limit_key}.zarr``                                (dataset, activation, l, m_l)
     concentration       ``concentration/{concentration_key}.zarr``                run (its widths, draws)
+    fluctuations        ``fluctuations/{concentration_key}.zarr``                 run (its widths, draws)
     spectrum            ``spectrum/{spectrum_key}.zarr``                          (dataset, activation, depths)
     min_eigen           ``min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr``  base width, block
     ==================  ========================================================  ========================
@@ -56,6 +57,7 @@ from .specs import (
     ConcentrationSpec,
     DatasetSpec,
     FiguresSpec,
+    FluctuationsSpec,
     LimitSpec,
     MinEigenSpec,
     MinEigenSummarySpec,
@@ -73,6 +75,7 @@ STORE_PATTERNS = {
     "sample": "samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr",
     "limit": "limit/{limit_key}.zarr",
     "concentration": "concentration/{concentration_key}.zarr",
+    "fluctuations": "fluctuations/{concentration_key}.zarr",
     "spectrum": "spectrum/{spectrum_key}.zarr",
     "min_eigen": "min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr",
 }
@@ -86,8 +89,11 @@ FIGURES = (
     "inverse_cosine",
     "kernel_spectrum",
     "factorized",
+    "fluctuations",
+    "fluctuations_depth",
 )
 FIGURE_NEEDS = {
+    "fluctuations_depth": "depth",
     "schedules": "depth",
     "activations": "activation",
     "output_dim": "output_dim",
@@ -99,6 +105,7 @@ TABLES = (
     "kernel_spectrum_summary.csv",
     "limit_spectrum.csv",
     "cost.csv",
+    "fluctuations.csv",
     "claims.csv",
     "claims.md",
 )
@@ -109,6 +116,9 @@ MIN_EIGEN_OUTPUTS = {
     "png": "figures/min_eigen.png",
     "pdf": "figures/min_eigen.pdf",
 }
+# The fluctuation stage runs when every run has this many draws: a variance and its bootstrap interval
+# need tens of draws (and measurable() at least 16 positive ones per diagonal entry).
+FLUCTUATION_MIN_DRAWS = 32
 # Datasets up to this n^2 m_0 (a fraction of a second) are checked for distinct points when the workflow
 # is planned; larger ones by their dataset job.
 DISTINCT_CHECK_FLOPS = 10**9
@@ -194,7 +204,7 @@ class Plan:
         """The analysis sections summarize all runs at once, so every run must have the same."""
         first_id, first = next(iter(self.runs.items()))
         for rid, run in self.runs.items():
-            for section in ("concentration", "figures", "min_eigen"):
+            for section in ("concentration", "figures", "claims", "min_eigen"):
                 if getattr(run.config, section) != getattr(first.config, section):
                     raise ConfigError(section, rid, f"analysis section differs from run {first_id}")
 
@@ -287,11 +297,19 @@ class Plan:
             for a, b in blocks
         ]
 
+    @property
+    def fluctuations(self) -> bool:
+        """Fluctuations are measured when every run has :data:`FLUCTUATION_MIN_DRAWS` draws."""
+        return self.study == Study.LIMIT and min(run.config.draws for run in self.runs.values()) >= (
+            FLUCTUATION_MIN_DRAWS
+        )
+
     def figure_names(self) -> list[str]:
         """The figures the experiment can draw: a comparison needs >= 2 values of its swept key."""
         if self.study != Study.LIMIT:
             return []
-        return figure_names(run.axes for run in self.runs.values())
+        names = figure_names(run.axes for run in self.runs.values())
+        return names if self.fluctuations else [n for n in names if not n.startswith("fluctuations")]
 
     def figures_outputs(self) -> dict[str, tuple[str, str | None]]:
         """Named outputs of rule figures: key -> (path, report caption name or None)."""
@@ -319,7 +337,10 @@ class Plan:
         for run in self.runs.values():
             if self.study == Study.LIMIT:
                 paths += self.sample_paths(run)
-                paths += [self.run_limit(run), self.path("concentration", concentration_key=run.concentration_key)]
+                paths.append(self.run_limit(run))
+                paths += [
+                    self.path(s, concentration_key=run.concentration_key) for s in ("concentration", "fluctuations")
+                ]
                 paths.append(self.path("spectrum", spectrum_key=run.spectrum_key))
             else:
                 paths += self.min_eigen_paths(run)
@@ -339,6 +360,10 @@ class Plan:
         run = self.concentrations[wildcards.concentration_key]
         return {"samples": self.sample_paths(run), "limit": self.run_limit(run)}
 
+    def fluctuations_inputs(self, wildcards: Any) -> list[str]:
+        """Input of rule fluctuations: the run's sample stores."""
+        return self.sample_paths(self.concentrations[wildcards.concentration_key])
+
     def run_limit(self, run: Run) -> str:
         return self.path("limit", limit_key=run.limit_key)
 
@@ -347,6 +372,11 @@ class Plan:
         return {
             "concentration": [
                 self.path("concentration", concentration_key=run.concentration_key) for run in self.runs.values()
+            ],
+            "fluctuations": [
+                self.path("fluctuations", concentration_key=run.concentration_key)
+                for run in self.runs.values()
+                if self.fluctuations
             ],
             "spectrum": [self.path("spectrum", spectrum_key=key) for key in self.spectra],
         }
@@ -386,10 +416,20 @@ class Plan:
         config = {k: v for k, v in run.config.core_config().items() if k != "study"}
         return ConcentrationSpec(run.concentration_key, run.limit_key, config).to_json()
 
+    def fluctuations_spec(self, wildcards: Any) -> str:
+        run = self.concentrations[wildcards.concentration_key]
+        cfg = run.config
+        config = {k: v for k, v in cfg.core_config().items() if k != "study"}
+        spec = FluctuationsSpec(
+            run.concentration_key, _ab(cfg.activation), cfg.activation.name, str(cfg.schedule.name), cfg.depth,
+            cfg.output_dim, cfg.concentration, config,
+        )  # fmt: skip
+        return spec.to_json()
+
     def figures_spec(self) -> str:
         cfg = next(iter(self.runs.values())).config
         runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
-        return FiguresSpec(cfg.concentration, cfg.figures, runs).to_json()
+        return FiguresSpec(cfg.concentration, cfg.figures, cfg.claims, runs).to_json()
 
     def min_eigen_spec(self, wildcards: Any) -> str:
         cfg, m = self.samples[wildcards.sample_key].config, int(wildcards.width)

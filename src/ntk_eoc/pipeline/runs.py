@@ -19,6 +19,7 @@ is planned; a bad key or value raises one :class:`ConfigError` naming it.
     study: limit                        # limit (K_inf, concentration, spectrum) | min_eigen (lambda_min per block)
     concentration: {...}                # analysis sections: ntk_eoc.pipeline.settings
     figures: {...}
+    claims: {...}
     spectrum: {...}
     min_eigen: {...}
 """
@@ -38,7 +39,7 @@ from ..math.elementwise import Elementwise
 from ..math.schedules import WidthSchedule
 from ..storage.datasets import DatasetConfig
 from ..validate import InvalidValue, choice, integer, real
-from .settings import ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
+from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 
 __all__ = ["CORE_KEYS", "ConfigError", "RunConfig", "SamplerConfig", "Study"]
 
@@ -60,7 +61,7 @@ class Study(enum.StrEnum):
     MIN_EIGEN = "min_eigen"
 
 
-ANALYSIS_KEYS = ("concentration", "figures", "spectrum", "min_eigen")
+ANALYSIS_KEYS = ("concentration", "figures", "claims", "spectrum", "min_eigen")
 CORE_KEYS = (
     "activation", "schedule", "dataset", "sampler", "depth", "output_dim", "base_widths", "draws",
     "init", "rank_factors", "study",
@@ -117,6 +118,7 @@ class RunConfig:
     study: Study = Study.LIMIT
     concentration: ConcentrationSettings = field(default_factory=ConcentrationSettings)
     figures: FigureSettings = field(default_factory=FigureSettings)
+    claims: ClaimSettings = field(default_factory=ClaimSettings)
     spectrum: SpectrumSettings = field(default_factory=SpectrumSettings)
     min_eigen: MinEigenSettings = field(default_factory=MinEigenSettings)
 
@@ -153,6 +155,7 @@ class RunConfig:
             study=checked("", lambda: choice("study", cfg.get("study", "limit"), Study)),
             concentration=checked("concentration", lambda: ConcentrationSettings.from_config(cfg.get("concentration"))),
             figures=checked("figures", lambda: FigureSettings.from_config(cfg.get("figures"))),
+            claims=checked("claims", lambda: ClaimSettings.from_config(cfg.get("claims"))),
             spectrum=checked("spectrum", lambda: SpectrumSettings.from_config(cfg.get("spectrum"))),
             min_eigen=checked("min_eigen", lambda: MinEigenSettings.from_config(cfg.get("min_eigen"))),
         )

@@ -6,6 +6,8 @@
     concentration: {n_boot: 2000, seed: 0, confidence: 0.95, quantiles: [0.1, 0.25, 0.5, 0.75, 0.9],
                     claims_norm: op_abs}
     figures: {deviation: op_rel, statistic: mean, dpi: 150}
+    claims: {m_min: 32, slope_margin: 0.1, depth_margin: 0.25, bound_margin: 0.05, limit_margin: 0.05,
+             inv_cos_margin: 0.05, limit_min_depth: 100, fluctuation_margin: 0.1}
     spectrum: {depths: [1, 2, 3, 5, 10, ..., 10000]}
     min_eigen: {confidence: 0.95, dpi: 150}
 """
@@ -16,11 +18,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..analysis.names import DEFAULT_N_BOOT, DEFAULT_QUANTILES, DEVIATION_VARS, PNG_DPI, STATISTICS
+from ..analysis.names import CLAIM_DEFAULTS, DEFAULT_N_BOOT, DEFAULT_QUANTILES, DEVIATION_VARS, PNG_DPI, STATISTICS
 from ..validate import InvalidValue, integer, integer_list, real
 
 __all__ = [
     "DEFAULT_DEPTHS",
+    "ClaimSettings",
     "ConcentrationSettings",
     "FigureSettings",
     "MinEigenSettings",
@@ -138,3 +141,29 @@ class MinEigenSettings(_Section):
         if not 0.5 <= confidence < 1.0:
             raise InvalidValue("confidence", out.confidence, "must be a number in [0.5, 1)")
         return cls(confidence, _dpi(out.dpi))
+
+
+@dataclass(frozen=True)
+class ClaimSettings(_Section):
+    """The rules of the claims table: fit range and margins (defaults and reasons:
+    :data:`ntk_eoc.analysis.names.CLAIM_DEFAULTS`)."""
+
+    m_min: int = CLAIM_DEFAULTS["m_min"]
+    slope_margin: float = CLAIM_DEFAULTS["slope_margin"]
+    depth_margin: float = CLAIM_DEFAULTS["depth_margin"]
+    bound_margin: float = CLAIM_DEFAULTS["bound_margin"]
+    limit_margin: float = CLAIM_DEFAULTS["limit_margin"]
+    inv_cos_margin: float = CLAIM_DEFAULTS["inv_cos_margin"]
+    limit_min_depth: int = CLAIM_DEFAULTS["limit_min_depth"]
+    fluctuation_margin: float = CLAIM_DEFAULTS["fluctuation_margin"]
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> ClaimSettings:
+        """Validate the ``claims`` section: margins > 0, m_min >= 1, limit_min_depth >= 3."""
+        out = cls(**_known(section or {}, tuple(CLAIM_DEFAULTS)))
+        margins = {k: real(k, getattr(out, k), positive=True) for k in CLAIM_DEFAULTS if k.endswith("margin")}
+        return cls(
+            m_min=integer("m_min", out.m_min),
+            limit_min_depth=integer("limit_min_depth", out.limit_min_depth, 3),
+            **margins,
+        )

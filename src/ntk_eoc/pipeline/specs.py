@@ -22,13 +22,14 @@ from ..math.architecture import Architecture
 from ..math.cost import DType, Method
 from ..math.elementwise import Elementwise
 from ..storage.datasets import DatasetConfig
-from .settings import ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
+from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 
 __all__ = [
     "ArchiveSpec",
     "ConcentrationSpec",
     "DatasetSpec",
     "FiguresSpec",
+    "FluctuationsSpec",
     "LimitSpec",
     "MinEigenSpec",
     "MinEigenSummarySpec",
@@ -39,7 +40,15 @@ __all__ = [
 ]
 
 # Types encoded by their own config() and rebuilt by from_config().
-_CONFIG_TYPES = (Architecture, DatasetConfig, ConcentrationSettings, FigureSettings, SpectrumSettings, MinEigenSettings)
+_CONFIG_TYPES = (
+    Architecture,
+    DatasetConfig,
+    ConcentrationSettings,
+    FigureSettings,
+    ClaimSettings,
+    SpectrumSettings,
+    MinEigenSettings,
+)
 
 
 def _encode(value: Any) -> Any:
@@ -157,12 +166,28 @@ class ConcentrationSpec(Spec):
 
 
 @dataclasses.dataclass(frozen=True)
+class FluctuationsSpec(Spec):
+    """Stage fluctuations: one run's kernels against the product-form law; its activation (and the label
+    figures use for it), schedule, depth, output dimension and the bootstrap settings."""
+
+    key: str
+    activation: Activation
+    label: str
+    schedule: str
+    depth: int
+    output_dim: int
+    settings: ConcentrationSettings
+    config: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class FiguresSpec(Spec):
     """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
     ((key, value) pairs in sweep order), in the order of the concentration stores the job reads."""
 
     concentration: ConcentrationSettings
     figures: FigureSettings
+    claims: ClaimSettings
     runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
 
 

@@ -244,6 +244,15 @@ def _finish(tmp: Path) -> None:
     write_manifest(tmp)
 
 
+def _variable_length_strings(ds: xr.Dataset) -> xr.Dataset:
+    """Fixed-width unicode variables (numpy ``<U``) as variable-length strings: zarr v3 specifies the
+    latter (``string``) but warns that the former has no specification yet."""
+    for name, var in ds.variables.items():
+        if var.dtype.kind == "U":
+            ds[name] = var.astype(object)
+    return ds
+
+
 def write_store(
     ds: xr.Dataset,
     path: str | os.PathLike[str],
@@ -274,7 +283,7 @@ def write_store(
         check_finite(ds, where=f"write_store {path}")
     except NonFinite as err:
         raise StoreError(str(err)) from None
-    out = ds.copy()
+    out = _variable_length_strings(ds.copy())
     out.attrs = {**ds.attrs, **provenance}
     for name in out.variables:
         out[name].encoding = {}

@@ -14,13 +14,11 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from .style import COLORS, FIGSIZE, LINESTYLES
+from .style import FIGSIZE, MARKERS, activation_colors, log_ticks, schedule_linestyle
 
 __all__ = ["plot_fluctuation_law", "plot_fluctuations_vs_depth"]
 
-MARKERS = ("o", "s", "^", "D", "v", "P")
 LAW_LABEL = "Π_k (1 + w(k/l)/m_k) − 1"
 V_LABEL = "V_diag = Var(K_ii) / E[K_ii]²"
 
@@ -49,30 +47,23 @@ def _settings(summary: xr.Dataset) -> str:
     return "\n".join(line for line in ("; ".join(parts), "; ".join(sampling)) if line)
 
 
-def _log_ticks(ax: Axes, *axes: str) -> None:
-    """Readable log axes: labelled decades and 2, 5 multiples as plain numbers, unlabelled minors."""
-    for name in axes:
-        axis = ax.xaxis if name == "x" else ax.yaxis
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(FormatStrFormatter("%g"))
-        axis.set_minor_formatter(NullFormatter())
-
-
 def _groups(summary: xr.Dataset) -> Iterator[tuple[str, dict, dict]]:
-    """(label, style, selection) per (schedule, activation): colour by schedule, marker by activation."""
+    """(label, style, selection) per (schedule, activation): colour by activation (as in every figure),
+    marker by schedule."""
     schedules, activations = _values(summary, "schedule"), _values(summary, "activation")
+    colors = activation_colors(str(a) for a in activations)
     for i, sched in enumerate(schedules):
-        for j, act in enumerate(activations):
+        for act in activations:
             sel = {k: v for k, v in (("schedule", sched), ("activation", act)) if k in summary.dims}
-            label = ", ".join(str(v) for v in (sched, act) if v is not None) or None
-            yield label, {"color": COLORS[i % len(COLORS)], "marker": MARKERS[j % len(MARKERS)]}, sel
+            label = ", ".join(str(v) for v in (act, sched) if v is not None) or None
+            yield label, {"color": colors[str(act)], "marker": MARKERS[i % len(MARKERS)]}, sel
 
 
 def plot_fluctuation_law(summary: xr.Dataset, margin: float | None = None) -> Figure:
     """Measured V_diag against the product form for every configuration, one log-log panel.
 
     Points carry vertical CI bars; the identity line is solid, and ``margin`` (relative, e.g. the claims
-    table's) adds the band predicted x (1 +- margin) dashed. Colour: schedule; marker: activation.
+    table's) adds the band predicted x (1 +- margin) dashed. Colour: activation; marker: schedule.
     """
     fig = Figure(figsize=(FIGSIZE[0], FIGSIZE[1] + 0.6), layout="constrained")
     ax = fig.subplots()
@@ -90,27 +81,27 @@ def plot_fluctuation_law(summary: xr.Dataset, margin: float | None = None) -> Fi
         for sign in (-1, 1):
             ax.plot(line, line * (1 + sign * margin), "k--", lw=0.8, label=f"± {margin:.0%}" if sign > 0 else None)
     ax.set(xscale="log", yscale="log", xlabel=f"predicted {LAW_LABEL}", ylabel=f"measured {V_LABEL}")
-    _log_ticks(ax, "x", "y")
+    log_ticks(ax)
     ax.set_title(f"Finite-width fluctuations of the NTK diagonal: measured vs product form\n{_settings(summary)}",
                  fontsize="medium")  # fmt: skip
     ax.legend(fontsize="small")
     return fig
 
 
-def _measured_vs_depth(ax: Axes, one: xr.Dataset, schedules: list, color_of: dict) -> None:
-    for sched in schedules:
+def _measured_vs_depth(ax: Axes, one: xr.Dataset, schedules: list, color: str) -> None:
+    for k, sched in enumerate(schedules):
         pick = one.sel(schedule=sched) if "schedule" in one.dims else one
         y = pick.v_diag.values
         err = [y - pick.v_diag_ci_low.values, pick.v_diag_ci_high.values - y]
-        ax.errorbar(pick.depth.values, y, yerr=err, ls="none", marker="o", capsize=3, color=color_of[sched],
-                    label=f"{sched}: measured")  # fmt: skip
+        ax.errorbar(pick.depth.values, y, yerr=err, ls="none", marker=MARKERS[k % len(MARKERS)], capsize=3,
+                    color=color, label=f"{sched}: measured")  # fmt: skip
 
 
-def _curves(ax: Axes, curves: xr.Dataset, schedules: list, color_of: dict) -> None:
-    for k, sched in enumerate(schedules):
+def _curves(ax: Axes, curves: xr.Dataset, schedules: list, color: str) -> None:
+    for sched in schedules:
         if sched in curves.schedule.values:
             c = curves.v_diag_pred.sel(schedule=sched)
-            ax.plot(curves.depth, c, color=color_of[sched], ls=LINESTYLES[k % len(LINESTYLES)], label=f"{sched}: law")
+            ax.plot(curves.depth, c, color=color, ls=schedule_linestyle(sched), label=f"{sched}: law")
     ax.plot(curves.depth, curves.constant_asymptotic, color="0.4", ls=(0, (1, 1)), lw=1,
             label="constant, growth rate: exp((2C + C′) l / 3m) − 1")  # fmt: skip
     ax.axhline(float(curves.quadratic_limit), color="0.4", ls="--", lw=1,
@@ -129,17 +120,17 @@ def plot_fluctuations_vs_depth(summary: xr.Dataset, curves: xr.Dataset) -> Figur
         raise ValueError("plot_fluctuations_vs_depth: select one base_width first")
     activations = _values(summary, "activation")
     schedules = _values(summary, "schedule")
-    color_of = {s: COLORS[k % len(COLORS)] for k, s in enumerate(schedules)}
+    colors = activation_colors(str(a) for a in activations)
     fig = Figure(figsize=(5.2 * len(activations), 5.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(activations), sharey=True))
     for ax, act in zip(axes, activations, strict=True):
         one = summary.sel(activation=act) if "activation" in summary.dims else summary
         cur = curves.sel(activation=act)
-        _measured_vs_depth(ax, one, schedules, color_of)
-        _curves(ax, cur, schedules, color_of)
+        _measured_vs_depth(ax, one, schedules, colors[str(act)])
+        _curves(ax, cur, schedules, colors[str(act)])
         ax.set(yscale="log", xlabel="depth l", title=f"activation = {act}")
         ax.set_xticks([int(d) for d in one.depth.values])
-        _log_ticks(ax, "y")
+        log_ticks(ax, "y")
     axes[0].set_ylabel(V_LABEL)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
     m = int(curves.base_width)

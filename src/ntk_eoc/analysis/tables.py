@@ -1,0 +1,62 @@
+"""The tidy tables of an experiment (``tables/*.csv``), each with a fixed column order: the coordinates
+in dim order, then the variables in sorted order (never the order of a dict or a hash)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .spectrum import condition_number
+
+__all__ = ["cost_table", "frame", "kernel_spectra", "tidy"]
+
+_DROPPED = ("tail_level", "tail_resolved")
+
+
+def _ordered(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Columns: ``keys`` (in order, those present), then the rest sorted."""
+    first = [k for k in keys if k in table.columns]
+    return table[first + sorted(c for c in table.columns if c not in first)]
+
+
+def tidy(summary: xr.Dataset, names: Sequence[str]) -> pd.DataFrame:
+    """One row per variable and cell of a :func:`~.stats.summarize` output, columns value, ci_low, ci_high."""
+    values = summary[list(names)].to_array("variable").to_series().unstack("bound").reset_index()
+    values = values[[c for c in values.columns if c not in _DROPPED]]
+    keys = ["variable", *(d for d in summary[names[0]].dims if d != "bound")]
+    return _ordered(values, keys)
+
+
+def frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Tidy DataFrame of a Dataset (a 0-d one gives one row), columns in a fixed order."""
+    if not ds.dims:
+        return _ordered(pd.DataFrame([{k: ds[k].item() for k in ds.variables}]), [])
+    return _ordered(ds.to_dataframe().reset_index(), list(ds.dims))
+
+
+def kernel_spectra(conc: xr.Dataset) -> tuple[xr.Dataset, int]:
+    """lambda_min, lambda_max and, when finite for every draw, cond = lambda_max / lambda_min of K(theta);
+    with the number of draws whose cond is infinite (lambda_min <= 0: then cond is left out)."""
+    out = conc[["lambda_min", "lambda_max"]]
+    cond = condition_number(out.lambda_min.values, out.lambda_max.values)
+    infinite = int((~np.isfinite(cond)).sum())
+    return (out.assign(cond=(out.lambda_min.dims, cond)) if not infinite else out), infinite
+
+
+def cost_table(conc: xr.Dataset, summary: xr.Dataset, ksum: xr.Dataset, var: str, n_points: int) -> pd.DataFrame:
+    """Per run cell and base width: parameters, forward FLOPs over the n points (2 n P), measured seconds
+    per draw, mean deviation ``var`` and mean lambda_min(K(theta)) (empty without cost variables)."""
+    if "n_params" not in conc:
+        return pd.DataFrame()
+    table = conc[["n_params", "seconds_per_draw"]].to_dataframe().reset_index()
+    dev = summary[var].sel(statistic="mean", bound="value", drop=True).rename(f"mean_{var}")
+    lam = ksum["lambda_min"].sel(statistic="mean", bound="value", drop=True).rename("mean_lambda_min")
+    extra = xr.merge([dev, lam], compat="no_conflicts", join="outer").to_dataframe().reset_index()
+    extra = extra[[c for c in extra.columns if c not in _DROPPED]]
+    table = table.merge(extra, on=[c for c in table.columns if c in extra.columns])
+    n = table["dataset.n_points"] if "dataset.n_points" in table else n_points
+    table["forward_flops"] = 2 * n * table["n_params"]
+    return _ordered(table, [d for d in conc["n_params"].dims])
