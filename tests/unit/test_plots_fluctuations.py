@@ -10,8 +10,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from ntk_eoc.analysis import plots
-from ntk_eoc.analysis.plots.style import activation_colors
 from ntk_eoc.analysis.fluctuations import predicted_curves, predicted_fluctuations
+from ntk_eoc.analysis.plots.style import activation_colors
 
 ACTIVATIONS, SCHEDULES, DEPTHS, WIDTHS = ["relu", "abs"], ["quadratic", "linear", "constant"], [2, 4, 8], [16, 64]
 
