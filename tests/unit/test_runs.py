@@ -157,3 +157,11 @@ def test_experiment_without_sweep_is_one_default_run(tmp_path):
     assert run.run_id == "default" and RunConfig.from_dict(run.resolved).draws == 2
     with pytest.raises(ConfigError, match="run ids become paths"):
         compose_runs(str(tmp_path / "hydra"), "config", "plain", sweep=["activation.name=a/b"])
+
+
+def test_a_base_width_whose_draw_does_not_fit_is_refused_when_planned():
+    cfg = {**BASE, "sampler": {**BASE["sampler"], "method": "explicit"}, "base_widths": [60000]}
+    with pytest.raises(ConfigError, match=r"base_widths=60000: one explicit draw at widths .* needs .* GiB, over"):
+        RunConfig.from_dict(
+            _with("dataset", {**BASE["dataset"], "n_points": 64}) | {k: cfg[k] for k in ("sampler", "base_widths")}
+        )

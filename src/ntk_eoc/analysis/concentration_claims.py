@@ -1,4 +1,4 @@
-"""Claim rows of the concentration study (seed 000, SCIENCE §4, §6, §7), from per-draw deviations.
+"""Claim rows of the concentration study ([TGS25-Conc], SCIENCE §4.1, §6, §7), from per-draw deviations.
 
 Every interval is a paired percentile bootstrap (:mod:`.bootstrap`): the configurations a row compares
 share draw ids (common random numbers), and each resample draws the ids jointly for all of them. The

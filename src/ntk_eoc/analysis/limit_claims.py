@@ -1,4 +1,4 @@
-"""Claim rows of the deep limit (seed 001) from the asymptotic forms of SCIENCE §4.
+"""Claim rows of the deep limit ([TGS25-Spec]) from the asymptotic forms of SCIENCE §4.
 
 The spectrum dataset (:func:`~.spectrum.limit_spectrum`, optionally concatenated over ``activation``) is
 exact: rows have no CI and use the :class:`~.verdicts.Converges` rule on estimates at the deepest

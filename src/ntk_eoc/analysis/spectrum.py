@@ -1,6 +1,6 @@
-"""Spectra of NTK matrices and of the deep limit K_inf.   [SCIENCE §4, seed 001]
+"""Spectra of NTK matrices and of the deep limit K_inf.   [SCIENCE §4.2, TGS25-Spec]
 
-Deep EOC networks drive rho_l -> 1, and seed 001 approximates the entries of K_inf by inverse cosine
+Deep EOC networks drive rho_l -> 1, and [TGS25-Spec] approximates the entries of K_inf by inverse cosine
 distances of the layer-l activations. SCIENCE §4 derives, for unit-norm inputs (||x||^2 = m_0), x != x',
 
     Theta_l = C (1 - rho_l)^{-1/2} - 1/8 + O(1/(Delta^2 l)),   C = 3 pi / (8 sqrt 2 Delta)
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,7 +197,13 @@ def asymptotic_residuals(per_depth: dict[str, np.ndarray], depths: np.ndarray, p
     return out
 
 
-def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int], output_dim: int = 1) -> xr.Dataset:
+def limit_spectrum(
+    x: np.ndarray,
+    activation: Activation,
+    depths: Sequence[int],
+    output_dim: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
     """Spectrum of K_inf = [(1/n) Theta_l(x_i, x_j) I_{m_l}] for each l in ``depths``, in one recursion.
 
     Args:
@@ -206,6 +212,7 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
         activation: the (a,b)-ReLU; Delta = 0 warns, and its inverse-cosine columns are inf.
         depths: depths l >= 1 (sorted and deduplicated); one recursion runs to max(depths).
         output_dim: m_l; each eigenvalue of Theta_l / n appears m_l times.
+        progress: called as progress(layer, max depth) during the recursion (long at depth 10^5).
 
     Returns:
         Dataset over "depth" (and "eig" for ``eigenvalues``), float64:
@@ -224,7 +231,7 @@ def limit_spectrum(x: np.ndarray, activation: Activation, depths: Sequence[int],
     pred = predicted_limits(n)
     norms = np.linalg.norm(np.asarray(x, dtype=np.float64), axis=1)
     scale = np.outer(norms, norms) / x.shape[1] * dataset_scale(n)
-    theta, gap = theta_at_depths(angle, activation.delta, depths)
+    theta, gap = theta_at_depths(angle, activation.delta, depths, progress=progress)
     eig = np.repeat(np.linalg.eigvalsh(theta * scale), output_dim, axis=-1)
     off = ~np.eye(n, dtype=bool)
     theta_off, gap_off = theta[:, off], gap[:, off]

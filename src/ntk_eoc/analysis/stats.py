@@ -1,6 +1,6 @@
 """Concentration of K(theta) around K_inf: deviations, bootstrap summaries, fitted rates.   [SCIENCE §4]
 
-Seed 000 claims, for m_k = k^2 m,
+[TGS25-Conc] (SCIENCE §4.1) proves, for m_k = k^2 m,
 
     P( ||K(theta) - K_inf|| <= O((Delta^-2 + sqrt(m_l) l) kappa^2 m^-1/2) ) >= 1 - O(1/m)   (up to logs),
 
@@ -276,7 +276,7 @@ def fit_slopes(
 
 
 def theory_bound_factor(activation: Activation, depth: int, output_dim: int = 1) -> float:
-    """(Delta^-2 + sqrt(m_l) l) kappa^2: the factor of m^-1/2 in seed 000's bound.   [SCIENCE §4]
+    """(Delta^-2 + sqrt(m_l) l) kappa^2: the factor of m^-1/2 in the bound of [TGS25-Conc].   [SCIENCE §4]
 
     Delta = 0 (a linear network, outside the theorem) gives ``math.inf``.
     """

@@ -14,6 +14,7 @@ import enum
 from .architecture import Architecture
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DType",
     "Method",
     "batch_size",
@@ -49,6 +50,9 @@ class DType(enum.StrEnum):
 GAUSSIAN_FLOPS = 500.0
 # Householder QR flops relative to matmul flops (module doc).
 QR_FLOPS = 3.0
+# Reject a configuration whose single draw needs more than this (sample_kernels(max_bytes=...) overrides it;
+# the workflow refuses such a base width when it plans the run).
+DEFAULT_MAX_BYTES = 8 * 2**30
 # Memory for one compiled batch of draws; the batch size follows from it (see batch_size).
 BATCH_BYTES = 256 * 2**20
 MAX_BATCH = 32

@@ -34,7 +34,7 @@ and no limit is claimed there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -63,6 +63,8 @@ _SERIES_ANGLE = 0.05
 # Pairs whose cosine exceeds this get their angle from ||xhat - xhat'|| instead of arccos(rho),
 # which would lose half the digits of small angles.
 _CLOSE_COSINE = 0.5
+# Layers between two progress calls of theta_at_depths.
+PROGRESS_EVERY = 5000
 # Row block of the n x n recursion: bounds temporaries to ~ 8 arrays of _BLOCK_ENTRIES float64.
 _BLOCK_ENTRIES = 2**21
 
@@ -179,7 +181,11 @@ class LimitLayers:
 
 
 def theta_at_depths(
-    angle: np.ndarray, delta: float, depths: Sequence[int], multiplicity: Sequence[int] | None = None
+    angle: np.ndarray,
+    delta: float,
+    depths: Sequence[int],
+    multiplicity: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Theta_k and 1 - rho_k (unit-norm convention) at each k of the sorted ``depths``, in one
     recursion to max(depths): Theta_1 = mu_1 rho_1, Theta_{k+1} = mu_{k+1} rho_{k+1} + fdot(rho_k) Theta_k.
@@ -189,6 +195,7 @@ def theta_at_depths(
         delta: Delta_phi.
         depths: increasing depths >= 1.
         multiplicity: mu_k for k = 1..max(depths) (2 for a factorized layer); None: all 1.
+        progress: called as progress(k, max(depths)) every :data:`PROGRESS_EVERY` layers.
 
     Returns:
         (Theta, 1 - rho), each of shape (len(depths), *angle.shape).
@@ -207,6 +214,8 @@ def theta_at_depths(
         if k in wanted:
             thetas.append(theta.copy())
             gaps.append(one_minus_rho)
+        if progress is not None and k % PROGRESS_EVERY == 0:
+            progress(k, max(wanted))
     return np.stack(thetas), np.stack(gaps)
 
 

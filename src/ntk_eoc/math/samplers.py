@@ -44,7 +44,7 @@ import numpy as np
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
-from .cost import DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
+from .cost import DEFAULT_MAX_BYTES, DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
@@ -52,9 +52,6 @@ from .empirical import backward, forward, layer_kernel, sum_by_layer
 __all__ = ["DEFAULT_MAX_BYTES", "draw_keys", "sample_kernels"]
 
 log = logging.getLogger(__name__)
-
-# Reject a configuration whose single draw needs more than this (overridable per call).
-DEFAULT_MAX_BYTES = 8 * 2**30
 
 
 def _draw_key(base: jax.Array, draw: jax.Array) -> jax.Array:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from ..math.activations import Activation, activation_from_config
 from ..math.architecture import Architecture, Init
-from ..math.cost import DType, Method
+from ..math.cost import DEFAULT_MAX_BYTES, DType, Method, draw_bytes, resolve_method
 from ..math.draws import MAX_SEED
 from ..math.elementwise import Elementwise
 from ..math.schedules import WidthSchedule
@@ -166,10 +166,23 @@ class RunConfig:
             except ValueError as err:
                 raise ConfigError("base_widths", m, str(err)) from None
             try:
-                run.architecture(m)
+                arch = run.architecture(m)
             except ValueError as err:
                 raise ConfigError("rank_factors", list(run.rank_factors or ()), f"at base width {m}: {err}") from None
+            run._check_memory(arch, m)
         return run
+
+    def _check_memory(self, arch: Architecture, base_width: int) -> None:
+        """Refuse, before any job, a base width whose single draw needs more than the sampler allows."""
+        n, itemsize = self.dataset.n_points, self.sampler.dtype.itemsize
+        method = resolve_method(self.sampler.method, arch, n)
+        need = draw_bytes(method, arch, n, itemsize, per_layer=self.study == Study.MIN_EIGEN)
+        if need > DEFAULT_MAX_BYTES:
+            reason = (
+                f"one {method} draw at widths {list(arch.widths)} with n={n} needs {need / 2**30:.1f} GiB, over "
+                f"the sampler's {DEFAULT_MAX_BYTES / 2**30:.0f} GiB (method=conditioned needs less for wide layers)"
+            )
+            raise ConfigError("base_widths", base_width, reason)
 
     def _check_study(self) -> None:
         if self.study == Study.LIMIT and self.init != Init.EOC:

@@ -38,7 +38,8 @@ def draw_block_parser(description: str, spec: type[SampleSpec | MinEigenSpec]) -
 
 
 def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tuple[int, int], log: logging.Logger):
-    """(K of draws start..stop-1, seconds per compiled draw, method) of one architecture.
+    """(K of draws start..stop-1, seconds per compiled draw, method, seconds of compilation) of one
+    architecture.
 
     Draw s does not depend on the split (ntk_eoc.math.samplers), so the first draw pays the compilation
     alone and the rest time the compiled draw."""
@@ -64,8 +65,9 @@ def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tup
     rest = sample(np.arange(start + 1, stop))
     done = time.perf_counter()
     per_draw = (done - warm) / (stop - start - 1) if stop - start > 1 else done - began
+    compile_seconds = max(0.0, warm - began - per_draw)
     log.info("%d draws in %.2f s (%.4f s per compiled draw)", stop - start, done - began, per_draw)
-    return np.concatenate([first, rest]), per_draw, method
+    return np.concatenate([first, rest]), per_draw, method, compile_seconds
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -91,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     (start, stop), arches = args.draws, spec.architectures
     ds = xr.Dataset(
         {
-            "K": (("base_width", "draw", "i", "j"), np.stack([k for k, _, _ in results])),
+            "K": (("base_width", "draw", "i", "j"), np.stack([r[0] for r in results])),
             "layer_widths": (("base_width", "level"), np.asarray([a.widths for a in arches], dtype=np.int64)),
             "n_params": ("base_width", np.asarray([a.n_params for a in arches], dtype=np.int64)),
-            "seconds_per_draw": ("base_width", np.asarray([t for _, t, _ in results], dtype=np.float64)),
+            "seconds_per_draw": ("base_width", np.asarray([r[1] for r in results], dtype=np.float64)),
         },
         coords={
             "base_width": np.asarray(spec.base_widths, dtype=np.int64),
@@ -103,13 +105,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             **matrix_coords(x.shape[0], arches[0].widths[-1]),
         },
     )
-    methods = [str(method) for _, _, method in results]
+    compiling = sum(r[3] for r in results)
     attrs = provenance(
         spec.config(), stage="sample", key=spec.key, draw_start=start, draw_stop=stop, seed=spec.seed,
-        dtype=str(spec.dtype), sampler_method=methods, wall_time_s=wall,
+        dtype=str(spec.dtype), sampler_method=[str(r[2]) for r in results], wall_time_s=wall,
+        draw_seconds=wall - compiling, compile_seconds=compiling,
     )  # fmt: skip
+    writing = time.perf_counter()
     write_store(ds, args.output, attrs, chunks={"K": (1, stop - start, *ds["K"].shape[2:])})
-    log.info("wrote %s in %.1f s", args.output, wall)
+    writing = time.perf_counter() - writing
+    log.info("wrote %s", args.output)
+    # benchmarks/bench_pipeline.py reads this line: the job's time in drawing, compiling and writing.
+    log.info("timing: drawing %.3f s, compiling %.3f s, writing %.3f s", wall - compiling, compiling, writing)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     began = time.perf_counter()
     x = open_store(args.dataset)["x"].values
     activation = spec.activation
-    ds = limit_spectrum(x, activation, list(spec.depths))
+
+    def progress(layer: int, total: int) -> None:
+        seconds = time.perf_counter() - began
+        log.info("depth %d/%d, %.0f s left", layer, total, seconds / layer * (total - layer))
+
+    ds = limit_spectrum(x, activation, list(spec.depths), progress=progress)
     deepest = ds.isel(depth=-1)
     log.info(
         "%s: l=%d cond %.6g (predicted limit %.6g), Theta_l/l off-diagonal %.6g (1/4)",
