@@ -279,6 +279,9 @@ PartitionName={PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=UP
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        deadline = time.monotonic() + 10
+        while left and _processes_with(self.marker) and time.monotonic() < deadline:
+            time.sleep(0.2)
         return left
 
 
