@@ -367,8 +367,9 @@ def test_jobs_ran_grouped_as_slurm_jobs(runs: Runs, cluster: LocalCluster):
     by_kind = {_kind(path): job_id for job_id, path in submitted.items()}
     assert sorted(Counter(map(_kind, submitted.values())).items()) == sorted((k, 1) for k in SUBMISSIONS)
     for kind, rules in SUBMISSIONS.items():  # the jobs each submission ran, from its SLURM log
-        text = submitted[by_kind[kind]].read_text()
-        assert Path(submitted[by_kind[kind]]).is_relative_to(runs.slurm) and "slurm-jobstep" in text, kind
+        log = submitted[by_kind[kind]]
+        text = log.read_text()
+        assert log.is_relative_to(runs.slurm) and "slurm-jobstep" in text, kind
         assert sorted(re.findall(r"^rule (\w+):$", text, re.M)) == rules, kind
     # The job-completion log of the cluster: each submission completed in the partition and account asked.
     done = {}
