@@ -10,8 +10,10 @@ record of every job it prints
 
 - every ``heartbeat`` seconds, for each job running longer than that, its last progress line (the
   stages log ``... N s left`` while they work),
-- errors and warnings in full (failed jobs with the tail of their log), and the lines Snakemake prints
-  that matter (nothing to be done, a locked directory, ...).
+- a failed job as what it computed, its log file and the last lines of that log (Snakemake's record of
+  the job, with its full command and input list, is in ``--logger-ntk-eoc-full``), other errors and
+  warnings in full but with job commands elided, and the lines Snakemake prints that matter (nothing to
+  be done, a locked directory, ...).
 
 ``--logger-ntk-eoc-full`` (or ``--dry-run``) prints Snakemake's own full output instead. The summary at
 the end of a run comes from the workflow's ``onsuccess`` handler.
@@ -38,6 +40,10 @@ _NOISE = re.compile(
     r"Building DAG of jobs|Assuming unrestricted shared filesystem|Job stats|Reasons:|"
     r"Using workflow specific profile|Config file .* is extended|Complete log\(s\)|\s*$)"
 )
+# A failed command quoted in an exception message: often kilobytes of paths.
+_COMMAND = re.compile(r"Command '.*?' returned non-zero exit status", re.DOTALL)
+# Lines of a failed job's log shown on the console.
+ERROR_TAIL_LINES = 25
 _PROGRESS_LINE = re.compile(r"(draws \d+/\d+.*|depth \d+/\d+.*|\d+/\d+ .* left.*)$")
 
 
@@ -86,6 +92,14 @@ def _clock(seconds: float) -> str:
     )
 
 
+def _tail(log: str | None, lines: int = ERROR_TAIL_LINES) -> list[str]:
+    """The last ``lines`` lines of a log file ([] when it cannot be read)."""
+    try:
+        return Path(log).read_text(errors="replace").splitlines()[-lines:] if log else []
+    except OSError:
+        return []
+
+
 def _last_progress(log: str | None) -> str:
     """The last progress line of a job's log (or '')."""
     if not log:
@@ -117,7 +131,7 @@ class LogHandler(LogHandlerBase):
         self.snakemake.addFilter(DefaultFilter(cs.quiet, cs.debug_dag, cs.verbose, cs.dryrun, cs.printshellcmds))
         self.stream = self.snakemake.stream
         self.jobs: dict[int, dict[str, Any]] = {}
-        self.finished = self.total = 0
+        self.finished = self.total = self.hidden = 0
         self.began = time.monotonic()
         self.out_lock = threading.Lock()
         heartbeat = int(getattr(self.settings, "heartbeat", 30) or 0)
@@ -151,7 +165,15 @@ class LogHandler(LogHandlerBase):
 
     def emit(self, record: logging.LogRecord) -> None:
         event = getattr(record, "event", None)
-        if self.full or record.levelno >= logging.WARNING or event in (LogEvent.JOB_ERROR, LogEvent.ERROR):
+        if self.full:
+            self.snakemake.handle(record)
+            return
+        if event == LogEvent.JOB_ERROR:
+            self._job_error(record)
+            return
+        if record.levelno >= logging.WARNING or event == LogEvent.ERROR:
+            if isinstance(record.msg, str) and _COMMAND.search(record.msg):
+                record.msg = _COMMAND.sub("Command (in the job's log record) returned non-zero exit status", record.msg)
             self.snakemake.handle(record)
             return
         if event == LogEvent.JOB_INFO:
@@ -174,16 +196,30 @@ class LogHandler(LogHandlerBase):
         if job is None or job["rule"] == "all":
             return
         seconds = time.monotonic() - job["began"]
-        done, elapsed = self.finished, time.monotonic() - self.began
-        left = elapsed / done * (self.total - done) if done and self.total > done else 0.0
+        done, total, elapsed = self.finished, self.total - self.hidden, time.monotonic() - self.began
+        left = elapsed / done * (total - done) if done and total > done else 0.0
         eta = f", ~{_clock(left)} left" if left else ""
-        width = len(str(self.total))
-        head = f"[{done:>{width}}/{self.total} {_clock(elapsed)}{eta}]"
+        width = len(str(total))
+        head = f"[{done:>{width}}/{total} {_clock(elapsed)}{eta}]"
         self._print(f"{head}  {job['rule']:<13} {job['what']}   {seconds:.1f} s")
+
+    def _job_error(self, record: logging.LogRecord) -> None:
+        """``FAILED <rule> <what>``, the log's path and its last lines."""
+        job = self.jobs.pop(getattr(record, "jobid", None), None) or {}
+        rule = getattr(record, "rule_name", None) or job.get("rule", "?")
+        logs = list(getattr(record, "log", None) or [])
+        text = [f"FAILED  {rule:<13} {job.get('what', '')}".rstrip()]
+        for log in logs:
+            text.append(f"  log: {log}")
+            text.extend(f"  | {line}" for line in _tail(log))
+        if not logs:
+            text.append("  (no log file; rerun with --logger-ntk-eoc-full for Snakemake's record of the job)")
+        self._print("\n".join(text))
 
     def _run_info(self, record: logging.LogRecord) -> None:
         stats = getattr(record, "stats", None) or {}
         self.total = int(stats.get("total", self.total))
+        self.hidden = int(stats.get("all", 0))
         jobs = {rule: count for rule, count in stats.items() if rule not in ("total", "all")}
         if jobs:
             listed = ", ".join(f"{count} {rule}" for rule, count in jobs.items())

@@ -238,10 +238,13 @@ def test_table_is_written_as_csv_and_markdown(relu_x, tmp_path):
 
 def test_fluctuation_rows_join_the_table():
     coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
-    data = {"v_diag": 0.23, "v_diag_ci_low": 0.22, "v_diag_ci_high": 0.24, "v_diag_pred": 0.23, "beta": 0.0625}
-    summary = xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
+    boot = 0.23 * np.linspace(0.95, 1.05, 2001)  # pooled CI [0.955, 1.045] x predicted
+    data = {"v_diag": ("base_width", [0.23]), "v_diag_pred": ("base_width", [0.23]),
+            "v_diag_boot": (("base_width", "resample"), boot[None])}  # fmt: skip
+    summary = xr.Dataset(data, coords=coords, attrs={"confidence": 0.95})
     row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
-    assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.22, 0.24] vs band [0.2254, 0.2346]
+    assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.955, 1.045] vs band [0.98, 1.02]
+    assert _only(_table(fluctuations=summary, fluctuation_margin=0.05), "V_diag = prod_k").verdict == "holds"
 
 
 def test_bad_settings_name_the_key():

@@ -12,6 +12,7 @@ from ntk_eoc.analysis.fluctuations import (
     fluctuation_rows,
     fluctuation_summary,
     measure_fluctuations,
+    pooled_ratio,
     predicted_curves,
     predicted_fluctuations,
 )
@@ -129,23 +130,56 @@ def test_summary_puts_measured_beside_predicted():
     assert out.activation.item() == "abs" and out.depth.item() == 3
 
 
-def _summary(value: float, low: float, high: float) -> xr.Dataset:
-    coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
-    data = {"v_diag": value, "v_diag_ci_low": low, "v_diag_ci_high": high, "v_diag_pred": 0.23, "beta": 0.0625}
-    return xr.Dataset({k: ("base_width", [v]) for k, v in data.items()}, coords=coords)
+def _summary(ratios, low: float, high: float, widths=(16, 64, 256)) -> xr.Dataset:
+    """A summary whose resampled ratios V/V_pred run evenly from ``low`` to ``high`` at every width (the
+    0.025 and 0.975 quantiles of 2001 evenly spaced values are low + 0.025 (high - low) and its mirror)."""
+    coords = {"base_width": list(widths), "activation": "relu", "schedule": "constant", "depth": 5}
+    pred = np.array([0.23, 0.11, 0.05])[: len(widths)]
+    spread = np.linspace(low, high, 2001)
+    data = {
+        "v_diag": ("base_width", np.asarray(ratios) * pred),
+        "v_diag_pred": ("base_width", pred),
+        "v_diag_boot": (("base_width", "resample"), pred[:, None] * spread[None, :]),
+    }
+    return xr.Dataset(data, coords=coords, attrs={"confidence": 0.95})
 
 
 @pytest.mark.parametrize(
     ("low", "high", "verdict"),
-    [(0.22, 0.24, "holds"), (0.26, 0.28, "fails"), (0.19, 0.205, "fails"), (0.24, 0.27, "inconclusive")],
-)  # band 0.23 x (1 +- 0.1) = [0.207, 0.253]
+    [(0.95, 1.05, "holds"), (1.11, 1.3, "fails"), (0.7, 0.89, "fails"), (1.0, 1.2, "inconclusive")],
+)  # band 1 +- 0.1; the CI is low + 0.025 (high - low) .. high - 0.025 (high - low)
 def test_fluctuation_rows_reach_every_verdict(low, high, verdict):
-    rows = pd.DataFrame(fluctuation_rows(_summary((low + high) / 2, low, high), margin=0.1))
+    rows = pd.DataFrame(fluctuation_rows(_summary([1.0, 1.0, 1.0], low, high), margin=0.1, m_min=32))
     assert len(rows) == 1
     row = rows.iloc[0]
-    assert (row.kind, row.predicted, row.verdict, row.margin) == ("measured", 0.23, verdict, 0.1)
-    assert "activation=relu, schedule=constant, depth=5, base_width=64" in row.claim
+    assert (row.kind, row.predicted, row.verdict, row.margin) == ("measured", 1.0, verdict, 0.1)
+    assert "activation=relu, schedule=constant, depth=5" in row.claim and "m=64..256" in row.claim
     assert "predicted x (1 +- 0.1)" in row.rule
+    assert row.ci_low == pytest.approx(low + 0.025 * (high - low), rel=1e-12)
+
+
+def test_pooled_ratio_is_the_geometric_mean_over_widths_from_m_min():
+    summary = _summary([0.5, 0.8, 1.25], 0.9, 1.1)
+    pooled = pooled_ratio(summary, m_min=64)
+    assert pooled.attrs["widths"] == [64, 256]
+    assert float(pooled.ratio) == pytest.approx(1.0, rel=1e-12)  # sqrt(0.8 x 1.25); m = 16 left out
+    assert float(pooled_ratio(summary, m_min=1).ratio) == pytest.approx(0.5 ** (1 / 3), rel=1e-12)
+    assert fluctuation_rows(summary, m_min=512) == []
+    with pytest.raises(ValueError, match="v_diag_boot"):
+        pooled_ratio(summary.drop_vars("v_diag_boot"), m_min=1)
+
+
+def test_pooled_interval_is_paired_across_widths():
+    """Resampled V_diag at two widths that move together (the same draws) keep the pooled CI as wide as
+    one width's; resampled independently they would narrow it by ~1/sqrt(2)."""
+    draws = _draws(_random_kernels(np.random.default_rng(3), 80, 3)[None].repeat(2, axis=0), base_width=[64, 128])
+    draws = draws.assign_coords(activation="relu", schedule="quadratic", depth=2)
+    out = fluctuation_summary(draws, n_boot=N_BOOT, seed=4)
+    one = pooled_ratio(out.isel(base_width=[0]), m_min=1)
+    both = pooled_ratio(out, m_min=1)
+    width = lambda p: float(np.log(p.ratio_ci_high) - np.log(p.ratio_ci_low))  # noqa: E731
+    assert width(both) == pytest.approx(width(one), rel=0.05)
+    assert out.v_diag_boot.sizes["resample"] == N_BOOT
 
 
 def test_predicted_curves_evaluate_the_law_at_every_depth():

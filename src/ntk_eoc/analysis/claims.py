@@ -115,7 +115,7 @@ def claims_table(
     if spectrum is not None:
         rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
     if fluctuations is not None:
-        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin)
+        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, m_min=m_min)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     return _theorems_last(table)
 

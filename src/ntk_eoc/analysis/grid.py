@@ -23,7 +23,7 @@ REFERENCE = {
     "schedule": lambda names: "quadratic" if "quadratic" in names else names[0],
 }
 # Dims that are never fixed at a reference value.
-_KEPT = ("draw", "statistic", "bound", "quantile", "eig")
+_KEPT = ("draw", "statistic", "bound", "quantile", "eig", "resample")
 
 
 def grid(stores: Sequence[xr.Dataset], axes: Sequence[Sequence[tuple[str, Any]]]) -> xr.Dataset:
@@ -36,7 +36,8 @@ def grid(stores: Sequence[xr.Dataset], axes: Sequence[Sequence[tuple[str, Any]]]
         out = xr.combine_by_coords(parts, combine_attrs="drop", join="outer", compat="no_conflicts", coords="different")
     else:
         out = parts[0]
-    cells = int(np.prod([out.sizes[d] for d in out.dims if d not in ("base_width", "draw")]))
+    swept = {k for run_axes in axes for k, _ in run_axes}
+    cells = int(np.prod([out.sizes[d] for d in out.dims if d in swept]))
     if cells != len(parts):
         raise ValueError(f"the {len(parts)} runs do not fill the grid {dict(out.sizes)}: sweep a full product")
     return out

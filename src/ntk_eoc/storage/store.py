@@ -29,7 +29,7 @@ path                                               variable   dims (dtype)
   ``point_i``/``out_i`` (along i) and ``point_j``/``out_j`` (along j): the data point p and output o.
 - ``point``, ``feature``: rows and columns of the inputs x.
 - ``p``, ``q``: data points of point-level (n x n) matrices; ``layer``: k = 1..l (int64).
-- ``depth``, ``eig``, ``statistic``, ``bound``, ``quantile``: used by the analysis stores.
+- ``depth``, ``eig``, ``statistic``, ``bound``, ``quantile``, ``resample``: used by the analysis stores.
 
 Attributes of every store (root group): ``config`` (the resolved config sub-tree the job used, a
 dict), ``versions`` (dict of package versions), ``git_commit``, ``device``, ``created`` (UTC ISO
@@ -123,6 +123,7 @@ DIMS: dict[str, str] = {
     "bound": "point value and confidence bounds (ntk_eoc.analysis.stats.BOUNDS)",
     "quantile": "quantile level over draws",
     "block": "NTK block of the min_eigen stage: full, or layer_k (the parameters of layer k only)",
+    "resample": "bootstrap resample b (the same draw-id resamples in every cell of a store)",
 }
 # Compression of every array: zstd inside blosc with bit shuffling suits float kernels; then the
 # crc32c checksum of the compressed bytes, so a flipped bit fails decoding in any zarr reader.

@@ -35,12 +35,14 @@ def _values(summary: xr.Dataset, name: str) -> list:
 def _settings(summary: xr.Dataset) -> str:
     """'depth l = 3, 5; base width m = 16, 64' and, on a second line, draws and CI, from coords and attrs."""
     parts, sampling = [], []
-    for name, symbol in (("depth", "depth l"), ("base_width", "base width m")):
+    for name, symbol in (("depth", "depth l"), ("output_dim", "output dim m_l"), ("base_width", "base width m")):
         values = [v for v in _values(summary, name) if v is not None]
         if values:
             parts.append(f"{symbol} = {', '.join(str(v) for v in values)}")
     if "n_draws" in summary:
-        sampling.append(f"{int(summary.n_draws)} draws per configuration")
+        counts = sorted({int(n) for n in np.ravel(summary.n_draws.values)})
+        span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        sampling.append(f"{span} draws per configuration")
     conf, boot = summary.attrs.get("confidence"), summary.attrs.get("n_boot")
     if conf is not None and boot is not None:
         sampling.append(f"bars: {conf:.0%} bootstrap CI over draws (B = {boot})")
