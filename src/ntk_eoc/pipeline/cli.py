@@ -110,11 +110,24 @@ def _archive(args: argparse.Namespace) -> int:
     return 0
 
 
+# Width of the description column of ``ntk-eoc list``.
+LIST_WIDTH = 110
+
+
 def _first_comment(path: Path) -> str:
+    """The first sentence of the file's leading comment, cut to LIST_WIDTH characters."""
+    words: list[str] = []
     for line in path.read_text().splitlines():
-        if line.startswith("#") and "@package" not in line:
-            return line.lstrip("# ").strip()
-    return ""
+        if not line.startswith("#"):
+            if words:
+                break
+            continue
+        if "@package" not in line:
+            words += line.lstrip("# ").split()
+    text = " ".join(words)
+    end = text.find(". ")
+    text = text if end < 0 else text[:end]
+    return text if len(text) <= LIST_WIDTH else text[: LIST_WIDTH - 3].rsplit(" ", 1)[0] + " ..."
 
 
 def _list(args: argparse.Namespace) -> int:
