@@ -94,5 +94,5 @@ def test_cli_verify_exit_codes_and_one_line_per_bad_store(results: Path, capsys:
     assert cli.main(["verify", str(results / "absent")]) == 1
     assert capsys.readouterr().err == f"ntk-eoc: error: {results / 'absent'} does not exist\n"
     assert cli.main(["verify", "--repair", str(results)]) == 1  # implies --full: both bad stores
-    assert capsys.readouterr().err.startswith(f"{results}: 2 of 3 store(s) bad; moved aside: snakemake rewrites them")
+    assert capsys.readouterr().err.startswith(f"{results}: 2 of 3 store(s) bad; moved aside: rewrite each with snakemake --forcerun")
     assert cli.main(["verify", "--full", str(results)]) == 0

@@ -7,8 +7,9 @@
 - ``ntk-eoc summarize RESULTS/VIEW``: what a finished run found (verdicts, rows that did not hold,
   warnings in its logs) and where its figures and tables are.
 - ``ntk-eoc verify PATH [--full] [--repair]``: verify every store at or under PATH, one line per bad
-  store (naming the array and the chunk); ``--repair`` (implies ``--full``) moves bad stores aside so
-  that Snakemake rewrites them (:mod:`ntk_eoc.storage.scan` says exactly when).
+  store (naming the array and the chunk); ``--repair`` (implies ``--full``) moves bad stores aside, and
+  ``snakemake --forcerun <store path>`` then rewrites each and what was made from it
+  (:mod:`ntk_eoc.storage.scan`).
 - ``ntk-eoc archive pack|verify|restore``: one zip of an experiment's results
   (:mod:`ntk_eoc.storage.archive`).
 
@@ -37,15 +38,19 @@ log = logging.getLogger("ntk_eoc.pipeline.cli")
 def _archive_parser(commands: argparse._SubParsersAction) -> None:
     archive = commands.add_parser("archive", help="pack, verify or restore an experiment's results")
     actions = archive.add_subparsers(dest="action", required=True)
-    p = actions.add_parser("pack", help="pack results/<experiment>/ into one zip")
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="the experiment directory, results/<experiment>")
+    p = actions.add_parser("pack", help="pack a view folder results/<view>/ into one zip")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="the view folder, results/<view>")
     p.add_argument("out", metavar="OUT.zip", help="the archive to write")
     p.add_argument(
-        "--root", action="append", default=[], metavar="DIR", help="also pack this folder of the results folder"
+        "--root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also pack this whole folder of the results folder (e.g. results/stores)",
     )
     v = actions.add_parser("verify", help="check every member against MANIFEST.json")
     v.add_argument("path", metavar="PATH", help="the archive")
-    r = actions.add_parser("restore", help="unpack into DIR/results/<experiment>/, all or nothing")
+    r = actions.add_parser("restore", help="unpack into DIR/results/<view>/ (and its stores), all or nothing")
     r.add_argument("path", metavar="PATH", help="the archive")
     r.add_argument("dest", metavar="DIR", help="destination directory")
 
@@ -74,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--repair",
         action="store_true",
-        help="move bad stores aside (.<name>.bad-<time>) so that snakemake rewrites them (implies --full)",
+        help="move bad stores aside (.<name>.bad-<time>); snakemake --forcerun <path> rewrites each (implies --full)",
     )
     _archive_parser(commands)
     return cli
@@ -83,11 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 def _verify_stores(args: argparse.Namespace) -> int:
     checked, bad = verify_tree(args.path, full=args.full, repair=args.repair)
     if bad:
-        done = (
-            "; moved aside: snakemake rewrites them (--forcerun <path> also what was made from them)"
-            if args.repair
-            else ""
-        )
+        done = "; moved aside: rewrite each with snakemake --forcerun <its path> (printed above)" if args.repair else ""
         print(f"{args.path}: {bad} of {checked} store(s) bad{done}", file=sys.stderr)
         return 1
     print(f"{args.path}: {checked} store(s) OK")

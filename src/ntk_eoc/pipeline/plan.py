@@ -338,9 +338,8 @@ class Plan:
             if self.study == Study.LIMIT:
                 paths += self.sample_paths(run)
                 paths.append(self.run_limit(run))
-                paths += [
-                    self.path(s, concentration_key=run.concentration_key) for s in ("concentration", "fluctuations")
-                ]
+                stages = ("concentration", "fluctuations") if self.fluctuations else ("concentration",)
+                paths += [self.path(s, concentration_key=run.concentration_key) for s in stages]
                 paths.append(self.path("spectrum", spectrum_key=run.spectrum_key))
             else:
                 paths += self.min_eigen_paths(run)
@@ -394,7 +393,7 @@ class Plan:
 
     def dataset_spec(self, wildcards: Any) -> str:
         name = wildcards.dataset
-        return DatasetSpec(self.datasets[name].config.dataset, self._antipodal(name)).to_json()
+        return DatasetSpec(self.datasets[name].config.dataset).to_json()
 
     def sample_spec(self, wildcards: Any) -> str:
         cfg, widths = self.samples[wildcards.sample_key].config, _widths(wildcards.widths)
@@ -413,16 +412,14 @@ class Plan:
 
     def concentration_spec(self, wildcards: Any) -> str:
         run = self.concentrations[wildcards.concentration_key]
-        config = {k: v for k, v in run.config.core_config().items() if k != "study"}
-        return ConcentrationSpec(run.concentration_key, run.limit_key, config).to_json()
+        return ConcentrationSpec(run.concentration_key, run.limit_key, _analysed(run.config)).to_json()
 
     def fluctuations_spec(self, wildcards: Any) -> str:
         run = self.concentrations[wildcards.concentration_key]
-        cfg = run.config
-        config = {k: v for k, v in cfg.core_config().items() if k != "study"}
+        cfg, boot = run.config, run.config.concentration
         spec = FluctuationsSpec(
             run.concentration_key, _ab(cfg.activation), cfg.activation.name, str(cfg.schedule.name), cfg.depth,
-            cfg.output_dim, cfg.concentration, config,
+            cfg.output_dim, boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
         )  # fmt: skip
         return spec.to_json()
 
@@ -481,6 +478,15 @@ def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:
 def _widths(text: str) -> tuple[int, ...]:
     """The base widths of a ``m~<w1>-<w2>`` group wildcard."""
     return tuple(int(w) for w in text.split("-"))
+
+
+def _analysed(cfg: RunConfig) -> dict[str, Any]:
+    """The run's core config as an analysis stage records it: without the study and the sampler's
+    ``draws_per_job``, which change no value it computes (its inputs, the sample stores, say how the
+    draws were split)."""
+    config = {k: v for k, v in cfg.core_config().items() if k != "study"}
+    config["sampler"] = {k: v for k, v in config["sampler"].items() if k != "draws_per_job"}
+    return config
 
 
 def _ab(activation: Any) -> Activation:

@@ -117,11 +117,10 @@ class RunConfigSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec(Spec):
-    """Stage dataset: one dataset config, and whether opposite points are refused (an activation that
-    reads the dataset has a parity)."""
+    """Stage dataset: one dataset config (named by its values; opposite points, which an activation with a
+    parity cannot separate, are refused when the plan is built)."""
 
     dataset: DatasetConfig
-    antipodal: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +167,8 @@ class ConcentrationSpec(Spec):
 @dataclasses.dataclass(frozen=True)
 class FluctuationsSpec(Spec):
     """Stage fluctuations: one run's kernels against the product-form law; its activation (and the label
-    figures use for it), schedule, depth, output dimension and the bootstrap settings."""
+    figures use for it), schedule, depth, output dimension and the bootstrap settings (resamples, seed,
+    confidence: the ``concentration`` section's)."""
 
     key: str
     activation: Activation
@@ -176,7 +176,9 @@ class FluctuationsSpec(Spec):
     schedule: str
     depth: int
     output_dim: int
-    settings: ConcentrationSettings
+    n_boot: int
+    boot_seed: int
+    confidence: float
     config: dict[str, Any]
 
 

@@ -46,7 +46,7 @@ def warnings_in(logs: Iterable[Path]) -> Counter:
 
 
 def summarize(view: str | Path, logs: Iterable[str | Path] = ()) -> str:
-    """The summary of a results folder ``view`` (``results/<experiment>``); ``logs``: job logs to scan for
+    """The summary of a results folder ``view`` (``results/<view>``); ``logs``: job logs to scan for
     warnings besides the view's own ``logs/``."""
     view = Path(view)
     lines = [f"ntk-eoc: results in {view}/"]

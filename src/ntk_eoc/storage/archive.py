@@ -1,4 +1,5 @@
-"""Archive one experiment's results into a single zip, verify it, restore it safely.
+"""Archive one view's results (``results/<view>/``, named ``<experiment>`` below) and the shared stores it
+reads into a single zip, verify it, restore it safely.
 
 Layout of the archive (all members STORED, uncompressed: the zarr chunks are already compressed):
 
@@ -10,8 +11,9 @@ Layout of the archive (all members STORED, uncompressed: the zarr chunks are alr
   integrity manifest exactly as written.
 - ``results/<experiment>/<path>``: every other regular file (tables, figures, resolved configs,
   benchmarks), byte for byte.
-- more roots, e.g. ``results/stores/...`` for stores shared between experiments: ``pack(...,
-  extra_roots=[results/stores])`` adds them under the same rules.
+- ``results/stores/<path>.zarr.zip``: the shared stores the view reads (``pack(..., stores=[...])``; the
+  workflow's ``archive`` rule passes every store of the view's plan), under the same rules; whole
+  further folders with ``extra_roots``.
 - ``environment.json``: experiment name, python, platform, git commit, versions of all installed
   distributions, creation time.
 - ``MANIFEST.json``: experiment, roots, and size and sha256 of every other member (plus the total

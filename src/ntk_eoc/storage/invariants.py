@@ -28,7 +28,7 @@
   a byte-order swap of float32 values of order 1 gives ~1e-40, a zeroed array gives 0.
 
 Failures raise :class:`StoreInvalid` (a :class:`~.integrity.StoreError`):
-``store results/gathered/r.zarr: variable 'K' at {'base_width': 0, 'draw': 17}: not symmetric ...``.
+``store results/stores/samples/.../draws_0-128.zarr: variable 'K' at {'base_width': 0, 'draw': 17}: not symmetric ...``.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def check_kernel(
 
     Args:
         kernel: (..., N, N) matrices; a DataArray names its leading dims in messages. Loaded whole:
-            pass one base width of a large gathered store at a time.
+            pass one base width of a large sample store at a time.
         store: the store the kernel was read from, named in every message.
         name: the variable name, for messages.
         reference: (N,) or scalar expected diagonal, e.g. ``np.diag(K_inf)``.

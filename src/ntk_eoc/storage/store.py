@@ -1,24 +1,31 @@
 """xarray/zarr v3 stores of the pipeline: dim vocabulary, provenance, atomic writes.
 
 Every store is a zarr v3 directory written by exactly one job through :func:`write_store` and read
-through :func:`open_store`. The store contract (paths relative to ``results/<experiment>/``; the run
-id is ``key~value__key~value`` over the swept keys, see :mod:`ntk_eoc.pipeline.plan`):
+through :func:`open_store`. Stores live under ``results/stores/``, shared by every experiment, and are
+named by the values they depend on (:mod:`ntk_eoc.pipeline.table`): a dataset ``<dataset>`` such as
+``sphere-n32-d16-s0``, a network ``<act>__<schedule>__depth~<l>__out~<m_l>`` and a sampler
+``seed~<s>__<dtype>__<method>``. The store contract:
 
-=================================================  =========  ========================================
-path                                               variable   dims (dtype)
-=================================================  =========  ========================================
-``datasets/<dataset_id>.zarr``                     ``x``      (point, feature) float64, ||x||^2 = m_0
-``samples/<run>/m~<w>/draws_<a>-<b>.zarr``         ``K``      (draw, i, j) sampler dtype; draws a..b-1
-``gathered/<run>.zarr``                            ``K``      (base_width, draw, i, j) sampler dtype
-                                                   ``layer_widths`` (base_width, level) int64: m_0..m_l
-                                                   ``n_params``, ``seconds_per_draw`` (base_width)
-``limit/<limit_id>.zarr``                          ``K_inf``  (i, j) float64
-                                                   ``rho``, ``one_minus_rho``, ``theta``
-                                                   (layer, p, q) float64, k = 1..l
-                                                   ``nngp``   (p, q) float64
-``min_eigen/<run>/m~<w>/draws_<a>-<b>.zarr``       ``lambda_min``, ``lambda_max`` (draw, block) float64;
-                                                   ``n_params``, ``rank_zero`` (block)
-=================================================  =========  ========================================
+=================================================================  =========  ==================================
+path under ``results/stores/``                                     variable   dims (dtype)
+=================================================================  =========  ==================================
+``datasets/<dataset>.zarr``                                        ``x``      (point, feature) float64
+``samples/<dataset>/<network>/<sampler>/m~<w..>/draws_<a>-<b>.zarr``  ``K``   (base_width, draw, i, j) sampler dtype
+                                                                   ``layer_widths`` (base_width, level) int64
+                                                                   ``n_params``, ``seconds_per_draw`` (base_width)
+``limit/<dataset>/<act>__depth~<l>__out~<m_l>.zarr``               ``K_inf``  (i, j) float64; ``rho``,
+                                                                   ``one_minus_rho``, ``theta`` (layer, p, q);
+                                                                   ``nngp`` (p, q)
+``concentration/<dataset>/<network>/<sampler>/m~<w>__draws~<N>.zarr``  deviations and ``lambda_min``,
+                                                                   ``lambda_max`` (base_width, draw) float64
+``fluctuations/<dataset>/<network>/<sampler>/m~<w>__draws~<N>.zarr``   ``v_diag``, ``v_off`` with CIs,
+                                                                   ``v_diag_pred`` (base_width);
+                                                                   ``v_diag_boot`` (base_width, resample)
+``spectrum/<dataset>/<act>__depths~<span>.zarr``                   spectrum of K_inf (depth[, eig]) float64
+``min_eigen/<dataset>/<network>/<sampler>/m~<w>/draws_<a>-<b>.zarr``  ``lambda_min``, ``lambda_max`` (draw,
+                                                                   block) float64; ``n_params``,
+                                                                   ``rank_zero`` (block)
+=================================================================  =========  ==================================
 
 ``K`` is the NTK matrix K(theta) = [(1/n) K_theta(x_p, x_q)] of size (n m_l) x (n m_l), row/column
 ``i = p * m_l + o`` (:mod:`ntk_eoc.math.layout`). Dimensions (:data:`DIMS`) and coordinates:
@@ -48,12 +55,12 @@ fails on a flipped bit. The metadata is consolidated (into the root ``zarr.json`
 ``xr.open_zarr(path)`` reads a store without listing it and without warnings (Snakemake's
 ``.snakemake_timestamp`` file is never looked at).
 
-Stage extras: sample stores carry ``run``, ``base_width``, ``layer_widths``, ``draw_start``,
-``draw_stop``, ``seed``, ``dtype``, ``sampler_method``; ``gathered/<run>.zarr`` carries ``experiment``,
-``run``, ``dataset_id``, ``limit_id`` (naming the matching stores), ``seed``, ``dtype``,
-``sampler_method`` (a dict base width -> method) and ``sampling_wall_time_s``; its ``config`` is the
-run's validated config without the analysis sections. The limit store depends only on (dataset,
-activation, depth, output_dim), so it is shared by all width schedules and base widths.
+Stage extras: sample stores carry ``key``, ``draw_start``, ``draw_stop``, ``seed``, ``dtype``,
+``sampler_method`` and the job's timing (``draw_seconds``, ``compile_seconds``); concentration stores
+``key`` and ``limit_key`` (naming the stores they were computed from); fluctuation stores
+``random_numbers``. The limit store depends only on (dataset, activation, depth, output_dim), so it is
+shared by all width schedules and base widths. A run's kernels are read across its sample stores by
+:func:`ntk_eoc.storage.samples.kernels_of_run`; nothing is copied.
 """
 
 from __future__ import annotations
@@ -309,7 +316,7 @@ def open_store(path: str | os.PathLike[str], verify: Verify | str = Verify.FAST)
     every file's presence and size and the metadata digests; ``"full"`` also every chunk's digest.
     The dataset reads through :class:`~.integrity.CheckedStore`, which checks each chunk's digest
     before zarr decodes it, so a damaged chunk raises :class:`StoreCorrupt` (naming the store, the
-    array and the chunk) from ``.load()``/``.values``: lazy reading keeps large gathered stores
+    array and the chunk) from ``.load()``/``.values``: lazy reading keeps large sample stores
     readable one base width at a time, and no value is decoded from unverified bytes.
 
     Raises:

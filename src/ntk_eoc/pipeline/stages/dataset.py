@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     dataset = args.spec.dataset
     x = dataset.make()
-    check_distinct(x, antipodal=args.spec.antipodal)
+    check_distinct(x)  # duplicates; opposite points are refused at parse time where they matter
     n, m0 = x.shape
     log.info("dataset %s: n=%d m_0=%d, mean ||x||^2 = %.6g", dataset.name, n, m0, np.mean(np.sum(x**2, 1)))
     ds = xr.Dataset(

@@ -35,10 +35,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         dead = kernels.base_width.values[~ok].tolist()
         log.warning("V_diag undefined at base widths %s (a diagonal entry is 0 in every draw): left out", dead)
         kernels = kernels.isel(base_width=ok)
-    settings = spec.settings
     ds = fluctuation_summary(
-        kernels, output_dim=spec.output_dim, n_boot=settings.n_boot, seed=settings.seed,
-        confidence=settings.confidence, activations={spec.label: spec.activation},
+        kernels, output_dim=spec.output_dim, n_boot=spec.n_boot, seed=spec.boot_seed, confidence=spec.confidence,
+        activations={spec.label: spec.activation},
     )  # fmt: skip
     for width in ds.base_width.values:
         one = ds.sel(base_width=width)

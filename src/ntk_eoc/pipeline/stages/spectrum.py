@@ -1,8 +1,9 @@
 """Stage spectrum: the K_inf spectrum against depth for one (dataset, activation), one recursion.
 
-Writes ``spectrum/<spectrum_id>.zarr``: :func:`ntk_eoc.analysis.spectrum.limit_spectrum` over ``depth`` (and
-``eig``) for the depths of the ``spectrum`` config section (:class:`ntk_eoc.pipeline.settings.SpectrumSettings`),
-m_l = 1 (an output dimension m_l only repeats each eigenvalue m_l times).
+Writes ``spectrum/<dataset>/<act>__depths~<span>.zarr``: :func:`ntk_eoc.analysis.spectrum.limit_spectrum`
+over ``depth`` (and ``eig``) for the depths of the ``spectrum`` config section
+(:class:`ntk_eoc.pipeline.settings.SpectrumSettings`), m_l = 1 (an output dimension m_l only repeats
+each eigenvalue m_l times).
 """
 
 from __future__ import annotations
