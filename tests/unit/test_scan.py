@@ -94,5 +94,6 @@ def test_cli_verify_exit_codes_and_one_line_per_bad_store(results: Path, capsys:
     assert cli.main(["verify", str(results / "absent")]) == 1
     assert capsys.readouterr().err == f"ntk-eoc: error: {results / 'absent'} does not exist\n"
     assert cli.main(["verify", "--repair", str(results)]) == 1  # implies --full: both bad stores
-    assert capsys.readouterr().err.startswith(f"{results}: 2 of 3 store(s) bad; moved aside: rewrite each with snakemake --forcerun")
+    moved = f"{results}: 2 of 3 store(s) bad; moved aside: rewrite each with snakemake --forcerun"
+    assert capsys.readouterr().err.startswith(moved)
     assert cli.main(["verify", "--full", str(results)]) == 0

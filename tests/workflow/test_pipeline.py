@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import RUNS, TINY, parse_jobs
+from workflow_helpers import RUNS, TINY, Project, copy_workflow, parse_jobs
 
 from ntk_eoc.storage.store import open_store
 
@@ -35,8 +35,9 @@ def _counts(jobs) -> dict[str, int]:
     return {rule: rules.count(rule) for rule in set(rules)}
 
 
-def test_tiny_experiment_plans_every_stage(project):
-    jobs = _planned(project)
+def test_tiny_experiment_plans_every_stage(tmp_path):
+    fresh = Project(copy_workflow(tmp_path))  # the session's copy may already have run
+    jobs = _planned(fresh)
     assert _counts(jobs) == {
         "all": 1,
         "dataset": 1,
@@ -47,7 +48,7 @@ def test_tiny_experiment_plans_every_stage(project):
         "spectrum": 2,
         "figures": 1,
     }
-    plan = project.plan()
+    plan = fresh.plan()
     assert ("sample", plan.sample_paths(plan.runs[LEAKY])[1]) in jobs
     assert plan.sample_paths(plan.runs[LEAKY])[1].endswith("/m~4-8/draws_2-4.zarr")  # both widths in one job
 
