@@ -59,6 +59,22 @@ def test_sample_spec_holds_the_runs_architectures(plan):
     assert spec.architectures[1].widths == (4, 8, 8, 1) and plan.sample_mem_mb(wildcards) >= 1000
 
 
+def test_specs_of_shared_stores_do_not_depend_on_the_rest_of_the_view():
+    """A variant reuses a shared store only if the store's job has the same spec in both views: the dataset
+    job must not see which activations read it, nor the analysis jobs settings they do not use."""
+    one = {**CONFIG, "sweep": ["activation=relu", "schedule=constant"], "overrides": ["draws=32"]}
+    both = {**one, "sweep": ["activation=relu,abs", "schedule=constant"]}
+    other = {**one, "overrides": ["draws=32", "sampler.draws_per_job=16", "+concentration.quantiles=[0.5]"]}
+    plans = [Plan(cfg, SCHEMA) for cfg in (one, both, other)]
+    run = "activation~relu__schedule~constant"
+    dataset = SimpleNamespace(dataset=plans[0].runs[run].dataset)
+    assert len({p.dataset_spec(dataset) for p in plans}) == 1
+    key = SimpleNamespace(concentration_key=plans[0].runs[run].concentration_key)
+    assert plans[2].runs[run].concentration_key == key.concentration_key
+    assert len({p.concentration_spec(key) for p in plans}) == 1
+    assert len({p.fluctuations_spec(key) for p in plans}) == 1
+
+
 def test_final_targets_are_the_views_configs_figures_and_tables(plan):
     targets = plan.final_targets()
     assert sum("/configs/" in t for t in targets) == 4 and "results/test/tables/claims.md" in targets
