@@ -14,8 +14,11 @@ pick_python() {
   echo "no Python >= 3.11 found" >&2; exit 1
 }
 if [ ! -x .venv/bin/python ]; then
-  "$(pick_python)" -m venv .venv
+  py="$(pick_python)"
+  echo "setup: creating .venv with $("$py" --version)"
+  "$py" -m venv .venv
 fi
+echo "setup: installing ntk-eoc and its dependencies into .venv (jax, snakemake, hydra, xarray, zarr; about a minute on a fresh machine)"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,slurm]"
+.venv/bin/python -m pip install --quiet --progress-bar off -e ".[test,slurm]"
 .venv/bin/python -c 'import ntk_eoc, jax; print("ntk-eoc", ntk_eoc.__version__, "| jax", jax.__version__, "|", jax.devices())'
