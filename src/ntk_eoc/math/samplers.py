@@ -44,6 +44,7 @@ import numpy as np
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
+from .conditioning import condition_on_inputs, dot, transpose_apply
 from .cost import DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
@@ -79,15 +80,25 @@ def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Arra
     return sum_by_layer(kernels, maps)
 
 
-def _project_out(q: jax.Array, y: jax.Array) -> jax.Array:
-    """(I - Q Q^T) Y for Q with orthonormal columns."""
-    return y - q @ (q.T @ y)
+def _forward(keys: jax.Array, x: jax.Array, arch: Architecture, conditioned: Sequence[bool]) -> tuple[list, list, list]:
+    """Forward pass map by map: (pre-activations z_j, per-map saved state, input Grams).
 
-
-def _gram_sqrt(gram: jax.Array) -> jax.Array:
-    """R with R^T R = gram for a PSD gram (eigh; negative rounding eigenvalues clipped to 0)."""
-    eigval, eigvec = jnp.linalg.eigh(gram)
-    return jnp.sqrt(jnp.maximum(eigval, 0.0))[:, None] * eigvec.T
+    Conditioned map: B W^T = R^T Z1 through the float64 Gram of B (:mod:`conditioning`); explicit map:
+    W drawn from its key, B W^T formed."""
+    b, states, act_grams, pre = x, [], [], []
+    for j, m in enumerate(arch.maps):
+        if conditioned[j]:
+            z, gram, state = condition_on_inputs(keys[j], b, m.fan_out)
+            act_grams.append(gram.astype(x.dtype))
+        else:
+            state = jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype)
+            act_grams.append(dot(b, b.T))
+            z = dot(b, state.T)
+        z = m.scale * z
+        states.append(state)
+        pre.append(z)
+        b = arch.activation.phi(z) if m.nonlinear else z
+    return pre, states, act_grams
 
 
 def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
@@ -95,54 +106,29 @@ def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.A
 
     Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
     so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
-    drawn explicitly, and the two routes mix freely. Only the law of G D^T enters, so its factor R_D
-    may be any square root of the Gram D D^T, which the kernel needs anyway: an eigh of an (n m_l)^2
-    matrix replaces a QR of the tall D^T.
+    drawn explicitly, and the two routes mix freely. The backward pass carries D^T (fan_out x n m_l):
+    W^T D^T is :func:`conditioning.transpose_apply` for a conditioned map, a matmul for an explicit one.
     """
-    maps, n, out_dim, activation = arch.maps, x.shape[0], arch.widths[-1], arch.activation
+    maps, n, out_dim = arch.maps, x.shape[0], arch.widths[-1]
     n_maps = len(maps)
     keys = jax.random.split(key, 2 * n_maps)
     conditioned = choose_maps(arch, n)
-    # Forward. Conditioned: B^T = Q R (Householder), Z = s R^T Z1. Explicit: Z = s B W^T.
-    b, factors, act_grams, pre = x, [], [], []
-    for j, m in enumerate(maps):
-        if conditioned[j]:
-            q, r = jnp.linalg.qr(b.T, mode="reduced")
-            z1 = jax.random.normal(keys[j], (q.shape[1], m.fan_out), x.dtype)
-            factors.append((q, z1))
-            act_grams.append(r.T @ r)
-            z = m.scale * (r.T @ z1)
-        else:
-            w = jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype)
-            factors.append(w)
-            act_grams.append(b @ b.T)
-            z = m.scale * (b @ w.T)
-        pre.append(z)
-        b = activation.phi(z) if m.nonlinear else z
-    # Backward on D^T (fan_out x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
+    pre, states, act_grams = _forward(keys, x, arch, conditioned)
     dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
     kernels = [None] * n_maps
     for j in range(n_maps - 1, -1, -1):
         m = maps[j]
-        delta_gram = dt.T @ dt
+        delta_gram = dot(dt.T, dt)
         kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
         if j == 0:
             break
-        if not conditioned[j]:
-            wt_dt = factors[j].T @ dt
+        if conditioned[j]:
+            wt_dt = transpose_apply(keys[n_maps + j], states[j], dt, delta_gram)
         else:
-            q, z1 = factors[j]
-            wt_dt = q @ (z1 @ dt)
-            if q.shape[1] < m.fan_in:  # otherwise I - Q Q^T = 0
-                if m.fan_out < n * out_dim:  # G itself is the smaller draw
-                    g_dt = jax.random.normal(keys[n_maps + j], (m.fan_in, m.fan_out), x.dtype) @ dt
-                else:  # G D^T = Z3 R_D in law, R_D^T R_D = D D^T
-                    z3 = jax.random.normal(keys[n_maps + j], (m.fan_in, n * out_dim), x.dtype)
-                    g_dt = z3 @ _gram_sqrt(delta_gram)
-                wt_dt = wt_dt + _project_out(q, g_dt)
+            wt_dt = dot(states[j].T, dt)
         dt = m.scale * wt_dt
         if maps[j - 1].nonlinear:
-            dt = dt * jnp.repeat(activation.dphi(pre[j - 1]).T, out_dim, axis=1)
+            dt = dt * jnp.repeat(arch.activation.dphi(pre[j - 1]).T, out_dim, axis=1)
     return sum_by_layer(kernels, maps)
 
 
@@ -156,14 +142,22 @@ def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable
 
     One executable serves every draw, so a draw's bits cannot depend on which other draws share
     its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
-    where sampling costs anything."""
+    where sampling costs anything. The draw is traced and run under a scoped ``jax.enable_x64(True)``
+    (the caller's setting is untouched): the n x n factorizations of :mod:`conditioning` are float64,
+    and the draw's bits do not depend on the caller's x64 setting."""
     draw = functools.partial(_DRAWS[method], arch=arch)
 
     def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
         kernels = draw(_draw_key(base, draw_id), x)
         return kernels if per_layer else jnp.sum(kernels, axis=0)
 
-    return jax.jit(run)
+    compiled = jax.jit(run)
+
+    def call(base: jax.Array, draw_id: np.uint32, x: jax.Array) -> jax.Array:
+        with jax.enable_x64(True):
+            return compiled(base, draw_id, x)
+
+    return call
 
 
 def _architecture(network, widths, ranks, init) -> Architecture:

@@ -1,0 +1,144 @@
+"""Gaussian conditioning of one linear map on its n inputs, through the n x n Gram matrix.   [SCIENCE §5]
+
+A map of the chain (:mod:`architecture`) sends its inputs B (n x m_in, rows b(x_i)) to Z = s B W^T with
+W (m_out x m_in) i.i.d. N(0, 1). Any R (n x n) with R^T R = G = B B^T gives Q = B^T R^+ whose nonzero
+columns are orthonormal and span the rows of B, and
+
+    W^T = Q Z1 + (I - Q Q^T) G',   Z1 = Q^T W^T (n x m_out, i.i.d. N(0,1)),   G' independent of Z1,
+
+so B W^T = R^T Z1: the forward pass needs Z1 and R only. The map's delta rows D (n m_l x m_out) depend
+on W only through Z1, so the backward pass is
+
+    W^T D^T = Q (Z1 D^T) + (I - Q Q^T) Y = Y + Q (Z1 D^T - Q^T Y),
+    Y = G' D^T  =  Z3 R_D in law   (Z3: m_in x n m_l i.i.d. N(0,1), R_D^T R_D = D D^T),
+
+or Y = G' D^T with G' (m_in x m_out) drawn directly when m_out < n m_l. Only n x n (and n m_l x n m_l)
+matrices are factorized; the wide arrays meet only matmuls: B B^T and B^T R^+ (float64), R^T Z1, Z1 D^T,
+D D^T (the kernel needs it anyway), Z3 R_D, Q^T Y and Q (...). No Householder QR of the tall B^T.
+
+Factorization. R and R^+ come from one eigendecomposition G = V diag(lam) V^T in float64:
+R^T = V diag(sqrt(lam_+)) and R^+ = V diag(w), w_i = lam_i^{-1/2} for lam_i > tau lam_max, else 0.
+G and Q = B^T R^+ are formed in float64 from the exact float64 values of B, then Q is rounded to the
+sampling dtype. In float32, G would carry rounding ~eps32 ||G|| and Q = B^T R^+ would lose ~eps32 s_max/s_i
+to cancellation in direction i (cond(B)^2 enters through G): every direction of B with singular value
+s_i below ~sqrt(eps32) s_max would be wrong. The forward pass uses every direction (R^T R = G to rounding,
+whatever the rank), so B W^T has its exact law. The backward pass inverts only the directions above
+the floor tau (:data:`EIGEN_FLOOR`):
+
+- a direction below it (a rank-deficient B: n > m_in, duplicate inputs, a point whose units are all
+  dead) has ||B^T v_i|| = s_i ~ 0 and is treated as exactly 0: Q's column is 0, and W^T's component
+  along it comes from G' instead of Z1. Exact when s_i = 0; otherwise the only error is the lost coupling
+  between that component and H's component s_i z1_i, of relative size s_i / s_max <= sqrt(tau);
+- a direction above it is inverted: G's float64 rounding moves v_i by ~eps64 lam_max / lam_i <= eps64/tau.
+
+tau = eps64^(2/3) ~ 2.3e-11 balances the two: both errors stay below eps64^(1/3) ~ 4.8e-6, in one
+direction of the m_in-dimensional space (a Gram matrix of the next layer sums m_in of them), and
+vanish for B of full rank n with cond(B) << 2e5. A Householder QR of B^T in float32 has a subspace error
+~eps32 cond(B) (1.2e-3 at cond(B) = 1e4), larger than this route's ~eps32 + eps64 cond(B)^2
+(tests/unit/test_conditioning.py measures both).
+
+The float64 factorization needs 64-bit JAX while the draw is traced: the sampler traces and runs its
+draw under ``jax.enable_x64(True)``, a scoped setting; arrays of the sampling dtype keep their dtype.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["EIGEN_FLOOR", "ConditionedMap", "condition_on_inputs", "dot", "gram_factors", "transpose_apply"]
+
+# The factorizations run in float64 (module doc).
+FACTOR_DTYPE = jnp.float64
+# tau: eigenvalues of G below tau lam_max are not inverted. eps64^(2/3) balances the float64 Gram's
+# rounding (eps64 / tau) against the lost coupling of a dropped direction (sqrt(tau)) (module doc).
+EIGEN_FLOOR = float(np.finfo(np.float64).eps) ** (2.0 / 3.0)
+# Matmuls of the draw at full float32 precision (GPUs default to TF32 for float32 matmuls, ~1e-3 relative).
+PRECISION = jax.lax.Precision.HIGHEST
+
+
+def dot(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a @ b at full precision (:data:`PRECISION`)."""
+    return jnp.matmul(a, b, precision=PRECISION)
+
+
+def _require_x64() -> None:
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "conditioning: the n x n factorizations run in float64; trace the draw under jax.enable_x64(True)"
+        )
+
+
+def gram_factors(gram: jax.Array, floor: float = EIGEN_FLOOR) -> tuple[jax.Array, jax.Array]:
+    """(R^T, R^+) of a PSD float64 Gram G = V diag(lam) V^T: R^T = V diag(sqrt(lam_+)), so R^T R = G
+    to rounding; R^+ = V diag(w), w_i = lam_i^{-1/2} where lam_i > floor * lam_max, else 0.
+
+    Both (n, n), float64. A zero G gives R^T = R^+ = 0."""
+    lam, vec = jnp.linalg.eigh(gram)
+    lam = jnp.maximum(lam, 0.0)
+    kept = lam > floor * jnp.max(lam)
+    inv_sqrt = jnp.where(kept, 1.0 / jnp.sqrt(jnp.where(kept, lam, 1.0)), 0.0)
+    return vec * jnp.sqrt(lam), vec * inv_sqrt
+
+
+def gram_root(gram: jax.Array) -> jax.Array:
+    """R^T = V diag(sqrt(lam_+)) of a PSD Gram G = V diag(lam) V^T: R^T R = G to rounding (any rank)."""
+    lam, vec = jnp.linalg.eigh(gram)
+    return vec * jnp.sqrt(jnp.maximum(lam, 0.0))
+
+
+class ConditionedMap(NamedTuple):
+    """What the backward pass of a conditioned map needs from its forward pass."""
+
+    basis: jax.Array  # Q = B^T R^+ (m_in, n), sampling dtype; zero columns for dropped directions
+    z1: jax.Array  # Z1 (n, m_out), sampling dtype
+
+
+def condition_on_inputs(key: jax.Array, b: jax.Array, fan_out: int) -> tuple[jax.Array, jax.Array, ConditionedMap]:
+    """B W^T (n x m_out) in law, = R^T Z1 with Z1 ~ N(0,1)^{n x m_out} drawn from ``key``; the input
+    Gram B B^T; and the state of the backward pass (module doc).
+
+    Args:
+        key: the map's forward key.
+        b: B (n, m_in), the map's inputs, in the sampling dtype.
+        fan_out: m_out.
+
+    Returns:
+        (R^T Z1, G = B B^T in float64, :class:`ConditionedMap`).
+    """
+    _require_x64()
+    b64 = b.astype(FACTOR_DTYPE)
+    gram = dot(b64, b64.T)
+    root_t, inv_root = gram_factors(gram)
+    basis = dot(b64.T, inv_root).astype(b.dtype)
+    z1 = jax.random.normal(key, (b.shape[0], fan_out), b.dtype)
+    return dot(root_t.astype(b.dtype), z1), gram, ConditionedMap(basis, z1)
+
+
+def noise_times_delta(key: jax.Array, fan_in: int, dt: jax.Array, delta_gram: jax.Array) -> jax.Array:
+    """Y = G' D^T (m_in x n m_l) in law: G' (m_in x m_out) drawn when m_out < n m_l, else Z3 R_D with
+    Z3 ~ N(0,1)^{m_in x n m_l} and R_D = :func:`gram_root` (D D^T)^T."""
+    fan_out, rows = dt.shape
+    if fan_out < rows:
+        return dot(jax.random.normal(key, (fan_in, fan_out), dt.dtype), dt)
+    root_t = gram_root(delta_gram.astype(FACTOR_DTYPE))
+    return dot(jax.random.normal(key, (fan_in, rows), dt.dtype), root_t.T.astype(dt.dtype))
+
+
+def transpose_apply(key: jax.Array, state: ConditionedMap, dt: jax.Array, delta_gram: jax.Array) -> jax.Array:
+    """W^T D^T (m_in x n m_l) in law, given the forward pass's Z1 (module doc):
+
+        Y + Q (Z1 D^T - Q^T Y),   Y = G' D^T (:func:`noise_times_delta`).
+
+    Args:
+        key: the map's backward key (independent of the forward one).
+        state: the map's :class:`ConditionedMap`.
+        dt: D^T (m_out, n m_l), the map's delta rows transposed.
+        delta_gram: D D^T (n m_l, n m_l).
+    """
+    basis, z1 = state
+    y = noise_times_delta(key, basis.shape[0], dt, delta_gram)
+    return y + dot(basis, dot(z1, dt) - dot(basis.T, y))
