@@ -22,6 +22,7 @@ import pytest
 from scipy import stats
 
 from ntk_eoc import Activation, sample_kernels
+from ntk_eoc.math import conditioning
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
 
@@ -78,8 +79,19 @@ def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) ->
     )
 
 
-def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None):
-    return sample_kernels(x, act, widths, range(n_draws), seed, method, "float64", per_layer=per_layer, ranks=ranks)
+def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None, dtype="float64"):
+    return sample_kernels(x, act, widths, range(n_draws), seed, method, dtype, per_layer=per_layer, ranks=ranks)
+
+
+def _conditioned_everywhere(monkeypatch, x, act, widths, seed):
+    """Conditioned draws with every map conditioned (the cost model overridden), then every patch undone."""
+    monkeypatch.setattr(samplers_module, "choose_maps", lambda arch, n: (True,) * len(arch.maps))
+    samplers_module._compiled_draw.cache_clear()
+    try:
+        return _draws(x, act, widths, "conditioned", seed)
+    finally:
+        monkeypatch.undo()
+        samplers_module._compiled_draw.cache_clear()  # drop the compilations made under the override
 
 
 @pytest.fixture(scope="module")
@@ -143,19 +155,73 @@ def test_law_test_rejects_a_mean_preserving_sampler_with_half_the_covariance(
     assert not result.same_law, str(result)
 
 
-def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, monkeypatch, bonferroni, false_failure_rate):
-    """Condition every layer, overriding the cost model: square Q (m_{k-1} <= n, layers 1 and 3) and
-    the direct draw of G D^T (m_k < n m_l, layers 2 and 4), which the cost model never chooses here."""
-    act, widths = Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)
+@pytest.mark.parametrize(
+    ("act", "widths"),
+    [
+        (Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)),
+        (Activation.named("relu"), (INPUT_DIM, 3, 32, 16, 1)),
+    ],
+    ids=["leaky-n>m_in", "relu-dead-units"],
+)
+def test_every_conditioning_branch_has_the_law_of_explicit_weights(
+    sphere, monkeypatch, bonferroni, false_failure_rate, act, widths
+):
+    """Condition every layer, overriding the cost model: inputs of rank < n (m_{k-1} < n: the Gram B B^T
+    is singular and its null directions are dropped), and the direct draw of G D^T (m_k < n m_l), which
+    the cost model never chooses here. With ReLU and a 3-unit layer, 1 point in 8 has all units dead:
+    a zero row of B, and zero rows of D."""
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    monkeypatch.setattr(samplers_module, "choose_maps", lambda arch, n: (True,) * len(arch.maps))
-    samplers_module._compiled_draw.cache_clear()
-    try:
-        conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED)
-    finally:
-        samplers_module._compiled_draw.cache_clear()  # drop the compilation made under the override
+    conditioned = _conditioned_everywhere(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def _transpose_apply_without_projection(key, state, dt, delta_gram):
+    """A wrong backward pass: W^T D^T = Q Z1 D^T + Y, Y not projected off the row span of B."""
+    basis, z1 = state
+    y = conditioning.noise_times_delta(key, basis.shape[0], dt, delta_gram)
+    return y + conditioning.dot(basis, conditioning.dot(z1, dt))
+
+
+def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
+    x, monkeypatch, bonferroni, false_failure_rate
+):
+    """(I - Q Q^T) left out: W^T gets twice the variance along the n directions of B's row span. Narrow
+    layers (m_k = 8 > n = 6) make that a large part of the backward pass.
+
+    A sampler that keeps the projection but draws the row-span part independently of the forward pass
+    (Q = 0: tau = 1) changes only higher moments of K (by the H -> -H symmetry of the gates, the second
+    moments agree) and is not rejected even at 10,000 draws; that coupling is checked pathwise instead
+    (B Q Z1 = R^T Z1, tests/unit/test_conditioning.py)."""
+    act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    monkeypatch.setattr(samplers_module, "transpose_apply", _transpose_apply_without_projection)
+    wrong = _conditioned_everywhere(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    result = law_test(explicit, wrong, false_failure_rate, bonferroni)
+    assert not result.same_law, str(result)
+
+
+def test_float32_conditioned_draws_have_the_law_of_explicit_weights(relu_samples, x, bonferroni, false_failure_rate):
+    """The Gram route in the default sampling dtype: float32 wide matmuls, float64 n x n factorizations."""
+    act, widths = CASES[0]
+    explicit, _ = relu_samples
+    conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED + 1, dtype="float32").astype(np.float64)
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def test_duplicate_inputs_keep_the_law_and_give_equal_kernel_rows(x, bonferroni, false_failure_rate):
+    """Points 0 and 1 equal: every Gram B B^T is singular. Rows 0 and 1 of K must agree (the null
+    direction is dropped from Q, and its eigenvalue, rounding noise ~eps64 lam_max, contributes
+    ~sqrt(eps64) to H), and K on the distinct points must have the law of explicit weights."""
+    act, widths = Activation.named("relu"), (INPUT_DIM, 64, 64, 1)
+    twin = np.concatenate([x[:1], x[:-1]])
+    explicit = _draws(twin, act, widths, "explicit", SEED_EXPLICIT)
+    conditioned = _draws(twin, act, widths, "conditioned", SEED_CONDITIONED)
+    scale = np.abs(conditioned).max(axis=(1, 2), keepdims=True)[:, 0]
+    assert np.abs(conditioned[:, 0] - conditioned[:, 1]).max(axis=1).max() <= 1e-6 * scale.max()
+    result = law_test(explicit[:, 1:, 1:], conditioned[:, 1:, 1:], false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
 

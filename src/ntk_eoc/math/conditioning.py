@@ -31,9 +31,9 @@ the floor tau (:data:`EIGEN_FLOOR`):
   between that component and H's component s_i z1_i, of relative size s_i / s_max <= sqrt(tau);
 - a direction above it is inverted: G's float64 rounding moves v_i by ~eps64 lam_max / lam_i <= eps64/tau.
 
-tau = eps64^(2/3) ~ 2.3e-11 balances the two: both errors stay below eps64^(1/3) ~ 4.8e-6, in one
+tau = eps64^(2/3) ~ 3.7e-11 balances the two: both errors stay below eps64^(1/3) ~ 6.1e-6, in one
 direction of the m_in-dimensional space (a Gram matrix of the next layer sums m_in of them), and
-vanish for B of full rank n with cond(B) << 2e5. A Householder QR of B^T in float32 has a subspace error
+vanish for B of full rank n with cond(B) << 1.6e5. A Householder QR of B^T in float32 has a subspace error
 ~eps32 cond(B) (1.2e-3 at cond(B) = 1e4), larger than this route's ~eps32 + eps64 cond(B)^2
 (tests/unit/test_conditioning.py measures both).
 
@@ -72,11 +72,12 @@ def _require_x64() -> None:
         )
 
 
-def gram_factors(gram: jax.Array, floor: float = EIGEN_FLOOR) -> tuple[jax.Array, jax.Array]:
+def gram_factors(gram: jax.Array, floor: float | None = None) -> tuple[jax.Array, jax.Array]:
     """(R^T, R^+) of a PSD float64 Gram G = V diag(lam) V^T: R^T = V diag(sqrt(lam_+)), so R^T R = G
     to rounding; R^+ = V diag(w), w_i = lam_i^{-1/2} where lam_i > floor * lam_max, else 0.
 
-    Both (n, n), float64. A zero G gives R^T = R^+ = 0."""
+    Both (n, n), float64; ``floor`` defaults to :data:`EIGEN_FLOOR`. A zero G gives R^T = R^+ = 0."""
+    floor = EIGEN_FLOOR if floor is None else floor
     lam, vec = jnp.linalg.eigh(gram)
     lam = jnp.maximum(lam, 0.0)
     kept = lam > floor * jnp.max(lam)
