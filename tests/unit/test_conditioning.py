@@ -92,13 +92,13 @@ def test_forward_and_backward_share_z1_so_b_times_q_z1_is_the_forward_output(see
 
 
 def test_directions_below_the_floor_are_dropped_with_an_error_below_its_square_root(seed):
-    """cond(B) = 1e7: the three smallest singular values (<= 2.5e-6, below sqrt(tau) ~ 6.1e-6; the next
+    """cond(B) = 1e7: the four smallest singular values (<= 2.5e-6, below sqrt(tau) ~ 6.1e-6; the next
     is 7.4e-6) are not inverted; B Q Z1 then misses H's component along them, of relative size <= sqrt(tau)."""
     b = _conditioned_inputs(1e7, seed)
     h, _, state = _condition(b)
     q = np.asarray(state.basis, np.float64)
     kept = np.linalg.norm(q, axis=0) > 0.5
-    assert kept.sum() == N_POINTS - 3
+    assert kept.sum() == N_POINTS - 4
     np.testing.assert_allclose(q[:, kept].T @ q[:, kept], np.eye(kept.sum()), rtol=0, atol=1e-6)
     np.testing.assert_array_equal(q[:, ~kept], 0.0)
     implied = b.astype(np.float64) @ q @ np.asarray(state.z1, np.float64)
