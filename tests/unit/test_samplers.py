@@ -10,7 +10,7 @@ import pytest
 from ntk_eoc import Activation, draw_keys, sample_kernels
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
-from ntk_eoc.math.cost import batch_size, choose_maps, choose_method
+from ntk_eoc.math.cost import BATCH_BYTES, MAX_BATCH, batch_size, choose_maps, choose_method
 
 ACT = Activation(-0.3, 0.8)
 N_POINTS, INPUT_DIM = 5, 6
@@ -59,6 +59,48 @@ def test_draws_spanning_several_batches_equal_their_split(x, seed, method):
     whole = sample_kernels(x, ACT, WIDTHS, ids, seed, method, "float32")
     parts = [sample_kernels(x, ACT, WIDTHS, ids[i : i + 5], seed, method, "float32") for i in range(0, ids.size, 5)]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_draws_do_not_depend_on_the_callers_x64_setting(x, seed, eight_draws, method):
+    # The suite runs with x64 on; pipeline jobs sample float32 with it off. The draw is traced under a
+    # scoped x64 (its n x n factorizations are float64) either way.
+    with jax.enable_x64(False):
+        off = sample_kernels(x, ACT, WIDTHS, range(8), seed, method, "float32")
+        assert not jax.config.jax_enable_x64, "sampling must leave the caller's x64 setting as it was"
+    np.testing.assert_array_equal(off, eight_draws[method])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_accelerator_sized_batch_gives_the_same_bits(x, seed, eight_draws, monkeypatch, method):
+    """The batch only groups calls of one compiled executable: 1 or 256 draws in flight, same bits."""
+    for budget in [(1, 1), (2**40, 256)]:
+        monkeypatch.setattr(samplers_module, "device_batch_budget", lambda budget=budget: budget)
+        np.testing.assert_array_equal(
+            sample_kernels(x, ACT, WIDTHS, range(8), seed, method, "float32"), eight_draws[method]
+        )
+
+
+class _FakeDevice:
+    def __init__(self, platform, stats):
+        self.platform, self._stats = platform, stats
+
+    def memory_stats(self):
+        return self._stats
+
+
+def test_batch_budget_follows_the_accelerator_memory_and_keeps_the_cpu_default():
+    assert samplers_module.device_batch_budget(jax.devices("cpu")[0]) == (BATCH_BYTES, MAX_BATCH)
+    gpu = _FakeDevice("gpu", {"bytes_limit": 100 * 2**30, "bytes_in_use": 0})
+    budget, max_batch = samplers_module.device_batch_budget(gpu)
+    assert budget == 25 * 2**30 and max_batch == samplers_module.DEVICE_MAX_BATCH
+    # A device that reports no memory, or too little, keeps the CPU budget.
+    assert samplers_module.device_batch_budget(_FakeDevice("gpu", None)) == (BATCH_BYTES, MAX_BATCH)
+    assert samplers_module.device_batch_budget(_FakeDevice("gpu", {"bytes_limit": 2**20}))[0] == BATCH_BYTES
+    arch = Architecture((INPUT_DIM, 4096, 4096, 1), ACT)
+    assert batch_size("conditioned", arch, 64, 4) < batch_size(
+        "conditioned", arch, 64, 4, budget_bytes=budget, max_batch=max_batch
+    )
 
 
 def test_another_seed_gives_other_networks(x, seed, eight_draws):

@@ -8,13 +8,15 @@ explicit
 
 conditioned
     K depends on W_k only through H = A W^T (A = a_{k-1} rows, n x m_{k-1}) and W^T D^T
-    (D = delta_k rows, n m_l x m_k). With A^T = Q R (Q: m_{k-1} x r orthonormal, r <= n),
-        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (r x m_k, i.i.d. N(0,1)),  G independent,
-    so H = R^T Z1. D depends on W_k only through Z1, so with D^T = Q_D R_D (r_D <= n m_l),
-        W^T D^T = Q (Z1 D^T) + (I - Q Q^T) Z3 R_D,   Z3 = G Q_D  (m_{k-1} x r_D, i.i.d. N(0,1)).
-    Everything is drawn from r x m_k and m_{k-1} x r_D Gaussian blocks: the same law as explicit
-    weights at a cost linear in width, and no weight matrix is ever formed. A layer narrower than
-    n (or n m_l) just gets a square Q (or Q_D): then the draw is the explicit one.
+    (D = delta_k rows, n m_l x m_k). With R^T R = A A^T (n x n) and Q = A^T R^+ (orthonormal columns
+    spanning the rows of A),
+        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (n x m_k, i.i.d. N(0,1)),  G independent,
+    so H = R^T Z1. D depends on W_k only through Z1, so with R_D^T R_D = D D^T,
+        W^T D^T = Y + Q (Z1 D^T - Q^T Y),   Y = G D^T = Z3 R_D in law  (Z3: m_{k-1} x n m_l, N(0,1)).
+    Everything is drawn from n x m_k and m_{k-1} x n m_l Gaussian blocks: the same law as explicit
+    weights at a cost linear in width, and no weight matrix is ever formed. Only the n x n Gram A A^T
+    is factorized (float64 eigh), no tall QR: :mod:`conditioning` has the linear algebra, its accuracy
+    and what happens for rank-deficient A (n > m_{k-1}, duplicate inputs, dead units).
 
 Factorized layers (:mod:`architecture`): U_k and V_k are two independent Gaussian maps in the chain
 (no activation between them), and the argument above uses nothing but the independence and Gaussianity
@@ -25,9 +27,13 @@ The route of each map (explicit or conditioned) is chosen by the cost model of :
 
 Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`), seed and s in [0, 2^32)
 (:mod:`draws`). Every draw runs through one jit-compiled executable per configuration, so draw s is
-bit-identical whatever subset, order or job split it is computed in (same device, dtype, method and
-JAX version: the random bits and the LAPACK-style factorizations may change between JAX releases, the
-law does not).
+bit-identical whatever subset, order, batch size or job split it is computed in, and whatever the
+caller's x64 setting (same device, dtype, method and JAX version: the random bits and the LAPACK-style
+factorizations may change between JAX releases, the law does not).
+
+Batches: draws are dispatched asynchronously in groups of :func:`cost.batch_size` draws, with a memory
+budget of 256 MiB on the CPU and a quarter of the device's memory on an accelerator
+(:func:`device_batch_budget`).
 """
 
 from __future__ import annotations
@@ -45,17 +51,36 @@ from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
 from .conditioning import condition_on_inputs, dot, transpose_apply
-from .cost import DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
+from .cost import BATCH_BYTES, MAX_BATCH, DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
 
-__all__ = ["DEFAULT_MAX_BYTES", "draw_keys", "sample_kernels"]
+__all__ = ["DEFAULT_MAX_BYTES", "device_batch_budget", "draw_keys", "sample_kernels"]
 
 log = logging.getLogger(__name__)
 
 # Reject a configuration whose single draw needs more than this (overridable per call).
 DEFAULT_MAX_BYTES = 8 * 2**30
+# On an accelerator, the draws in flight may use this fraction of the memory JAX's allocator may hold
+# (memory_stats()["bytes_limit"]); the rest is left to the compiled program's temporaries and the caller.
+DEVICE_BATCH_FRACTION = 0.25
+# Draws in flight on an accelerator: enough to queue work while the host collects a batch.
+DEVICE_MAX_BATCH = 256
+
+
+def device_batch_budget(device: jax.Device | None = None) -> tuple[int, int]:
+    """(budget_bytes, max_batch) of :func:`cost.batch_size` for ``device`` (default: JAX's first device).
+
+    CPU, or a device that reports no memory: the CPU defaults (256 MiB, 32 draws), so CPU batches and job
+    splits do not depend on the machine. An accelerator reporting ``memory_stats()["bytes_limit"]`` (GPU,
+    TPU): DEVICE_BATCH_FRACTION of it (at least the CPU budget) and up to DEVICE_MAX_BATCH draws."""
+    device = jax.devices()[0] if device is None else device
+    stats = None if device.platform == "cpu" else device.memory_stats()
+    limit = (stats or {}).get("bytes_limit")
+    if not limit:
+        return BATCH_BYTES, MAX_BATCH
+    return max(BATCH_BYTES, int(DEVICE_BATCH_FRACTION * limit)), DEVICE_MAX_BATCH
 
 
 def _draw_key(base: jax.Array, draw: jax.Array) -> jax.Array:
@@ -254,7 +279,8 @@ def sample_kernels(
             f"sample_kernels: one {method} draw with widths={list(widths)}, n={n}, dtype={dtype} needs "
             f"~{need / 2**30:.2f} GiB, over max_bytes={max_bytes} ({max_bytes / 2**30:.2f} GiB)"
         )
-    batch = batch_size(method, arch, n, itemsize, per_layer)
+    budget, max_batch = device_batch_budget()
+    batch = batch_size(method, arch, n, itemsize, per_layer, budget_bytes=budget, max_batch=max_batch)
     run = _compiled_draw(str(method), arch, per_layer)
     xj = jnp.asarray(x, dtype=str(dtype))
     base = jax.random.key(seed)
