@@ -22,6 +22,7 @@ __all__ = [
     "choose_maps",
     "choose_method",
     "draw_bytes",
+    "gaussians_per_draw",
     "map_cost",
     "resolve_method",
 ]
@@ -98,6 +99,20 @@ def resolve_method(method: Method | str, arch: Architecture, n: int) -> Method:
     """``method``, with auto replaced by :func:`choose_method`."""
     method = Method(method)
     return choose_method(arch, n) if method == Method.AUTO else method
+
+
+def gaussians_per_draw(method: Method | str, arch: Architecture, n: int) -> int:
+    """N(0, 1) numbers one draw generates: m_out m_in per explicit map; per conditioned map, n m_out
+    (Z1) plus, when the backward pass goes through it, m_in min(m_out, n m_l) (Z3, or G' drawn directly)."""
+    maps, out_dim = arch.maps, arch.widths[-1]
+    routes = choose_maps(arch, n) if resolve_method(method, arch, n) == Method.CONDITIONED else (False,) * len(maps)
+    count = 0
+    for j, (conditioned, m) in enumerate(zip(routes, maps, strict=True)):
+        if conditioned:
+            count += n * m.fan_out + (j > 0) * m.fan_in * min(m.fan_out, n * out_dim)
+        else:
+            count += m.fan_out * m.fan_in
+    return count
 
 
 def draw_bytes(method: Method | str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> int:
