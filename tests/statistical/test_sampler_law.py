@@ -177,11 +177,11 @@ def test_every_conditioning_branch_has_the_law_of_explicit_weights(
     assert result.same_law, str(result)
 
 
-def _transpose_apply_without_projection(key, state, dt, delta_gram):
-    """A wrong backward pass: W^T D^T = Q Z1 D^T + Y, Y not projected off the row span of B."""
-    basis, z1 = state
-    y = conditioning.noise_times_delta(key, basis.shape[0], dt, delta_gram)
-    return y + conditioning.dot(basis, conditioning.dot(z1, dt))
+def _delta_apply_without_projection(key, state, d, delta_gram):
+    """A wrong backward pass: D W = Y^T + (Z1 D^T)^T Q^T, Y not projected off the row span of B."""
+    basis_t, z1 = state
+    y_t = conditioning.noise_rows(key, basis_t.shape[1], d, delta_gram)
+    return y_t + conditioning.dot(conditioning.dot(z1, d.T).T, basis_t)
 
 
 def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
@@ -196,7 +196,7 @@ def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
     (B Q Z1 = R^T Z1, tests/unit/test_conditioning.py)."""
     act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    monkeypatch.setattr(samplers_module, "transpose_apply", _transpose_apply_without_projection)
+    monkeypatch.setattr(samplers_module, "delta_apply", _delta_apply_without_projection)
     wrong = _conditioned_everywhere(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, wrong, false_failure_rate, bonferroni)
     assert not result.same_law, str(result)

@@ -56,7 +56,7 @@ def test_gram_route_projection_is_exact_to_float32_and_agrees_with_householder_q
     _, _, state = _condition(b)
     y = np.random.default_rng(seed + 1).standard_normal((FAN_IN, DELTA_ROWS)).astype(np.float32)
     exact = y - _exact_projector(b) @ y
-    gram = jax.jit(lambda q, y: y - conditioning.dot(q, conditioning.dot(q.T, y)))(state.basis, jnp.asarray(y))
+    gram = jax.jit(lambda q_t, y: y - conditioning.dot(q_t.T, conditioning.dot(q_t, y)))(state.basis_t, jnp.asarray(y))
     q_qr, _ = jnp.linalg.qr(jnp.asarray(b).T)
     householder = jax.jit(lambda q, y: y - q @ (q.T @ y))(q_qr, jnp.asarray(y))
     gram_error, qr_error = _relative(gram, exact, y), _relative(householder, exact, y)
@@ -82,7 +82,7 @@ def test_forward_and_backward_share_z1_so_b_times_q_z1_is_the_forward_output(see
     """W^T = Q Z1 + (I - Q Q^T) G' must reproduce the forward output: B W^T = B Q Z1 = R^T Z1 = H."""
     b = _conditioned_inputs(1e3, seed)
     h, gram, state = _condition(b)
-    implied = b.astype(np.float64) @ np.asarray(state.basis, np.float64) @ np.asarray(state.z1, np.float64)
+    implied = b.astype(np.float64) @ np.asarray(state.basis_t.T, np.float64) @ np.asarray(state.z1, np.float64)
     scale = np.linalg.norm(b, 2) * np.linalg.norm(state.z1)
     # float32 rounding of Q and of R^T Z1: a few eps32 of ||B|| ||Z1||.
     assert _relative(h, implied, scale) <= 8 * EPS32
@@ -96,7 +96,7 @@ def test_directions_below_the_floor_are_dropped_with_an_error_below_its_square_r
     is 7.4e-6) are not inverted; B Q Z1 then misses H's component along them, of relative size <= sqrt(tau)."""
     b = _conditioned_inputs(1e7, seed)
     h, _, state = _condition(b)
-    q = np.asarray(state.basis, np.float64)
+    q = np.asarray(state.basis_t.T, np.float64)
     kept = np.linalg.norm(q, axis=0) > 0.5
     assert kept.sum() == N_POINTS - 4
     # A kept direction just above the floor moves by ~eps64 / tau = sqrt(tau) (module doc of conditioning).
@@ -123,7 +123,7 @@ def test_rank_deficient_inputs_give_a_partial_isometry_onto_the_row_span(case, s
     b = _rank_deficient_inputs(case, seed)
     rank = np.linalg.matrix_rank(b.astype(np.float64))
     h, _, state = _condition(b)
-    q = np.asarray(state.basis, np.float64)
+    q = np.asarray(state.basis_t.T, np.float64)
     kept = np.linalg.norm(q, axis=0) > 0.5
     assert kept.sum() == rank
     # float32 rounding of an exactly orthonormal float64 Q (dropped directions have s_i = 0 up to eps64).
@@ -133,21 +133,34 @@ def test_rank_deficient_inputs_give_a_partial_isometry_onto_the_row_span(case, s
     assert _relative(h, implied, np.linalg.norm(b, 2) * np.linalg.norm(state.z1)) <= 8 * EPS32
 
 
-def test_transpose_apply_is_the_projection_formula(seed):
-    """W^T D^T = Y + Q (Z1 D^T - Q^T Y) with the Y that noise_times_delta draws from the same key."""
+def test_delta_apply_is_the_projection_formula(seed):
+    """D W = Y^T + (Z1 D^T - Q^T Y)^T Q^T with the Y^T that noise_rows draws from the same key."""
     b = _conditioned_inputs(10.0, seed)
     _, _, state = _condition(b)
     rng = np.random.default_rng(seed + 2)
     for rows in (DELTA_ROWS, FAN_OUT + 1):  # Y = Z3 R_D, and Y = G' D^T drawn directly (m_out < n m_l)
-        dt = jnp.asarray(rng.standard_normal((FAN_OUT, rows)), jnp.float32)
-        delta_gram = conditioning.dot(dt.T, dt)
+        d = jnp.asarray(rng.standard_normal((rows, FAN_OUT)), jnp.float32)
+        delta_gram = conditioning.dot(d, d.T)
         key = jax.random.key(seed)
-        got = jax.jit(conditioning.transpose_apply)(key, state, dt, delta_gram)
-        y = np.asarray(jax.jit(conditioning.noise_times_delta, static_argnums=1)(key, FAN_IN, dt, delta_gram))
-        q, z1 = (np.asarray(a, np.float64) for a in state)
-        want = y + q @ (z1 @ np.asarray(dt, np.float64) - q.T @ y)
+        got = jax.jit(conditioning.delta_apply)(key, state, d, delta_gram)
+        y_t = np.asarray(jax.jit(conditioning.noise_rows, static_argnums=1)(key, FAN_IN, d, delta_gram), np.float64)
+        q_t, z1 = (np.asarray(a, np.float64) for a in state)
+        want = y_t + (z1 @ np.asarray(d, np.float64).T - q_t @ y_t.T).T @ q_t
         # Three float32 matmuls with inner dimensions <= m_out = 300.
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_noise_rows_have_the_covariance_of_the_delta_gram(seed):
+    """Y^T = R_D^T Z3^T: its m_in columns are i.i.d. N(0, D D^T); a Monte Carlo estimate of D D^T from
+    them has relative error ~sqrt(2 / m_in) per entry (m_in = 20000 here: tolerance 6 standard errors)."""
+    rng = np.random.default_rng(seed + 3)
+    d = jnp.asarray(rng.standard_normal((DELTA_ROWS, FAN_OUT)) / np.sqrt(FAN_OUT), jnp.float32)
+    delta_gram = conditioning.dot(d, d.T)
+    fan_in = 20000
+    y_t = np.asarray(jax.jit(conditioning.noise_rows, static_argnums=1)(jax.random.key(seed), fan_in, d, delta_gram))
+    want = np.asarray(delta_gram, np.float64)
+    scale = np.sqrt(np.outer(np.diag(want), np.diag(want)))  # sd of a product entry ~ sqrt(G_ii G_jj)
+    np.testing.assert_allclose(y_t @ y_t.T / fan_in, want, rtol=0, atol=6 * np.sqrt(2 / fan_in) * scale.max())
 
 
 def test_the_factorizations_refuse_to_run_without_64_bit_jax(seed):

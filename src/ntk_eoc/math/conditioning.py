@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["EIGEN_FLOOR", "ConditionedMap", "condition_on_inputs", "dot", "gram_factors", "transpose_apply"]
+__all__ = ["EIGEN_FLOOR", "ConditionedMap", "condition_on_inputs", "delta_apply", "dot", "gram_factors", "noise_rows"]
 
 # The factorizations run in float64 (module doc).
 FACTOR_DTYPE = jnp.float64
@@ -94,7 +94,7 @@ def gram_root(gram: jax.Array) -> jax.Array:
 class ConditionedMap(NamedTuple):
     """What the backward pass of a conditioned map needs from its forward pass."""
 
-    basis: jax.Array  # Q = B^T R^+ (m_in, n), sampling dtype; zero columns for dropped directions
+    basis_t: jax.Array  # Q^T = R^+^T B (n, m_in), sampling dtype; zero rows for dropped directions
     z1: jax.Array  # Z1 (n, m_out), sampling dtype
 
 
@@ -114,32 +114,32 @@ def condition_on_inputs(key: jax.Array, b: jax.Array, fan_out: int) -> tuple[jax
     b64 = b.astype(FACTOR_DTYPE)
     gram = dot(b64, b64.T)
     root_t, inv_root = gram_factors(gram)
-    basis = dot(b64.T, inv_root).astype(b.dtype)
+    basis_t = dot(inv_root.T, b64).astype(b.dtype)
     z1 = jax.random.normal(key, (b.shape[0], fan_out), b.dtype)
-    return dot(root_t.astype(b.dtype), z1), gram, ConditionedMap(basis, z1)
+    return dot(root_t.astype(b.dtype), z1), gram, ConditionedMap(basis_t, z1)
 
 
-def noise_times_delta(key: jax.Array, fan_in: int, dt: jax.Array, delta_gram: jax.Array) -> jax.Array:
-    """Y = G' D^T (m_in x n m_l) in law: G' (m_in x m_out) drawn when m_out < n m_l, else Z3 R_D with
-    Z3 ~ N(0,1)^{m_in x n m_l} and R_D = :func:`gram_root` (D D^T)^T."""
-    fan_out, rows = dt.shape
+def noise_rows(key: jax.Array, fan_in: int, d: jax.Array, delta_gram: jax.Array) -> jax.Array:
+    """Y^T = D G'^T (n m_l x m_in) in law: G'^T (m_out x m_in) drawn when m_out < n m_l, else R_D^T Z3^T
+    with Z3^T ~ N(0,1)^{n m_l x m_in} and R_D^T = :func:`gram_root` (D D^T) (columns i.i.d. N(0, D D^T))."""
+    rows, fan_out = d.shape
     if fan_out < rows:
-        return dot(jax.random.normal(key, (fan_in, fan_out), dt.dtype), dt)
+        return dot(d, jax.random.normal(key, (fan_out, fan_in), d.dtype))
     root_t = gram_root(delta_gram.astype(FACTOR_DTYPE))
-    return dot(jax.random.normal(key, (fan_in, rows), dt.dtype), root_t.T.astype(dt.dtype))
+    return dot(root_t.astype(d.dtype), jax.random.normal(key, (rows, fan_in), d.dtype))
 
 
-def transpose_apply(key: jax.Array, state: ConditionedMap, dt: jax.Array, delta_gram: jax.Array) -> jax.Array:
-    """W^T D^T (m_in x n m_l) in law, given the forward pass's Z1 (module doc):
+def delta_apply(key: jax.Array, state: ConditionedMap, d: jax.Array, delta_gram: jax.Array) -> jax.Array:
+    """D W (n m_l x m_in) in law, given the forward pass's Z1: the transpose of (module doc)
 
-        Y + Q (Z1 D^T - Q^T Y),   Y = G' D^T (:func:`noise_times_delta`).
+        W^T D^T = Y + Q (Z1 D^T - Q^T Y),   Y^T = :func:`noise_rows`.
 
     Args:
         key: the map's backward key (independent of the forward one).
         state: the map's :class:`ConditionedMap`.
-        dt: D^T (m_out, n m_l), the map's delta rows transposed.
+        d: D (n m_l, m_out), the map's delta rows.
         delta_gram: D D^T (n m_l, n m_l).
     """
-    basis, z1 = state
-    y = noise_times_delta(key, basis.shape[0], dt, delta_gram)
-    return y + dot(basis, dot(z1, dt) - dot(basis.T, y))
+    basis_t, z1 = state
+    y_t = noise_rows(key, basis_t.shape[1], d, delta_gram)
+    return y_t + dot((dot(z1, d.T) - dot(basis_t, y_t.T)).T, basis_t)

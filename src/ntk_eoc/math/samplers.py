@@ -50,7 +50,7 @@ import numpy as np
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
-from .conditioning import condition_on_inputs, dot, transpose_apply
+from .conditioning import condition_on_inputs, delta_apply, dot
 from .cost import BATCH_BYTES, MAX_BATCH, DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
@@ -131,29 +131,30 @@ def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.A
 
     Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
     so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
-    drawn explicitly, and the two routes mix freely. The backward pass carries D^T (fan_out x n m_l):
-    W^T D^T is :func:`conditioning.transpose_apply` for a conditioned map, a matmul for an explicit one.
+    drawn explicitly, and the two routes mix freely. The backward pass carries D (n m_l x fan_out, rows
+    point-major as in :func:`empirical.backward`): D W is :func:`conditioning.delta_apply` for a
+    conditioned map, a matmul for an explicit one.
     """
     maps, n, out_dim = arch.maps, x.shape[0], arch.widths[-1]
     n_maps = len(maps)
     keys = jax.random.split(key, 2 * n_maps)
     conditioned = choose_maps(arch, n)
     pre, states, act_grams = _forward(keys, x, arch, conditioned)
-    dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
+    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
     kernels = [None] * n_maps
     for j in range(n_maps - 1, -1, -1):
         m = maps[j]
-        delta_gram = dot(dt.T, dt)
+        delta_gram = dot(d, d.T)
         kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
         if j == 0:
             break
         if conditioned[j]:
-            wt_dt = transpose_apply(keys[n_maps + j], states[j], dt, delta_gram)
+            d = delta_apply(keys[n_maps + j], states[j], d, delta_gram)
         else:
-            wt_dt = dot(states[j].T, dt)
-        dt = m.scale * wt_dt
+            d = dot(d, states[j])
+        d = m.scale * d
         if maps[j - 1].nonlinear:
-            dt = dt * jnp.repeat(arch.activation.dphi(pre[j - 1]).T, out_dim, axis=1)
+            d = d * jnp.repeat(arch.activation.dphi(pre[j - 1]), out_dim, axis=0)
     return sum_by_layer(kernels, maps)
 
 
