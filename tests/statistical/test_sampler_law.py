@@ -83,9 +83,19 @@ def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks
     return sample_kernels(x, act, widths, range(n_draws), seed, method, dtype, per_layer=per_layer, ranks=ranks)
 
 
-def _conditioned_everywhere(monkeypatch, x, act, widths, seed):
-    """Conditioned draws with every map conditioned (the cost model overridden), then every patch undone."""
-    monkeypatch.setattr(samplers_module, "choose_maps", lambda arch, n: (True,) * len(arch.maps))
+def _every_map(arch, n):
+    """Routes that condition every map (Q of rank < fan_in or, for fan_in <= n, a rank-deficient Gram)."""
+    return (True,) * len(arch.maps)
+
+
+def _wide_input_maps(arch, n):
+    """Routes that condition every map with more inputs than points (where Q is not square)."""
+    return tuple(m.fan_in > n for m in arch.maps)
+
+
+def _conditioned_with_routes(monkeypatch, x, act, widths, seed, routes=_every_map):
+    """Conditioned draws with the cost model's route choice replaced by ``routes``, then every patch undone."""
+    monkeypatch.setattr(samplers_module, "choose_maps", routes)
     samplers_module._compiled_draw.cache_clear()
     try:
         return _draws(x, act, widths, "conditioned", seed)
@@ -99,8 +109,10 @@ def x(sphere):
     return sphere(N_POINTS, INPUT_DIM)
 
 
-# (activation, widths): the cost model conditions layers 1-2, 1-2 and 1 of these (n = 6). The second
-# case has m_l = 3, where D has n m_l = 18 rows; the third has a hidden layer narrower than n.
+# (activation, widths). The cost model conditions map 1 of the first (n = 6); the others condition every
+# map with more inputs than points (the cost model draws such small maps explicitly: the n x n eigh's
+# fixed cost dominates). The second has m_l = 3, where D has n m_l = 18 rows; the third has a hidden layer
+# narrower than n.
 CASES = [
     (Activation.named("relu"), (INPUT_DIM, 64, 64, 1)),
     (Activation.named("abs"), (INPUT_DIM, 48, 48, 3)),
@@ -120,10 +132,12 @@ def relu_samples(x):
 
 
 @pytest.mark.parametrize(("act", "widths"), CASES[1:], ids=["abs-m_l=3", "ab-narrow-layer"])
-def test_conditioned_sampler_has_the_law_of_explicit_weights(x, bonferroni, false_failure_rate, act, widths):
-    assert any(samplers_module.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
+def test_conditioned_sampler_has_the_law_of_explicit_weights(
+    x, monkeypatch, bonferroni, false_failure_rate, act, widths
+):
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    result = law_test(explicit, _draws(x, act, widths, "conditioned", SEED_CONDITIONED), false_failure_rate, bonferroni)
+    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED, _wide_input_maps)
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
 
@@ -172,7 +186,7 @@ def test_every_conditioning_branch_has_the_law_of_explicit_weights(
     a zero row of B, and zero rows of D."""
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    conditioned = _conditioned_everywhere(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
@@ -197,7 +211,7 @@ def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
     act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     monkeypatch.setattr(samplers_module, "delta_apply", _delta_apply_without_projection)
-    wrong = _conditioned_everywhere(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    wrong = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, wrong, false_failure_rate, bonferroni)
     assert not result.same_law, str(result)
 
