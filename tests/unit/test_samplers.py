@@ -128,6 +128,22 @@ def test_sampled_kernels_are_symmetric_and_positive_semidefinite(eight_draws, me
     assert np.all(np.diagonal(k, axis1=1, axis2=2) > 0.0)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_draw_that_overflows_float32_raises_floating_point_error(x, seed, method):
+    # ||x|| ~ 1e20: pre-activations ~1e20 are finite, the kernel's Gram products (~1e40) overflow float32.
+    with pytest.raises(FloatingPointError, match=r"non-finite kernel for draw\(s\) \[0, 1\]"):
+        sample_kernels(x * 1e20, ACT, WIDTHS, range(2), seed, method, "float32")
+
+
+def test_non_finite_draws_are_named_by_their_ids(x, monkeypatch):
+    def fake(method, arch, per_layer):
+        return lambda base, draw, x: jax.numpy.full((10, 10), np.nan if draw in (3, 6) else 1.0, np.float32)
+
+    monkeypatch.setattr(samplers_module, "_compiled_draw", fake)
+    with pytest.raises(FloatingPointError, match=r"draw\(s\) \[3, 6\]"):
+        sample_kernels(x, ACT, WIDTHS, range(2, 8), 0, "conditioned", "float32")
+
+
 def test_draw_keys_fold_the_draw_id_into_the_base_key(seed):
     keys = draw_keys(seed, [0, 7])
     base = jax.random.key(seed)

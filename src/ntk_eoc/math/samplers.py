@@ -230,6 +230,33 @@ def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarr
     return x, ids.astype(np.int64), method, dtype
 
 
+def _dispatch(
+    run: Callable,
+    base: jax.Array,
+    x: jax.Array,
+    ids: np.ndarray,
+    batch: int,
+    out: np.ndarray,
+    where: str,
+    progress: Callable[[int, int, float], None] | None,
+) -> None:
+    """out[i] = run(base, ids[i], x), dispatched asynchronously ``batch`` draws at a time; each group is
+    collected and checked for NaN/inf before the next is dispatched."""
+    start_time = time.perf_counter()
+    for start in range(0, ids.size, batch):
+        stop = min(ids.size, start + batch)
+        pending = [run(base, np.uint32(s), x) for s in ids[start:stop]]  # dispatched asynchronously
+        values = np.stack([np.asarray(p) for p in pending])
+        bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
+        if bad.any():
+            raise FloatingPointError(
+                f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} ({where})"
+            )
+        out[start:stop] = values
+        if progress is not None:
+            progress(stop, ids.size, time.perf_counter() - start_time)
+
+
 def sample_kernels(
     x: np.ndarray,
     network: Activation | Elementwise | Architecture,
@@ -282,23 +309,9 @@ def sample_kernels(
         )
     budget, max_batch = device_batch_budget()
     batch = batch_size(method, arch, n, itemsize, per_layer, budget_bytes=budget, max_batch=max_batch)
-    run = _compiled_draw(str(method), arch, per_layer)
-    xj = jnp.asarray(x, dtype=str(dtype))
-    base = jax.random.key(seed)
     shape = (ids.size, depth) if per_layer else (ids.size,)
     out = np.empty((*shape, n * out_dim, n * out_dim), dtype=str(dtype))
-    start_time = time.perf_counter()
-    for start in range(0, ids.size, batch):
-        stop = min(ids.size, start + batch)
-        pending = [run(base, np.uint32(s), xj) for s in ids[start:stop]]  # dispatched asynchronously
-        values = np.stack([np.asarray(p) for p in pending])
-        bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
-        if bad.any():
-            raise FloatingPointError(
-                f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} "
-                f"(method={method!s}, widths={list(widths)}, dtype={dtype!s})"
-            )
-        out[start:stop] = values
-        if progress is not None:
-            progress(stop, ids.size, time.perf_counter() - start_time)
+    run = _compiled_draw(str(method), arch, per_layer)
+    where = f"method={method!s}, widths={list(widths)}, dtype={dtype!s}"
+    _dispatch(run, jax.random.key(seed), jnp.asarray(x, dtype=str(dtype)), ids, batch, out, where, progress)
     return out
