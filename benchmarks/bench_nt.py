@@ -16,8 +16,9 @@ Two adjustments make 0.6.5 run on jax 0.4.30, neither touching what is timed:
 
 The network is the benchmark's (SCIENCE.md §1): stax.Dense(m_k, W_std=1 then sigma, b_std=None,
 parameterization="ntk") with stax.Relu() between layers; one draw = init_fn (weights drawn) + ntk_fn with
-vmap_axes=0 (vmap over points) and trace_axes=(), jit-compiled together. Each of the three implementations
-(JACOBIAN_CONTRACTION, NTK_VECTOR_PRODUCTS, STRUCTURED_DERIVATIVES) is probed; the fastest is timed.
+vmap_axes=0 (vmap over points) and trace_axes=(), jit-compiled together. The three implementations
+(JACOBIAN_CONTRACTION, NTK_VECTOR_PRODUCTS, STRUCTURED_DERIVATIVES) are probed with two calls each (the
+first two only while their Jacobian, n x #params float32, fits in 1 GiB); the fastest is timed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ NT_PINS = [f"jax=={NT_JAX}", f"jaxlib=={NT_JAX}", "numpy<2.1", "scipy<1.15", "fr
 DEFAULT_VENV = Path(__file__).resolve().parent / ".nt-venv"
 IMPLEMENTATIONS = {1: "JACOBIAN_CONTRACTION", 2: "NTK_VECTOR_PRODUCTS", 3: "STRUCTURED_DERIVATIVES"}
 PROBE_CALLS = 2
+# JACOBIAN_CONTRACTION and NTK_VECTOR_PRODUCTS hold n x #params float32 numbers (the Jacobian); above
+# this size only STRUCTURED_DERIVATIVES is probed (measured here: 100x faster than both at m = 256).
+PROBE_JACOBIAN_BYTES = 2**30
 
 
 # ----------------------------------------------------------------------------------------------
@@ -131,8 +135,10 @@ def worker(job: dict) -> dict:
     widths, x = job["widths"], jnp.asarray(np.asarray(job["x"]), jnp.float32)
     init_fn, apply_fn = _network(stax, widths, job["sigma"])
     base = jax.random.PRNGKey(job["seed"])
+    count = sum(a * b for a, b in itertools.pairwise(widths))
+    default = sorted(IMPLEMENTATIONS) if 4 * x.shape[0] * widths[-1] * count <= PROBE_JACOBIAN_BYTES else [3]
     draws, probes = {}, {}
-    for impl in job.get("implementations", sorted(IMPLEMENTATIONS)):
+    for impl in job.get("implementations") or default:
         ntk_fn = nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0, implementation=impl)
         draws[impl] = jax.jit(lambda key, ntk_fn=ntk_fn: ntk_fn(x, None, init_fn(key, x.shape)[1]))
         start = time.perf_counter()
@@ -142,7 +148,6 @@ def worker(job: dict) -> dict:
         probes[impl] = (float(np.median(probe)), compile_s)
     best = min(probes, key=lambda impl: probes[impl][0])
     times = np.array(_timed(lambda i: draws[best](jax.random.fold_in(base, 100 + i)), job["repeats"], job["budget"]))
-    count = sum(a * b for a, b in itertools.pairwise(widths))
     floor = jax.jit(lambda key: jax.random.normal(key, (count,), jnp.float32))
     floor(base).block_until_ready()
     floor_times = _timed(lambda i: floor(jax.random.fold_in(base, i)), job["repeats"], job["budget"])

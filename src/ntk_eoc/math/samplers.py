@@ -170,7 +170,8 @@ def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable
     its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
     where sampling costs anything. The draw is traced and run under a scoped ``jax.enable_x64(True)``
     (the caller's setting is untouched): the n x n factorizations of :mod:`conditioning` are float64,
-    and the draw's bits do not depend on the caller's x64 setting."""
+    and the draw's bits do not depend on the caller's x64 setting. Matmuls run at full precision
+    (``default_matmul_precision("highest")``: a no-op on CPU; on GPUs it rules out TF32)."""
     draw = functools.partial(_DRAWS[method], arch=arch)
 
     def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
@@ -180,7 +181,7 @@ def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable
     compiled = jax.jit(run)
 
     def call(base: jax.Array, draw_id: np.uint32, x: jax.Array) -> jax.Array:
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_matmul_precision("highest"):
             return compiled(base, draw_id, x)
 
     return call
