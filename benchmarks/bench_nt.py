@@ -115,10 +115,12 @@ def _network(stax, widths: list[int], sigma: float):
 
 
 def _timed(fn, calls: int, budget: float) -> list[float]:
+    import jax
+
     times, begin = [], time.perf_counter()
     for i in range(1, calls + 1):
         start = time.perf_counter()
-        fn(i).block_until_ready()
+        jax.block_until_ready(fn(i))
         times.append(time.perf_counter() - start)
         if time.perf_counter() - begin > budget and i >= 3:
             break
@@ -148,8 +150,13 @@ def worker(job: dict) -> dict:
         probes[impl] = (float(np.median(probe)), compile_s)
     best = min(probes, key=lambda impl: probes[impl][0])
     times = np.array(_timed(lambda i: draws[best](jax.random.fold_in(base, 100 + i)), job["repeats"], job["budget"]))
-    floor = jax.jit(lambda key: jax.random.normal(key, (count,), jnp.float32))
-    floor(base).block_until_ready()
+    shapes = list(itertools.pairwise(widths))  # NT's W_k: (fan_in, fan_out)
+
+    def weights(key):
+        return [jax.random.normal(k, s) for k, s in zip(jax.random.split(key, len(shapes)), shapes, strict=True)]
+
+    floor = jax.jit(weights)
+    jax.block_until_ready(floor(base))
     floor_times = _timed(lambda i: floor(jax.random.fold_in(base, i)), job["repeats"], job["budget"])
     result = {
         "implementation": IMPLEMENTATIONS[best],

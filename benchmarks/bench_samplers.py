@@ -17,9 +17,9 @@ Every (method, m) configuration runs in a fresh subprocess: one warm-up call (co
 dispatches together for that configuration (cost.batch_size with the device's budget); the per-draw time
 is the call time / B and includes drawing the weights, the key derivation and the copy to host memory.
 
-Floor: in the same subprocess, the time of generating the draw's N(0,1) numbers alone (as many as it
-uses: cost.gaussians_per_draw; the parameter count for the others) with JAX's default generator in one
-jitted call; "x floor" is the draw's time over it.
+Floor: in the same subprocess, the time of generating the draw's N(0,1) numbers alone, in the blocks it
+draws them in (cost.gaussian_blocks; the weight matrices for the others), with JAX's default generator in
+one jitted call, B calls dispatched together as the draws are; "x floor" is the draw's time over it.
 
 Memory columns (RSS of the subprocess, MiB):
   peak      whole-process peak RSS (ru_maxrss): import, compilation, warm-up and timed calls.

@@ -49,13 +49,18 @@ def draws_per_call(method: str, widths: list[int]) -> int:
     return cost.batch_size(method, _architecture(widths), N_POINTS, 4, budget_bytes=budget, max_batch=max_batch)
 
 
-def gaussians(method: str, widths: list[int]) -> int:
-    """N(0,1) numbers one draw generates: cost.gaussians_per_draw, the parameter count for the baseline."""
+def gaussian_blocks(method: str, widths: list[int]) -> list[tuple[int, int]]:
+    """Shapes of the N(0,1) blocks one draw generates: cost.gaussian_blocks, the weights for the baseline."""
     if method == "jacobian":
-        return n_params(widths)
+        return [(b, a) for a, b in itertools.pairwise(widths)]
     from ntk_eoc.math import cost
 
-    return cost.gaussians_per_draw(method, _architecture(widths), N_POINTS)
+    return list(cost.gaussian_blocks(method, _architecture(widths), N_POINTS))
+
+
+def gaussians(method: str, widths: list[int]) -> int:
+    """N(0,1) numbers one draw generates."""
+    return sum(rows * cols for rows, cols in gaussian_blocks(method, widths))
 
 
 def model_bytes(method: str, widths: list[int]) -> int:
@@ -189,7 +194,7 @@ def worker(method: str, m: int, repeats: int, budget: float, seed: int) -> dict:
             break
     timed_peak_kib = _status_kib("VmHWM")
     row = summarize(np.array(times) / batch)
-    row["floor_ms"] = gaussian_floor_ms(gaussians(method, widths), batch, repeats, budget, seed)
+    row["floor_ms"] = gaussian_floor_ms(gaussian_blocks(method, widths), batch, repeats, budget, seed)
     return {
         **row,
         "method": method,
@@ -222,17 +227,21 @@ def summarize(per_draw) -> dict:
     }
 
 
-def gaussian_floor_ms(count: int, batch: int, repeats: int, budget: float, seed: int) -> float:
-    """Median ms per draw of generating ``count`` float32 N(0,1) numbers with JAX's default generator
-    in one jitted call, timed as the draws are: ``batch`` calls dispatched together (keys folded per
-    call), then collected."""
+def gaussian_floor_ms(blocks: list[tuple[int, int]], batch: int, repeats: int, budget: float, seed: int) -> float:
+    """Median ms per draw of generating the draw's float32 N(0,1) blocks (their shapes: ``blocks``) with
+    JAX's default generator in one jitted call, timed as the draws are: ``batch`` calls dispatched
+    together (keys folded per call), then collected."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    floor = jax.jit(lambda key: jax.random.normal(key, (count,), jnp.float32))
+    def generate(key):
+        keys = jax.random.split(key, len(blocks))
+        return [jax.random.normal(k, shape, jnp.float32) for k, shape in zip(keys, blocks, strict=True)]
+
+    floor = jax.jit(generate)
     base = jax.random.key(seed)
-    floor(base).block_until_ready()
+    jax.block_until_ready(floor(base))
     times, begin = [], time.perf_counter()
     for i in range(1, max(repeats, 5) + 1):
         start = time.perf_counter()

@@ -23,6 +23,7 @@ __all__ = [
     "choose_maps",
     "choose_method",
     "draw_bytes",
+    "gaussian_blocks",
     "gaussians_per_draw",
     "map_cost",
     "resolve_method",
@@ -108,24 +109,33 @@ def resolve_method(method: Method | str, arch: Architecture, n: int) -> Method:
     return choose_method(arch, n) if method == Method.AUTO else method
 
 
-def gaussians_per_draw(method: Method | str, arch: Architecture, n: int) -> int:
-    """N(0, 1) numbers one draw generates: m_out m_in per explicit map; per conditioned map, n m_out
-    (Z1) plus, when the backward pass goes through it, m_in min(m_out, n m_l) (Z3, or G' drawn directly)."""
+def gaussian_blocks(method: Method | str, arch: Architecture, n: int) -> tuple[tuple[int, int], ...]:
+    """Shapes of the N(0, 1) blocks one draw generates: W (m_out x m_in) per explicit map; per conditioned
+    map, Z1 (n x m_out) and, when the backward pass goes through it, Z3^T (n m_l x m_in), or G'^T
+    (m_out x m_in) when m_out < n m_l."""
     maps, out_dim = arch.maps, arch.widths[-1]
     routes = choose_maps(arch, n) if resolve_method(method, arch, n) == Method.CONDITIONED else (False,) * len(maps)
-    count = 0
+    blocks: list[tuple[int, int]] = []
     for j, (conditioned, m) in enumerate(zip(routes, maps, strict=True)):
-        if conditioned:
-            count += n * m.fan_out + (j > 0) * m.fan_in * min(m.fan_out, n * out_dim)
-        else:
-            count += m.fan_out * m.fan_in
-    return count
+        if not conditioned:
+            blocks.append((m.fan_out, m.fan_in))
+            continue
+        blocks.append((n, m.fan_out))
+        if j > 0:
+            blocks.append((min(m.fan_out, n * out_dim), m.fan_in))
+    return tuple(blocks)
+
+
+def gaussians_per_draw(method: Method | str, arch: Architecture, n: int) -> int:
+    """N(0, 1) numbers one draw generates: the sizes of :func:`gaussian_blocks` summed."""
+    return sum(rows * cols for rows, cols in gaussian_blocks(method, arch, n))
 
 
 def draw_bytes(method: Method | str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> int:
     """Peak-memory model of one draw in bytes: arrays alive at once, per map, in entries of ``itemsize``
 
-    explicit:    m_out m_in + 3 n m_out + n m_l m_out
+    explicit:    4 m_out m_in + 3 n m_out + n m_l m_out  (W, and the generator's temporaries: measured
+                 3.5-4.4 W at m = 1024, 4096 in benchmarks/README.md)
     conditioned: m_in n + 4 n m_out + 3 m_in n m_l + 2 n m_l m_out,  plus 16 m_in n bytes (float64 B and Q)
 
     plus the output, (n m_l)^2 (times J + 1 for J maps with per_layer, else 2).
@@ -139,7 +149,7 @@ def draw_bytes(method: Method | str, arch: Architecture, n: int, itemsize: int, 
             entries += m_in * n + 4 * n * m_out + 3 * m_in * n * out_dim + 2 * n * out_dim * m_out
             float64_bytes += 16 * m_in * n
         else:
-            entries += m_out * m_in + 3 * n * m_out + n * out_dim * m_out
+            entries += 4 * m_out * m_in + 3 * n * m_out + n * out_dim * m_out
     entries += (n * out_dim) ** 2 * (len(maps) + 1 if per_layer else 2)
     return int(entries * itemsize + float64_bytes)
 
