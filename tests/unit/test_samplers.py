@@ -10,7 +10,15 @@ import pytest
 from ntk_eoc import Activation, draw_keys, sample_kernels
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
-from ntk_eoc.math.cost import BATCH_BYTES, MAX_BATCH, batch_size, choose_maps, choose_method
+from ntk_eoc.math.cost import (
+    BATCH_BYTES,
+    MAX_BATCH,
+    batch_size,
+    choose_maps,
+    choose_method,
+    gaussian_blocks,
+    gaussians_per_draw,
+)
 
 ACT = Activation(-0.3, 0.8)
 N_POINTS, INPUT_DIM = 5, 6
@@ -35,6 +43,16 @@ def eight_draws(x, seed):
 def test_the_test_configuration_conditions_a_hidden_layer():
     assert any(choose_maps(Architecture(WIDTHS, ACT), N_POINTS))
     assert choose_method(Architecture(WIDTHS, ACT), N_POINTS) == "conditioned"
+
+
+def test_gaussian_blocks_list_what_each_route_draws():
+    arch = Architecture(WIDTHS, ACT)
+    assert gaussian_blocks("explicit", arch, N_POINTS) == ((48, 6), (48, 48), (2, 48))
+    assert gaussians_per_draw("explicit", arch, N_POINTS) == arch.n_params
+    routes = choose_maps(arch, N_POINTS)
+    assert routes == (False, True, False)
+    # Conditioned map 48 -> 48: Z1 (n x m_out) and Z3^T (n m_l x m_in), n m_l = 10 <= m_out.
+    assert gaussian_blocks("conditioned", arch, N_POINTS) == ((48, 6), (N_POINTS, 48), (N_POINTS * 2, 48), (2, 48))
 
 
 @pytest.mark.parametrize("method", METHODS)
