@@ -350,7 +350,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"also time neural-tangents {bench_nt.NT_VERSION} (jax {bench_nt.NT_JAX}) at every m of --ms, "
         "in its own venv (created on first use)",
     )
-    p.add_argument("--nt-venv", type=Path, default=bench_nt.DEFAULT_VENV, help="its venv (default %(default)s)")
+    p.add_argument(
+        "--nt-venv",
+        type=Path,
+        help=f"its venv (default {bench_nt.DEFAULT_VENV}, or {bench_nt.DEFAULT_VENV}-cuda with --device cuda/gpu)",
+    )
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
@@ -375,7 +379,8 @@ def _prepare(args: argparse.Namespace) -> None:
         print(f"# jacobian baseline vs ntk_eoc.empirical_ntk (same weights): max rel. diff {err:.1e}", flush=True)
     if args.neural_tangents:
         cuda = (args.device or "") in ("cuda", "gpu")
-        args.nt_python = bench_nt.ensure_venv(args.nt_venv, cuda=cuda, log=lambda s: print(s, flush=True))
+        venv = args.nt_venv or bench_nt.DEFAULT_VENV.with_name(bench_nt.DEFAULT_VENV.name + ("-cuda" if cuda else ""))
+        args.nt_python = bench_nt.ensure_venv(venv, cuda=cuda, log=lambda s: print(s, flush=True))
         err = check_nt(args, min(args.ms))
         print(f"# neural-tangents vs ntk_eoc.empirical_ntk (same weights): max rel. diff {err:.1e}", flush=True)
 
