@@ -1,8 +1,9 @@
 """Calibration of ntk_eoc.math.cost: the constants of map_cost measured, and its route choice checked.
 
 1. Constants, in float32 matmul flops (the unit of map_cost): the time of one N(0,1) number (JAX's
-   default generator, float32), of one float64 matmul flop, and of a float64 n x n eigh.
-   Printed beside cost.GAUSSIAN_FLOPS, cost.FLOAT64_FLOPS and cost.eigh_cost(n).
+   default generator, float32), of one float64 matmul flop, and of the float64 factorization of an
+   n x n Gram (conditioning.gram_factors on a well-conditioned G: Cholesky and triangular inverse).
+   Printed beside cost.GAUSSIAN_FLOPS, cost.FLOAT64_FLOPS and cost.factor_cost(n).
 2. Route check: networks 16 -> m_1 -> m_2 -> 1 (ReLU, n = 64 points); the middle map (m_1 -> m_2) is drawn
    explicitly or conditioned (the cost model overridden), each timed per draw; the table says which
    was faster and which cost.choose_maps picks.
@@ -38,7 +39,7 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def constants(repeats: int) -> dict[str, float]:
-    """Measured GAUSSIAN_FLOPS, FLOAT64_FLOPS and eigh times, in float32 matmul flops."""
+    """Measured GAUSSIAN_FLOPS, FLOAT64_FLOPS and factorization times, in float32 matmul flops."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -53,18 +54,20 @@ def constants(repeats: int) -> dict[str, float]:
         a = jnp.asarray(rng.standard_normal((n, m)), dtype)
         gram = jax.jit(lambda a: a @ a.T)
         flops[dtype] = _median_seconds(lambda i, a=a, gram=gram: gram(a).block_until_ready(), repeats) / (2 * n * n * m)
-    eigh = {}
+    from ntk_eoc.math.conditioning import gram_factors
+
+    factor = {}
     for size in (16, 64, 256):
         g = rng.standard_normal((size, 2 * size))
         g = jnp.asarray(g @ g.T, jnp.float64)
-        run = jax.jit(jnp.linalg.eigh)
-        eigh[size] = _median_seconds(lambda i, g=g, run=run: run(g)[0].block_until_ready(), repeats)
+        run = jax.jit(gram_factors)
+        factor[size] = _median_seconds(lambda i, g=g, run=run: run(g)[0].block_until_ready(), repeats)
     return {
         "ns_per_gaussian": 1e9 * t_gauss,
         "gflops_float32": 1e-9 / flops[jnp.float32],
         "GAUSSIAN_FLOPS": t_gauss / flops[jnp.float32],
         "FLOAT64_FLOPS": flops[jnp.float64] / flops[jnp.float32],
-        **{f"eigh(n={size})": t / flops[jnp.float32] for size, t in eigh.items()},
+        **{f"factor(n={size})": t / flops[jnp.float32] for size, t in factor.items()},
     }
 
 
@@ -111,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     from ntk_eoc.math import cost
 
     print(f"# jax {jax.__version__}, {jax.devices()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
-    with jax.enable_x64(True):  # the float64 matmul and eigh
+    with jax.enable_x64(True):  # the float64 matmul and factorizations
         measured = constants(args.repeats)
     model = {"GAUSSIAN_FLOPS": cost.GAUSSIAN_FLOPS, "FLOAT64_FLOPS": cost.FLOAT64_FLOPS}
     for name, value in measured.items():
-        ref = model.get(name, cost.eigh_cost(int(name[7:-1])) if name.startswith("eigh") else None)
+        ref = model.get(name, cost.factor_cost(int(name[9:-1])) if name.startswith("factor") else None)
         print(f"  {name:22s} {value:10.3g}" + ("" if ref is None else f"   (cost.py: {ref:g})"))
     if args.quick:
         return 0

@@ -78,6 +78,28 @@ def test_gram_factors_give_a_root_of_the_gram_and_an_orthonormal_basis(cond, see
     np.testing.assert_allclose(q.T @ q, np.eye(N_POINTS), rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize(("cond", "cholesky"), [(1.0, True), (1e4, True), (1e7, False)])
+def test_gram_factors_use_cholesky_only_where_it_certifies_every_direction(cond, cholesky, seed):
+    """Cholesky (R^T = L, lower triangular) when 1 / tr(G^{-1}) > tau tr(G) proves lam_min > tau lam_max;
+    cond(B) = 1e4 (cond(G) = 1e8) passes, cond(B) = 1e7 has directions below the floor and takes eigh."""
+    b64 = _conditioned_inputs(cond, seed).astype(np.float64)
+    root_t, _ = jax.jit(conditioning.gram_factors)(jnp.asarray(b64 @ b64.T))
+    assert np.array_equal(np.asarray(root_t) == 0, np.triu(np.ones((N_POINTS, N_POINTS)), 1) == 1) == cholesky
+
+
+@pytest.mark.parametrize("case", ["positive-definite", "singular"])
+def test_gram_root_is_a_root_of_any_psd_gram(case, seed):
+    """Cholesky when G is numerically positive definite, eigh otherwise (duplicate rows: singular)."""
+    b = np.random.default_rng(seed).standard_normal((N_POINTS, FAN_IN))
+    if case == "singular":
+        b[1] = b[0]
+    gram = b @ b.T
+    root_t = np.asarray(jax.jit(conditioning.gram_root)(jnp.asarray(gram)))
+    assert np.all(np.isfinite(root_t))
+    # float64 factorizations: R^T R = G to ~n eps64 ||G||.
+    np.testing.assert_allclose(root_t @ root_t.T, gram, rtol=0, atol=1e-13 * np.abs(gram).max())
+
+
 def test_forward_and_backward_share_z1_so_b_times_q_z1_is_the_forward_output(seed):
     """W^T = Q Z1 + (I - Q Q^T) G' must reproduce the forward output: B W^T = B Q Z1 = R^T Z1 = H."""
     b = _conditioned_inputs(1e3, seed)

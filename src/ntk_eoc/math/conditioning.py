@@ -16,8 +16,13 @@ or Y = G' D^T with G' (m_in x m_out) drawn directly when m_out < n m_l. Only n x
 matrices are factorized; the wide arrays meet only matmuls: B B^T and B^T R^+ (float64), R^T Z1, Z1 D^T,
 D D^T (the kernel needs it anyway), Z3 R_D, Q^T Y and Q (...). No Householder QR of the tall B^T.
 
-Factorization. R and R^+ come from one eigendecomposition G = V diag(lam) V^T in float64:
-R^T = V diag(sqrt(lam_+)) and R^+ = V diag(w), w_i = lam_i^{-1/2} for lam_i > tau lam_max, else 0.
+Factorization (:func:`gram_factors`), in float64. In general, from the eigendecomposition
+G = V diag(lam) V^T: R^T = V diag(sqrt(lam_+)) and R^+ = V diag(w), w_i = lam_i^{-1/2} for
+lam_i > tau lam_max, else 0. When a Cholesky factorization G = L L^T certifies that every eigenvalue is
+above the floor (lam_min >= 1/||L^{-1}||_F^2 > tau tr(G)), R^T = L and R^+ = L^{-T} instead: the same
+Q up to a rotation of its columns (so the same law), at ~1/4 of the cost for n = 64; D D^T's root R_D
+likewise (Cholesky when it succeeds, eigh otherwise).
+
 G and Q = B^T R^+ are formed in float64 from the exact float64 values of B, then Q is rounded to the
 sampling dtype. In float32, G would carry rounding ~eps32 ||G|| and Q = B^T R^+ would lose ~eps32 s_max/s_i
 to cancellation in direction i (cond(B)^2 enters through G): every direction of B with singular value
@@ -29,7 +34,7 @@ the floor tau (:data:`EIGEN_FLOOR`):
   dead) has ||B^T v_i|| = s_i ~ 0 and is treated as exactly 0: Q's column is 0, and W^T's component
   along it comes from G' instead of Z1. Exact when s_i = 0; otherwise the only error is the lost coupling
   between that component and H's component s_i z1_i, of relative size s_i / s_max <= sqrt(tau);
-- a direction above it is inverted: G's float64 rounding moves v_i by ~eps64 lam_max / lam_i <= eps64/tau.
+- a direction above it is inverted: G's float64 rounding moves it by ~eps64 lam_max / lam_i <= eps64/tau.
 
 tau = eps64^(2/3) ~ 3.7e-11 balances the two: both errors stay below eps64^(1/3) ~ 6.1e-6, in one
 direction of the m_in-dimensional space (a Gram matrix of the next layer sums m_in of them), and
@@ -72,12 +77,8 @@ def _require_x64() -> None:
         )
 
 
-def gram_factors(gram: jax.Array, floor: float | None = None) -> tuple[jax.Array, jax.Array]:
-    """(R^T, R^+) of a PSD float64 Gram G = V diag(lam) V^T: R^T = V diag(sqrt(lam_+)), so R^T R = G
-    to rounding; R^+ = V diag(w), w_i = lam_i^{-1/2} where lam_i > floor * lam_max, else 0.
-
-    Both (n, n), float64; ``floor`` defaults to :data:`EIGEN_FLOOR`. A zero G gives R^T = R^+ = 0."""
-    floor = EIGEN_FLOOR if floor is None else floor
+def _eigh_factors(gram: jax.Array, floor: float) -> tuple[jax.Array, jax.Array]:
+    """(R^T, R^+) = (V diag(sqrt(lam_+)), V diag(w)) from G = V diag(lam) V^T (:func:`gram_factors`)."""
     lam, vec = jnp.linalg.eigh(gram)
     lam = jnp.maximum(lam, 0.0)
     kept = lam > floor * jnp.max(lam)
@@ -85,10 +86,41 @@ def gram_factors(gram: jax.Array, floor: float | None = None) -> tuple[jax.Array
     return vec * jnp.sqrt(lam), vec * inv_sqrt
 
 
+def _cholesky(gram: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(L, L^{-1}) with L L^T = G; NaN where G is not numerically positive definite."""
+    lower = jnp.linalg.cholesky(gram)
+    eye = jnp.eye(gram.shape[0], dtype=gram.dtype)
+    return lower, jax.scipy.linalg.solve_triangular(lower, eye, lower=True)
+
+
+def gram_factors(gram: jax.Array, floor: float | None = None) -> tuple[jax.Array, jax.Array]:
+    """(R^T, R^+) of a PSD float64 Gram G, R^T R = G to rounding, R^+ the pseudo-inverse of R restricted
+    to the eigenvalues of G above floor * lam_max (``floor`` defaults to :data:`EIGEN_FLOOR`):
+
+    - Cholesky, R^T = L and R^+ = L^{-T}, when it certifies that no eigenvalue is below the floor:
+      lam_min >= 1 / tr(G^{-1}) = 1 / ||L^{-1}||_F^2 > floor tr(G) >= floor lam_max (cond(G) below
+      ~1 / (n^2 floor));
+    - otherwise G = V diag(lam) V^T (eigh): R^T = V diag(sqrt(lam_+)), R^+ = V diag(w), w_i = lam_i^{-1/2}
+      where lam_i > floor * lam_max, else 0.
+
+    Both branches give the same Q = B^T R^+ up to a rotation of its columns, hence the same law; the
+    Cholesky one costs ~1/5 of the eigh at n = 64. Both (n, n), float64. A zero G gives R^T = R^+ = 0."""
+    floor = EIGEN_FLOOR if floor is None else floor
+    lower, inv_lower = _cholesky(gram)
+    certified = jnp.all(jnp.isfinite(inv_lower)) & (1.0 / jnp.sum(inv_lower**2) > floor * jnp.trace(gram))
+    return jax.lax.cond(certified, lambda: (lower, inv_lower.T), lambda: _eigh_factors(gram, floor))
+
+
 def gram_root(gram: jax.Array) -> jax.Array:
-    """R^T = V diag(sqrt(lam_+)) of a PSD Gram G = V diag(lam) V^T: R^T R = G to rounding (any rank)."""
-    lam, vec = jnp.linalg.eigh(gram)
-    return vec * jnp.sqrt(jnp.maximum(lam, 0.0))
+    """R^T with R^T R = G to rounding, any rank: the Cholesky factor L when G is numerically positive
+    definite, else V diag(sqrt(lam_+)) from G = V diag(lam) V^T (eigh)."""
+    lower = jnp.linalg.cholesky(gram)
+
+    def eigh_root() -> jax.Array:
+        lam, vec = jnp.linalg.eigh(gram)
+        return vec * jnp.sqrt(jnp.maximum(lam, 0.0))
+
+    return jax.lax.cond(jnp.all(jnp.isfinite(lower)), lambda: lower, eigh_root)
 
 
 class ConditionedMap(NamedTuple):

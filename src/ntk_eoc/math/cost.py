@@ -3,11 +3,12 @@ the batch size, without JAX (the workflow plans memory requests with it at parse
 
 Cost model (flop-equivalents of a float32 matmul), measured on a 2-core x86 CPU (AMD EPYC, AVX-512,
 ~80 float32 GFlop/s in these matmuls) with jaxlib 0.10.2 by ``benchmarks/calibrate_cost.py``: one threefry
-N(0,1) draw takes the time of ~420-510 matmul flops, a float64 matmul flop ~1.8-1.9 float32 ones, and a
-float64 eigendecomposition of an n x n matrix ~25 n^3 + 5000 n^2 (fitted at n = 16 and 64 within 10%;
-1.7x over at n = 256; small ones are latency-bound). It is used only to choose, per linear map, between
-drawing the weights and conditioning on the inputs (:func:`choose_maps`); the memory model
-(:func:`draw_bytes`) sizes batches and job requests.
+N(0,1) draw takes the time of ~420-510 matmul flops, a float64 matmul flop ~1.8-1.9 float32 ones, and the
+float64 factorization of an n x n Gram (:func:`conditioning.gram_factors`, a Cholesky and a triangular
+inverse when G is well conditioned) ~5 n^3 + 2500 n^2 (within 1.5x at n = 16-256; small ones are
+latency-bound). It is used only to choose, per linear map, between drawing the weights and
+conditioning on the inputs (:func:`choose_maps`); the memory model (:func:`draw_bytes`) sizes batches
+and job requests.
 """
 
 from __future__ import annotations
@@ -54,26 +55,26 @@ class DType(enum.StrEnum):
 GAUSSIAN_FLOPS = 500.0
 # Cost of a float64 matmul flop in float32 matmul flops (module doc).
 FLOAT64_FLOPS = 2.0
-# Flop-equivalents of a float64 eigendecomposition (eigh) of an n x n matrix: EIGH_CUBIC n^3 + EIGH_SQUARE n^2.
-EIGH_CUBIC = 25.0
-EIGH_SQUARE = 5000.0
+# Flop-equivalents of the float64 factorization of an n x n Gram: FACTOR_CUBIC n^3 + FACTOR_SQUARE n^2.
+FACTOR_CUBIC = 5.0
+FACTOR_SQUARE = 2500.0
 # Memory for one compiled batch of draws on the CPU; the batch size follows from it (see batch_size).
 BATCH_BYTES = 256 * 2**20
 MAX_BATCH = 32
 
 
-def eigh_cost(size: int) -> float:
-    """Flop-equivalents of a float64 eigh of a size x size matrix (module doc)."""
-    return EIGH_CUBIC * size**3 + EIGH_SQUARE * size**2
+def factor_cost(size: int) -> float:
+    """Flop-equivalents of the float64 factorization of a size x size Gram (module doc)."""
+    return FACTOR_CUBIC * size**3 + FACTOR_SQUARE * size**2
 
 
 def map_cost(conditioned: bool, fan_in: int, fan_out: int, n: int, out_dim: int, back: bool) -> float:
     """Flop-equivalents of one linear map (m_in = fan_in, m_out = fan_out) in one draw, float32 Gram
     products excluded (common to both routes); ``back``: the backward pass goes through it (not the first
-    map). With G = GAUSSIAN_FLOPS, F = FLOAT64_FLOPS, E(s) = :func:`eigh_cost`, r_D = min(m_out, n m_l):
+    map). With G = GAUSSIAN_FLOPS, F = FLOAT64_FLOPS, E(s) = :func:`factor_cost`, r_D = min(m_out, n m_l):
 
     explicit:    G m_out m_in + 2 n m_out m_in + [back] 2 n m_l m_out m_in
-    conditioned: G n m_out + 2 n^2 m_out + E(n) + (2F - 1) 2 n^2 m_in     (R^T Z1; eigh; B B^T, Q in float64)
+    conditioned: G n m_out + 2 n^2 m_out + E(n) + (2F - 1) 2 n^2 m_in     (R^T Z1; G's factors; B B^T, Q in float64)
                  + [back] (G m_in r_D + 2 n m_l (n m_out + m_in r_D + 2 n m_in) + [r_D = n m_l] E(n m_l))
     """
     g, m_in, m_out = GAUSSIAN_FLOPS, fan_in, fan_out
@@ -81,10 +82,10 @@ def map_cost(conditioned: bool, fan_in: int, fan_out: int, n: int, out_dim: int,
         return g * m_out * m_in + 2 * n * m_out * m_in + back * 2 * n * out_dim * m_out * m_in
     rows = n * out_dim
     r_d = min(m_out, rows)
-    cost = g * n * m_out + 2 * n * n * m_out + eigh_cost(n) + (2 * FLOAT64_FLOPS - 1) * 2 * n * n * m_in
+    cost = g * n * m_out + 2 * n * n * m_out + factor_cost(n) + (2 * FLOAT64_FLOPS - 1) * 2 * n * n * m_in
     if back:
         cost += g * m_in * r_d + 2 * rows * (n * m_out + m_in * r_d + 2 * n * m_in)
-        cost += eigh_cost(rows) if r_d == rows else 0.0
+        cost += factor_cost(rows) if r_d == rows else 0.0
     return cost
 
 
