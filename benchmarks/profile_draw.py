@@ -6,7 +6,7 @@ the JAX operation that produced it (HLO metadata op_name), to one of
 
   gaussians    the N(0,1) generation (threefry bits, erfinv, the uint32 copies of its loop)
   matmul       dot_general (YNNPACK/Eigen fusions included)
-  eigh         the n x n eigendecompositions (LAPACK syevd)
+  factor       the n x n float64 factorizations (Cholesky, triangular solves, eigh; LAPACK)
   other        everything else: activations, gates, converts, copies, the kernel's Hadamard products
 
 Usage:
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-CATEGORIES = ("gaussians", "matmul", "eigh", "other")
+CATEGORIES = ("gaussians", "matmul", "factor", "other")
 # Profiler events that wrap other events (executors, waits, Python frames), not XLA operations.
 _WRAPPERS = re.compile(r"^(ThunkExecutor|PjitFunction|CommonPjRt|\$|while\.|conditional\.|call\.)")
 
@@ -35,8 +35,8 @@ _WRAPPERS = re.compile(r"^(ThunkExecutor|PjitFunction|CommonPjRt|\$|while\.|cond
 def _category(op_name: str, instruction: str) -> str:
     if re.search(r"random|_normal|_uniform|threefry|erf_inv", op_name) or re.search(r"= u32\[", instruction):
         return "gaussians"
-    if "eigh" in op_name or "syevd" in instruction:
-        return "eigh"
+    if re.search(r"eigh|cholesky|triangular_solve", op_name) or re.search(r"syevd|potrf|trsm", instruction):
+        return "factor"
     if "dot_general" in op_name or " dot(" in instruction:
         return "matmul"
     return "other"

@@ -15,8 +15,9 @@ conditioned
         W^T D^T = Y + Q (Z1 D^T - Q^T Y),   Y = G D^T = Z3 R_D in law  (Z3: m_{k-1} x n m_l, N(0,1)).
     Everything is drawn from n x m_k and m_{k-1} x n m_l Gaussian blocks: the same law as explicit
     weights at a cost linear in width, and no weight matrix is ever formed. Only the n x n Gram A A^T
-    is factorized (float64 eigh), no tall QR: :mod:`conditioning` has the linear algebra, its accuracy
-    and what happens for rank-deficient A (n > m_{k-1}, duplicate inputs, dead units).
+    is factorized (float64 Cholesky, or eigh when A is ill-conditioned or rank-deficient), no tall QR:
+    :mod:`conditioning` has the linear algebra, its accuracy and what happens for rank-deficient A
+    (n > m_{k-1}, duplicate inputs, dead units).
 
 Factorized layers (:mod:`architecture`): U_k and V_k are two independent Gaussian maps in the chain
 (no activation between them), and the argument above uses nothing but the independence and Gaussianity
