@@ -63,6 +63,7 @@ from bench_worker import (
     model_bytes,
     n_params,
     sphere_points,
+    summarize,
 )
 
 METHODS = ("explicit", "conditioned", "jacobian")
@@ -192,9 +193,29 @@ def nt_job(widths: list[int], args: argparse.Namespace, check: str | None = None
 
 def nt_summary(row: dict) -> dict:
     """Per-draw statistics of the NT worker's times (one draw per call)."""
-    from bench_worker import summarize
+    times = row.pop("times_s")
+    return {**summarize(times), "times_ms": [1e3 * t for t in times], "draws_per_call": 1}
 
-    return {**summarize(row.pop("times_s")), "draws_per_call": 1}
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One row from the rows of several rounds of a configuration: per-draw times pooled (median,
+    quartiles, range), the median of the floors, the largest memory, the range of loads."""
+    import numpy as np
+
+    ok = [r for r in rounds if r["status"] == "ok"]
+    if not ok:
+        return rounds[-1]
+    row = dict(ok[-1])
+    row.update(summarize(np.array([t for r in ok for t in r["times_ms"]]) / 1e3))
+    row["floor_ms"] = float(np.median([r["floor_ms"] for r in ok]))
+    for key in ("peak_rss_mib", "base_rss_mib", "timed_rss_mib"):
+        if key in row:
+            row[key] = max(r[key] for r in ok)
+    row["round_medians_ms"] = " ".join(f"{np.median(r['times_ms']):.4g}" for r in ok)
+    row["load"] = max(r["load"] for r in ok)
+    row["load_range"] = f"{min(r['load'] for r in ok):.2f}-{row['load']:.2f}"
+    row["rounds"] = len(ok)
+    return row
 
 
 def check_nt(args: argparse.Namespace, m: int) -> float:
@@ -305,7 +326,7 @@ CSV_FIELDS = [
     "method", "implementation", "m", "widths", "params", "status", "est_gib", "draws_per_call", "runs",
     "median_ms", "q25_ms", "q75_ms", "min_ms", "max_ms", "floor_ms", "x_floor", "gaussians", "compile_s",
     "base_rss_mib", "peak_rss_mib", "timed_rss_mib", "model_mib", "cond_speedup", "nt_speedup", "device",
-    "jax", "load",
+    "jax", "load", "load_range", "rounds", "round_medians_ms",
 ]  # fmt: skip
 
 
@@ -329,6 +350,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny grid (m = 32; conditioned also m = 128), < 1 min")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"CSV output (default {RESULTS})")
     p.add_argument("--repeats", type=int, default=5, help="timed calls per configuration (default 5)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the grid this many times, pooling each configuration's timed calls (default 1)",
+    )
     p.add_argument(
         "--budget",
         type=float,
@@ -356,8 +383,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"its venv (default {bench_nt.DEFAULT_VENV}, or {bench_nt.DEFAULT_VENV}-cuda with --device cuda/gpu)",
     )
     args = p.parse_args(argv)
-    if args.repeats < 1:
-        p.error("--repeats must be >= 1")
+    if args.repeats < 1 or args.rounds < 1:
+        p.error("--repeats and --rounds must be >= 1")
     if args.ms is None:
         args.ms = list(QUICK_MS if args.quick else DEFAULT_MS)
     if args.big_ms is None:
@@ -370,6 +397,24 @@ def _grid(args: argparse.Namespace) -> list[tuple[str, int]]:
     if "conditioned" in args.methods:
         grid += [("conditioned", m) for m in args.big_ms if m not in args.ms]
     return grid
+
+
+def run_rounds(args: argparse.Namespace) -> list[list[dict]]:
+    """Every configuration's rows over ``--rounds`` rounds of the grid (the --big-ms ones: the first round
+    only), round after round so that a change of the machine's load reaches every method alike."""
+    grid = _grid(args)
+    results: list[list[dict]] = [[] for _ in grid]
+    for round_index in range(args.rounds):
+        for k, (method, m) in enumerate(grid):
+            if round_index and m in args.big_ms and m not in args.ms:
+                continue
+            start = time.monotonic()
+            row = run_config(method, m, args)
+            results[k].append(row)
+            detail = f"{row['median_ms']:.4g} ms/draw" if row["status"] == "ok" else row["status"]
+            where = f"round {round_index + 1}/{args.rounds}"
+            print(f"  {method:15s} m={m:<7d} {detail}  [{time.monotonic() - start:.0f} s, {where}]", flush=True)
+    return results
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -397,13 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     _prepare(args)
-    rows, t0 = [], time.monotonic()
-    for method, m in _grid(args):
-        start = time.monotonic()
-        row = run_config(method, m, args)
-        rows.append(row)
-        detail = f"{row['median_ms']:.4g} ms/draw" if row["status"] == "ok" else row["status"]
-        print(f"  {method:15s} m={m:<7d} {detail}  [{time.monotonic() - start:.0f} s]", flush=True)
+    t0 = time.monotonic()
+    rows = [merge_rounds(rounds) for rounds in run_rounds(args)]
     add_ratios(rows)
     print()
     print(format_table(rows))
@@ -411,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         "\nms/draw: wall time of one call / B draws (weights drawn included; compile excluded). floor ms: "
         "the draw's N(0,1) numbers alone, one jitted call.\ncompile s: first call - median call. peak MiB: "
         "subprocess peak RSS; delta MiB: peak - RSS after import; model MiB: B x cost.draw_bytes.\nload: "
-        "1-min load average after the row. vs cond.: ms/draw / conditioned's. NT / this: neural-tangents' "
+        "1-min load average after the row (the largest over rounds). vs cond.: ms/draw / conditioned's. NT / this: "
+        "neural-tangents' "
         "ms/draw / this ms/draw, same m."
     )
     print(f"# total {time.monotonic() - t0:.0f} s, load at end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

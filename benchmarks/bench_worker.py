@@ -193,7 +193,7 @@ def worker(method: str, m: int, repeats: int, budget: float, seed: int) -> dict:
         if time.perf_counter() - t_begin > budget and i >= 3:
             break
     timed_peak_kib = _status_kib("VmHWM")
-    row = summarize(np.array(times) / batch)
+    row = {**summarize(np.array(times) / batch), "times_ms": [1e3 * t / batch for t in times]}
     row["floor_ms"] = gaussian_floor_ms(gaussian_blocks(method, widths), batch, repeats, budget, seed)
     return {
         **row,
