@@ -162,6 +162,20 @@ def test_non_finite_draws_are_named_by_their_ids(x, monkeypatch):
         sample_kernels(x, ACT, WIDTHS, range(2, 8), 0, "conditioned", "float32")
 
 
+def test_draws_run_with_one_blas_thread_and_restore_the_callers_setting(x, seed):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before, during = blas_threads(), []
+    sample_kernels(
+        x, ACT, WIDTHS, range(2), seed, "conditioned", "float32", progress=lambda *a: during.append(blas_threads())
+    )
+    assert during and all(threads == {samplers_module.BLAS_THREADS} for threads in during)
+    assert blas_threads() == before
+
+
 def test_draw_keys_fold_the_draw_id_into_the_base_key(seed):
     keys = draw_keys(seed, [0, 7])
     base = jax.random.key(seed)

@@ -47,6 +47,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
@@ -68,6 +69,8 @@ DEFAULT_MAX_BYTES = 8 * 2**30
 DEVICE_BATCH_FRACTION = 0.25
 # Draws in flight on an accelerator: enough to queue work while the host collects a batch.
 DEVICE_MAX_BATCH = 256
+# BLAS threads while draws run (see _dispatch).
+BLAS_THREADS = 1
 
 
 def device_batch_budget(device: jax.Device | None = None) -> tuple[int, int]:
@@ -243,20 +246,26 @@ def _dispatch(
     progress: Callable[[int, int, float], None] | None,
 ) -> None:
     """out[i] = run(base, ids[i], x), dispatched asynchronously ``batch`` draws at a time; each group is
-    collected and checked for NaN/inf before the next is dispatched."""
+    collected and checked for NaN/inf before the next is dispatched.
+
+    The draws' LAPACK calls (the n x n factorizations; jaxlib takes them from scipy's OpenBLAS) run with
+    one BLAS thread (threadpoolctl, restored on return): at these sizes a second thread gains nothing on a
+    quiet machine, and on a busy one OpenBLAS threads wait on each other (a conditioned draw at m = 1024
+    took 40 ms with two threads and 19 ms with one while another process kept a core busy, 2 cores)."""
     start_time = time.perf_counter()
-    for start in range(0, ids.size, batch):
-        stop = min(ids.size, start + batch)
-        pending = [run(base, np.uint32(s), x) for s in ids[start:stop]]  # dispatched asynchronously
-        values = np.stack([np.asarray(p) for p in pending])
-        bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
-        if bad.any():
-            raise FloatingPointError(
-                f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} ({where})"
-            )
-        out[start:stop] = values
-        if progress is not None:
-            progress(stop, ids.size, time.perf_counter() - start_time)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        for start in range(0, ids.size, batch):
+            stop = min(ids.size, start + batch)
+            pending = [run(base, np.uint32(s), x) for s in ids[start:stop]]  # dispatched asynchronously
+            values = np.stack([np.asarray(p) for p in pending])
+            bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
+            if bad.any():
+                raise FloatingPointError(
+                    f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} ({where})"
+                )
+            out[start:stop] = values
+            if progress is not None:
+                progress(stop, ids.size, time.perf_counter() - start_time)
 
 
 def sample_kernels(
