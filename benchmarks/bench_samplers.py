@@ -12,7 +12,7 @@ quadratic width schedule, ReLU at the EOC), weights drawn included:
                    (benchmarks/.nt-venv, created on first use; bench_nt.py), init_fn + empirical_ntk_fn
                    with vmap over points, the fastest of its three implementations.
 
-Every (method, m) configuration runs in a fresh subprocess: one warm-up call (compiles), then
+Every (method, m) configuration runs in a fresh subprocess: three warm-up calls (the first compiles), then
 ``--repeats`` timed calls. A sample_kernels call asks for B draws, B being the number of draws the sampler
 dispatches together for that configuration (cost.batch_size with the device's budget); the per-draw time
 is the call time / B and includes drawing the weights, the key derivation and the copy to host memory.

@@ -18,6 +18,9 @@ INPUT_DIM = 16
 DEPTH = 4
 OUTPUT_DIM = 1
 SCHEDULE = "quadratic"
+# Untimed calls before the timed ones (the first compiles); neural-tangents gets as many (bench_nt.py:
+# one compiling call and two probe calls of its fastest implementation).
+WARMUP_CALLS = 3
 _MIB = 2**20
 
 
@@ -179,6 +182,8 @@ def worker(method: str, m: int, repeats: int, budget: float, seed: int) -> dict:
     first = time.perf_counter() - start
     if not np.all(np.isfinite(out)):
         raise FloatingPointError(f"{method} m={m}: non-finite kernel")
+    for i in range(1, WARMUP_CALLS):  # the first calls after compiling run slower (allocator, thread pools)
+        call((repeats + i) * batch)
     warm_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     del out
     before_kib = _status_kib("VmRSS")

@@ -110,10 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="constants only")
     args = p.parse_args(argv)
     import jax
+    from threadpoolctl import threadpool_limits
 
-    from ntk_eoc.math import cost
+    from ntk_eoc.math import cost, samplers
 
     print(f"# jax {jax.__version__}, {jax.devices()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
+    # As the sampler runs its draws: one BLAS thread for the LAPACK calls (samplers._dispatch).
+    blas = threadpool_limits(limits=samplers.BLAS_THREADS, user_api="blas")
     with jax.enable_x64(True):  # the float64 matmul and factorizations
         measured = constants(args.repeats)
     model = {"GAUSSIAN_FLOPS": cost.GAUSSIAN_FLOPS, "FLOAT64_FLOPS": cost.FLOAT64_FLOPS}
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = model.get(name, cost.factor_cost(int(name[9:-1])) if name.startswith("factor") else None)
         print(f"  {name:22s} {value:10.3g}" + ("" if ref is None else f"   (cost.py: {ref:g})"))
     if args.quick:
+        blas.restore_original_limits()
         return 0
     load = os.getloadavg()[0]
     print(f"\n# route of the middle map of 16 -> m_1 -> m_2 -> 1, n = {N_POINTS}; ms/draw, load {load:.2f}")
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         agree = "yes" if faster == r["chosen"] else "no"
         print(f"| {m1} | {m2} | {r['explicit']:.3f} | {r['conditioned']:.3f} | {faster} | {r['chosen']} | {agree} |")
     print(f"# load at end {os.getloadavg()[0]:.2f}")
+    blas.restore_original_limits()
     return 0
 
 

@@ -69,8 +69,11 @@ def profile(method: str, m: int, draws: int) -> tuple[dict[str, float], list[tup
     def run(base, draw_id, x):
         return jnp.sum(draw(samplers._draw_key(base, draw_id), x), axis=0)
 
+    from threadpoolctl import threadpool_limits
+
     base = jax.random.key(0)
-    with jax.enable_x64(True):  # as the sampler traces it (samplers._compiled_draw)
+    # As the sampler traces and runs it (samplers._compiled_draw, samplers._dispatch).
+    with jax.enable_x64(True), threadpool_limits(limits=samplers.BLAS_THREADS, user_api="blas"):
         compiled = jax.jit(run).lower(base, np.uint32(0), x).compile()
         compiled(base, np.uint32(0), x).block_until_ready()
         table = _instructions(compiled.as_text())
