@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 import pytest
 from scipy import stats
 
 from ntk_eoc import Activation, sample_kernels
+from ntk_eoc.math import conditioning
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
 
@@ -60,15 +62,24 @@ def _two_sample_z(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.mean(axis=0) - b.mean(axis=0)) / se
 
 
+def _rounded_to_zero(eig: np.ndarray, rel: float) -> np.ndarray:
+    """Eigenvalues (draws, N), ascending, with those below rel * lambda_max in magnitude set to 0."""
+    return np.where(np.abs(eig) < rel * eig[:, -1:], 0.0, eig)
+
+
 def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) -> LawTest:
-    """Test that two samples of (draws, N, N) symmetric kernels have the same law, at total level alpha."""
+    """Test that two samples of (draws, N, N) symmetric kernels have the same law, at total level alpha.
+
+    Eigenvalues within rounding of 0 (|lambda| < N eps lambda_max of the draw) count as exactly 0: a
+    singular K (rank-deficient layers) has lambda_min at that level, and there its value is rounding noise
+    of the route and the solver, not a property of the law."""
     size = first.shape[-1]
     iu = np.triu_indices(size)
     entries_a, entries_b = first[:, iu[0], iu[1]], second[:, iu[0], iu[1]]
     moments_a = np.concatenate([entries_a, entries_a**2], axis=1)
     moments_b = np.concatenate([entries_b, entries_b**2], axis=1)
     z = _two_sample_z(moments_a, moments_b)
-    eig_a, eig_b = np.linalg.eigvalsh(first), np.linalg.eigvalsh(second)
+    eig_a, eig_b = (_rounded_to_zero(np.linalg.eigvalsh(k), np.finfo(k.dtype).eps * size) for k in (first, second))
     pvalues = tuple(float(stats.ks_2samp(eig_a[:, j], eig_b[:, j]).pvalue) for j in (0, -1))
     return LawTest(
         max_z=float(np.abs(z).max()),
@@ -78,8 +89,31 @@ def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) ->
     )
 
 
-def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None):
-    return sample_kernels(x, act, widths, range(n_draws), seed, method, "float64", per_layer=per_layer, ranks=ranks)
+def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None, dtype="float64"):
+    return sample_kernels(x, act, widths, range(n_draws), seed, method, dtype, per_layer=per_layer, ranks=ranks)
+
+
+def _every_map(arch, n):
+    """Routes that condition every map (Q of rank < fan_in or, for fan_in <= n, a rank-deficient Gram)."""
+    return (True,) * len(arch.maps)
+
+
+def _wide_input_maps(arch, n):
+    """Routes that condition every map with more inputs than points (where Q is not square)."""
+    return tuple(m.fan_in > n for m in arch.maps)
+
+
+def _conditioned_with_routes(monkeypatch, x, act, widths, seed, routes=_every_map):
+    """Conditioned draws with the cost model's route choice replaced by ``routes``, then every patch undone."""
+    monkeypatch.setattr(samplers_module, "choose_maps", routes)
+    samplers_module._compiled_draw.cache_clear()
+    jax.clear_caches()  # the compiled conditioned programs are shared module-wide
+    try:
+        return _draws(x, act, widths, "conditioned", seed)
+    finally:
+        monkeypatch.undo()
+        samplers_module._compiled_draw.cache_clear()  # drop the compilations made under the override
+        jax.clear_caches()
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +121,10 @@ def x(sphere):
     return sphere(N_POINTS, INPUT_DIM)
 
 
-# (activation, widths): the cost model conditions layers 1-2, 1-2 and 1 of these (n = 6). The second
-# case has m_l = 3, where D has n m_l = 18 rows; the third has a hidden layer narrower than n.
+# (activation, widths). The cost model conditions map 1 of the first (n = 6); the others condition every
+# map with more inputs than points (the cost model draws such small maps explicitly: the n x n eigh's
+# fixed cost dominates). The second has m_l = 3, where D has n m_l = 18 rows; the third has a hidden layer
+# narrower than n.
 CASES = [
     (Activation.named("relu"), (INPUT_DIM, 64, 64, 1)),
     (Activation.named("abs"), (INPUT_DIM, 48, 48, 3)),
@@ -108,10 +144,12 @@ def relu_samples(x):
 
 
 @pytest.mark.parametrize(("act", "widths"), CASES[1:], ids=["abs-m_l=3", "ab-narrow-layer"])
-def test_conditioned_sampler_has_the_law_of_explicit_weights(x, bonferroni, false_failure_rate, act, widths):
-    assert any(samplers_module.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
+def test_conditioned_sampler_has_the_law_of_explicit_weights(
+    x, monkeypatch, bonferroni, false_failure_rate, act, widths
+):
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    result = law_test(explicit, _draws(x, act, widths, "conditioned", SEED_CONDITIONED), false_failure_rate, bonferroni)
+    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED, _wide_input_maps)
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
 
@@ -143,19 +181,73 @@ def test_law_test_rejects_a_mean_preserving_sampler_with_half_the_covariance(
     assert not result.same_law, str(result)
 
 
-def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, monkeypatch, bonferroni, false_failure_rate):
-    """Condition every layer, overriding the cost model: square Q (m_{k-1} <= n, layers 1 and 3) and
-    the direct draw of G D^T (m_k < n m_l, layers 2 and 4), which the cost model never chooses here."""
-    act, widths = Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)
+@pytest.mark.parametrize(
+    ("act", "widths"),
+    [
+        (Activation.named("leaky_relu", alpha=0.2), (5, 32, 4, 16, 2)),
+        (Activation.named("relu"), (INPUT_DIM, 3, 32, 16, 1)),
+    ],
+    ids=["leaky-n>m_in", "relu-dead-units"],
+)
+def test_every_conditioning_branch_has_the_law_of_explicit_weights(
+    sphere, monkeypatch, bonferroni, false_failure_rate, act, widths
+):
+    """Condition every layer, overriding the cost model: inputs of rank < n (m_{k-1} < n: the Gram B B^T
+    is singular and its null directions are dropped), and the direct draw of G D^T (m_k < n m_l), which
+    the cost model never chooses here. With ReLU and a 3-unit layer, 1 point in 8 has all units dead:
+    a zero row of B, and zero rows of D."""
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    monkeypatch.setattr(samplers_module, "choose_maps", lambda arch, n: (True,) * len(arch.maps))
-    samplers_module._compiled_draw.cache_clear()
-    try:
-        conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED)
-    finally:
-        samplers_module._compiled_draw.cache_clear()  # drop the compilation made under the override
+    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def _delta_apply_without_projection(noise, state, d, delta_gram):
+    """A wrong backward pass: D W = Y^T + (Z1 D^T)^T Q^T, Y not projected off the row span of B."""
+    basis_t, z1 = state
+    y_t = conditioning.noise_rows_from(noise, d, delta_gram)
+    return y_t + conditioning.dot(conditioning.dot(z1, d.T).T, basis_t)
+
+
+def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
+    x, monkeypatch, bonferroni, false_failure_rate
+):
+    """(I - Q Q^T) left out: W^T gets twice the variance along the n directions of B's row span. Narrow
+    layers (m_k = 8 > n = 6) make that a large part of the backward pass.
+
+    A sampler that keeps the projection but draws the row-span part independently of the forward pass
+    (Q = 0: tau = 1) changes only higher moments of K (by the H -> -H symmetry of the gates, the second
+    moments agree) and is not rejected even at 10,000 draws; that coupling is checked pathwise instead
+    (B Q Z1 = R^T Z1, tests/unit/test_conditioning.py)."""
+    act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
+    explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    monkeypatch.setattr(samplers_module, "delta_apply_from", _delta_apply_without_projection)
+    wrong = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    result = law_test(explicit, wrong, false_failure_rate, bonferroni)
+    assert not result.same_law, str(result)
+
+
+def test_float32_conditioned_draws_have_the_law_of_explicit_weights(relu_samples, x, bonferroni, false_failure_rate):
+    """The Gram route in the default sampling dtype: float32 wide matmuls, float64 n x n factorizations."""
+    act, widths = CASES[0]
+    explicit, _ = relu_samples
+    conditioned = _draws(x, act, widths, "conditioned", SEED_CONDITIONED + 1, dtype="float32").astype(np.float64)
+    result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
+    assert result.same_law, str(result)
+
+
+def test_duplicate_inputs_keep_the_law_and_give_equal_kernel_rows(x, bonferroni, false_failure_rate):
+    """Points 0 and 1 equal: every Gram B B^T is singular. Rows 0 and 1 of K must agree (the null
+    direction is dropped from Q, and its eigenvalue, rounding noise ~eps64 lam_max, contributes
+    ~sqrt(eps64) to H), and K on the distinct points must have the law of explicit weights."""
+    act, widths = Activation.named("relu"), (INPUT_DIM, 64, 64, 1)
+    twin = np.concatenate([x[:1], x[:-1]])
+    explicit = _draws(twin, act, widths, "explicit", SEED_EXPLICIT)
+    conditioned = _draws(twin, act, widths, "conditioned", SEED_CONDITIONED)
+    scale = np.abs(conditioned).max(axis=(1, 2), keepdims=True)[:, 0]
+    assert np.abs(conditioned[:, 0] - conditioned[:, 1]).max(axis=1).max() <= 1e-6 * scale.max()
+    result = law_test(explicit[:, 1:, 1:], conditioned[:, 1:, 1:], false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
 

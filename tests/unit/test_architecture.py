@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ntk_eoc import Activation, Architecture, Elementwise, empirical_ntk, sample_kernels
+from ntk_eoc.math import samplers
 
 INPUT_DIM, N_POINTS = 5, 4
 
@@ -130,8 +131,9 @@ def test_sampled_factorized_draw_equals_the_gram_ntk_of_its_weights(sphere, tol,
     assert np.allclose(k, np.swapaxes(k, 1, 2)) and np.linalg.eigvalsh(k.sum(axis=0))[0] > 0
     if method == "explicit":
         arch = Architecture(widths, act, ranks)
-        keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 3), len(arch.maps))
-        flat = [jax.random.normal(keys[j], (m.fan_out, m.fan_in), jnp.float64) for j, m in enumerate(arch.maps)]
+        shapes = tuple((m.fan_out, m.fan_in) for m in arch.maps)  # the blocks _explicit_draw takes, in order
+        with jax.enable_x64(True):
+            flat = samplers._noise(jax.random.fold_in(jax.random.key(seed), 3), shapes, jnp.float64)
         weights = [flat[0], (flat[2], flat[1]), flat[3]]
         t = tol["autodiff"]
         np.testing.assert_allclose(

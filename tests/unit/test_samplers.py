@@ -7,10 +7,18 @@ import jax
 import numpy as np
 import pytest
 
-from ntk_eoc import Activation, draw_keys, sample_kernels
+from ntk_eoc import Activation, Elementwise, draw_keys, sample_kernels
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
-from ntk_eoc.math.cost import batch_size, choose_maps, choose_method
+from ntk_eoc.math.cost import (
+    BATCH_BYTES,
+    MAX_BATCH,
+    batch_size,
+    choose_maps,
+    choose_method,
+    gaussian_blocks,
+    gaussians_per_draw,
+)
 
 ACT = Activation(-0.3, 0.8)
 N_POINTS, INPUT_DIM = 5, 6
@@ -37,6 +45,16 @@ def test_the_test_configuration_conditions_a_hidden_layer():
     assert choose_method(Architecture(WIDTHS, ACT), N_POINTS) == "conditioned"
 
 
+def test_gaussian_blocks_list_what_each_route_draws():
+    arch = Architecture(WIDTHS, ACT)
+    assert gaussian_blocks("explicit", arch, N_POINTS) == ((48, 6), (48, 48), (2, 48))
+    assert gaussians_per_draw("explicit", arch, N_POINTS) == arch.n_params
+    routes = choose_maps(arch, N_POINTS)
+    assert routes == (False, True, False)
+    # Conditioned map 48 -> 48: Z1 (n x m_out) and Z3^T (n m_l x m_in), n m_l = 10 <= m_out.
+    assert gaussian_blocks("conditioned", arch, N_POINTS) == ((48, 6), (N_POINTS, 48), (N_POINTS * 2, 48), (2, 48))
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_draws_split_into_calls_equal_one_call_bit_for_bit(x, seed, eight_draws, method):
     whole = eight_draws[method]
@@ -59,6 +77,48 @@ def test_draws_spanning_several_batches_equal_their_split(x, seed, method):
     whole = sample_kernels(x, ACT, WIDTHS, ids, seed, method, "float32")
     parts = [sample_kernels(x, ACT, WIDTHS, ids[i : i + 5], seed, method, "float32") for i in range(0, ids.size, 5)]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_draws_do_not_depend_on_the_callers_x64_setting(x, seed, eight_draws, method):
+    # The suite runs with x64 on; pipeline jobs sample float32 with it off. The draw is traced under a
+    # scoped x64 (its n x n factorizations are float64) either way.
+    with jax.enable_x64(False):
+        off = sample_kernels(x, ACT, WIDTHS, range(8), seed, method, "float32")
+        assert not jax.config.jax_enable_x64, "sampling must leave the caller's x64 setting as it was"
+    np.testing.assert_array_equal(off, eight_draws[method])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_accelerator_sized_batch_gives_the_same_bits(x, seed, eight_draws, monkeypatch, method):
+    """The batch only groups calls of one compiled executable: 1 or 256 draws in flight, same bits."""
+    for budget in [(1, 1), (2**40, 256)]:
+        monkeypatch.setattr(samplers_module, "device_batch_budget", lambda budget=budget: budget)
+        np.testing.assert_array_equal(
+            sample_kernels(x, ACT, WIDTHS, range(8), seed, method, "float32"), eight_draws[method]
+        )
+
+
+class _FakeDevice:
+    def __init__(self, platform, stats):
+        self.platform, self._stats = platform, stats
+
+    def memory_stats(self):
+        return self._stats
+
+
+def test_batch_budget_follows_the_accelerator_memory_and_keeps_the_cpu_default():
+    assert samplers_module.device_batch_budget(jax.devices("cpu")[0]) == (BATCH_BYTES, MAX_BATCH)
+    gpu = _FakeDevice("gpu", {"bytes_limit": 100 * 2**30, "bytes_in_use": 0})
+    budget, max_batch = samplers_module.device_batch_budget(gpu)
+    assert budget == 25 * 2**30 and max_batch == samplers_module.DEVICE_MAX_BATCH
+    # A device that reports no memory, or too little, keeps the CPU budget.
+    assert samplers_module.device_batch_budget(_FakeDevice("gpu", None)) == (BATCH_BYTES, MAX_BATCH)
+    assert samplers_module.device_batch_budget(_FakeDevice("gpu", {"bytes_limit": 2**20}))[0] == BATCH_BYTES
+    arch = Architecture((INPUT_DIM, 4096, 4096, 1), ACT)
+    assert batch_size("conditioned", arch, 64, 4) < batch_size(
+        "conditioned", arch, 64, 4, budget_bytes=budget, max_batch=max_batch
+    )
 
 
 def test_another_seed_gives_other_networks(x, seed, eight_draws):
@@ -86,12 +146,70 @@ def test_sampled_kernels_are_symmetric_and_positive_semidefinite(eight_draws, me
     assert np.all(np.diagonal(k, axis1=1, axis2=2) > 0.0)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_draw_that_overflows_float32_raises_floating_point_error(x, seed, method):
+    # ||x|| ~ 1e20: pre-activations ~1e20 are finite, the kernel's Gram products (~1e40) overflow float32.
+    with pytest.raises(FloatingPointError, match=r"non-finite kernel for draw\(s\) \[0, 1\]"):
+        sample_kernels(x * 1e20, ACT, WIDTHS, range(2), seed, method, "float32")
+
+
+def test_non_finite_draws_are_named_by_their_ids(x, monkeypatch):
+    def fake(method, arch, per_layer, n=0, dtype=""):
+        return lambda base, draw, x: jax.numpy.full((10, 10), np.nan if draw in (3, 6) else 1.0, np.float32)
+
+    monkeypatch.setattr(samplers_module, "_compiled_draw", fake)
+    with pytest.raises(FloatingPointError, match=r"draw\(s\) \[3, 6\]"):
+        sample_kernels(x, ACT, WIDTHS, range(2, 8), 0, "conditioned", "float32")
+
+
+def test_draws_run_with_one_blas_thread_and_restore_the_callers_setting(x, seed):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before, during = blas_threads(), []
+    sample_kernels(
+        x, ACT, WIDTHS, range(2), seed, "conditioned", "float32", progress=lambda *a: during.append(blas_threads())
+    )
+    assert during and all(threads == {samplers_module.BLAS_THREADS} for threads in during)
+    assert blas_threads() == before
+
+
 def test_draw_keys_fold_the_draw_id_into_the_base_key(seed):
     keys = draw_keys(seed, [0, 7])
     base = jax.random.key(seed)
     np.testing.assert_array_equal(
         jax.random.key_data(keys), jax.random.key_data(jax.numpy.stack([jax.random.fold_in(base, s) for s in (0, 7)]))
     )
+
+
+@pytest.mark.parametrize(
+    "act",
+    [Activation.named("relu"), Activation.named("abs"), ACT, Elementwise("tanh")],
+    ids=["relu", "abs", "ab", "tanh"],
+)
+@pytest.mark.parametrize("ranks", [None, (None, 12, None)], ids=["dense", "factorized"])
+def test_the_shared_program_computes_the_reference_draw(x, seed, act, ranks):
+    """The compiled conditioned program takes scales, kernel weights and (a, b) as arguments; the reference
+    traces the same draw with every one of them a constant: equal to float32 rounding."""
+    arch = Architecture(WIDTHS, act, ranks)
+    shared = samplers_module._compiled_draw("conditioned", arch, True, x.shape[0], "float32")
+    reference = samplers_module._compiled_draw("conditioned", arch, True)
+    xs = jax.numpy.asarray(x, np.float32)
+    for s in range(3):
+        got = np.asarray(shared(jax.random.key(seed), np.uint32(s), xs), np.float64)
+        want = np.asarray(reference(jax.random.key(seed), np.uint32(s), xs), np.float64)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_activations_of_the_same_kind_share_one_compiled_program(x, seed):
+    """relu, abs and any (a, b) differ only in arguments of the conditioned program: one compilation."""
+    widths = (INPUT_DIM, 44, 1)  # a configuration no other test uses
+    before = samplers_module._conditioned_program._cache_size()
+    for act in (Activation.named("relu"), Activation.named("abs"), Activation(0.2, -0.7)):
+        sample_kernels(x, act, widths, range(2), seed, "conditioned", "float32")
+    assert samplers_module._conditioned_program._cache_size() == before + 1
 
 
 def test_a_second_call_with_the_same_configuration_compiles_nothing(x, seed):

@@ -8,9 +8,10 @@
 - :mod:`.limit`         the infinite-width kernel K_inf
 - :mod:`.empirical`     K(theta) of given weights through per-layer Gram products
 - :mod:`.cost`          cost and memory of one sampled draw (no JAX)
+- :mod:`.conditioning`  the float64 Gram factorizations behind the conditioned draw (R, R^+, Q)
 - :mod:`.samplers`      many draws of K(theta): explicit weights or Gaussian conditioning
 - :mod:`.eigen`         extreme eigenvalues of NTK matrices (float64, exact)
 - :mod:`.fluctuations`  the first-order law of Var(K_ii) / E[K_ii]^2 across width schedules (SCIENCE §6)
 
-Imports go one way: activations, schedules -> architecture -> limit, empirical, cost -> samplers.
+Imports go one way: activations, schedules -> architecture -> limit, empirical, cost, conditioning -> samplers.
 """

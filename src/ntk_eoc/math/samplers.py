@@ -8,13 +8,16 @@ explicit
 
 conditioned
     K depends on W_k only through H = A W^T (A = a_{k-1} rows, n x m_{k-1}) and W^T D^T
-    (D = delta_k rows, n m_l x m_k). With A^T = Q R (Q: m_{k-1} x r orthonormal, r <= n),
-        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (r x m_k, i.i.d. N(0,1)),  G independent,
-    so H = R^T Z1. D depends on W_k only through Z1, so with D^T = Q_D R_D (r_D <= n m_l),
-        W^T D^T = Q (Z1 D^T) + (I - Q Q^T) Z3 R_D,   Z3 = G Q_D  (m_{k-1} x r_D, i.i.d. N(0,1)).
-    Everything is drawn from r x m_k and m_{k-1} x r_D Gaussian blocks: the same law as explicit
-    weights at a cost linear in width, and no weight matrix is ever formed. A layer narrower than
-    n (or n m_l) just gets a square Q (or Q_D): then the draw is the explicit one.
+    (D = delta_k rows, n m_l x m_k). With R^T R = A A^T (n x n) and Q = A^T R^+ (orthonormal columns
+    spanning the rows of A),
+        W^T = Q Z1 + (I - Q Q^T) G,   Z1 = Q^T W^T  (n x m_k, i.i.d. N(0,1)),  G independent,
+    so H = R^T Z1. D depends on W_k only through Z1, so with R_D^T R_D = D D^T,
+        W^T D^T = Y + Q (Z1 D^T - Q^T Y),   Y = G D^T = Z3 R_D in law  (Z3: m_{k-1} x n m_l, N(0,1)).
+    Everything is drawn from n x m_k and m_{k-1} x n m_l Gaussian blocks: the same law as explicit
+    weights at a cost linear in width, and no weight matrix is ever formed. Only the n x n Gram A A^T
+    is factorized (float64 Cholesky, or eigh when A is ill-conditioned or rank-deficient), no tall QR:
+    :mod:`conditioning` has the linear algebra, its accuracy and what happens for rank-deficient A
+    (n > m_{k-1}, duplicate inputs, dead units).
 
 Factorized layers (:mod:`architecture`): U_k and V_k are two independent Gaussian maps in the chain
 (no activation between them), and the argument above uses nothing but the independence and Gaussianity
@@ -24,10 +27,21 @@ its n inputs a_{k-1}, U_k on its n inputs g_k = s_k V_k a_{k-1}, with the same l
 The route of each map (explicit or conditioned) is chosen by the cost model of :mod:`cost`.
 
 Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`), seed and s in [0, 2^32)
-(:mod:`draws`). Every draw runs through one jit-compiled executable per configuration, so draw s is
-bit-identical whatever subset, order or job split it is computed in (same device, dtype, method and
-JAX version: the random bits and the LAPACK-style factorizations may change between JAX releases, the
-law does not).
+(:mod:`draws`). A draw runs through the same jit-compiled executables whatever else is sampled, so draw s
+is bit-identical whatever subset, order, batch size or job split it is computed in, and whatever the
+caller's x64 setting (same device, dtype, method and JAX version: the random bits and the LAPACK-style
+factorizations may change between JAX releases, the law does not).
+
+Compilation: a conditioned draw is one program per skeleton (:class:`_Skeleton`: the maps' shapes and
+routes, the activation's kind); the (a, b) coefficients, scales and kernel weights are arguments, so relu,
+abs and any leaky slope share a program (and, through JAX's persistent compilation cache, every job that
+samples them). Each draw takes all its Gaussian blocks from one N(0, 1) vector (:func:`_noise`): every
+call site of the generator adds ~0.1-0.2 s of compilation whatever its size, so a depth-8 draw compiles
+in ~1 s instead of ~4 s. An explicit draw is one program per architecture.
+
+Batches: draws are dispatched asynchronously in groups of :func:`cost.batch_size` draws, with a memory
+budget of 256 MiB on the CPU and a quarter of the device's memory on an accelerator
+(:func:`device_batch_budget`).
 """
 
 from __future__ import annotations
@@ -36,22 +50,62 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
-from .cost import DEFAULT_MAX_BYTES, DType, Method, batch_size, choose_maps, draw_bytes, resolve_method
+from .conditioning import backward_noise_shape, condition_on_noise, delta_apply_from, dot
+from .cost import (
+    BATCH_BYTES,
+    DEFAULT_MAX_BYTES,
+    MAX_BATCH,
+    DType,
+    Method,
+    batch_size,
+    choose_maps,
+    draw_bytes,
+    resolve_method,
+)
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
+from .layout import dataset_scale, expand_points
 
-__all__ = ["DEFAULT_MAX_BYTES", "draw_keys", "sample_kernels"]
+__all__ = ["DEFAULT_MAX_BYTES", "device_batch_budget", "draw_keys", "sample_kernels"]
 
 log = logging.getLogger(__name__)
+
+# On an accelerator, the draws in flight may use this fraction of the memory JAX's allocator may hold
+# (memory_stats()["bytes_limit"]); the rest is left to the compiled program's temporaries and the caller.
+DEVICE_BATCH_FRACTION = 0.25
+# Draws in flight on an accelerator: enough to queue work while the host collects a batch.
+DEVICE_MAX_BATCH = 256
+# Gaussians per draw up to which they come from one generator call (see _noise). Measured on 2 CPU cores,
+# n = 32, relu: one call is faster per draw at 0.48 M (5.7 vs 6.9 ms), slower from 0.62 M (7.2 vs 6.0 ms;
+# 43 vs 17 ms at 1.9 M); the compilation it saves is ~0.1-0.2 s per block.
+FLAT_NOISE_MAX = 2**19
+# BLAS threads while draws run (see _dispatch).
+BLAS_THREADS = 1
+
+
+def device_batch_budget(device: jax.Device | None = None) -> tuple[int, int]:
+    """(budget_bytes, max_batch) of :func:`cost.batch_size` for ``device`` (default: JAX's first device).
+
+    CPU, or a device that reports no memory: the CPU defaults (256 MiB, 32 draws), so CPU batches and job
+    splits do not depend on the machine. An accelerator reporting ``memory_stats()["bytes_limit"]`` (GPU,
+    TPU): DEVICE_BATCH_FRACTION of it (at least the CPU budget) and up to DEVICE_MAX_BATCH draws."""
+    device = jax.devices()[0] if device is None else device
+    stats = None if device.platform == "cpu" else device.memory_stats()
+    limit = (stats or {}).get("bytes_limit")
+    if not limit:
+        return BATCH_BYTES, MAX_BATCH
+    return max(BATCH_BYTES, int(DEVICE_BATCH_FRACTION * limit)), DEVICE_MAX_BATCH
 
 
 def _draw_key(base: jax.Array, draw: jax.Array) -> jax.Array:
@@ -68,99 +122,216 @@ def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
 def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
     """Per-layer kernels (l, n m_l, n m_l) of one network with explicit N(0,1) weights."""
     maps = arch.maps
-    keys = jax.random.split(key, len(maps))
-    weights = [jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype) for j, m in enumerate(maps)]
+    weights = list(_noise(key, tuple((m.fan_out, m.fan_in) for m in maps), x.dtype))
     pre, inputs = forward(weights, x, maps, arch.activation)
     deltas = backward(weights, pre, maps, arch.activation)
     kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
     return sum_by_layer(kernels, maps)
 
 
-def _project_out(q: jax.Array, y: jax.Array) -> jax.Array:
-    """(I - Q Q^T) Y for Q with orthonormal columns."""
-    return y - q @ (q.T @ y)
+def _noise_shapes_of(
+    maps: Sequence[tuple[int, int, int, bool]], routes: Sequence[bool], n: int, out_dim: int
+) -> tuple[tuple[int, int] | None, ...]:
+    """Shapes of the Gaussian blocks of one conditioned draw, in the order they are cut from one normal
+    vector: per map (layer, fan_in, fan_out, nonlinear) its forward block (Z1, n x m_out, when conditioned;
+    W, m_out x m_in, when explicit), then per map its backward block
+    (:func:`conditioning.backward_noise_shape`; None for an explicit map, whose W serves both passes, and
+    for the first map, whose delta is never propagated)."""
+    forward = [(n, m[2]) if c else (m[2], m[1]) for c, m in zip(routes, maps, strict=True)]
+    backward = [
+        backward_noise_shape(m[1], m[2], n * out_dim) if c and j > 0 else None
+        for j, (c, m) in enumerate(zip(routes, maps, strict=True))
+    ]
+    return (*forward, *backward)
 
 
-def _gram_sqrt(gram: jax.Array) -> jax.Array:
-    """R with R^T R = gram for a PSD gram (eigh; negative rounding eigenvalues clipped to 0)."""
-    eigval, eigvec = jnp.linalg.eigh(gram)
-    return jnp.sqrt(jnp.maximum(eigval, 0.0))[:, None] * eigvec.T
+def _noise(key: jax.Array, shapes: tuple[tuple[int, int] | None, ...], dtype) -> tuple[jax.Array | None, ...]:
+    """The N(0, 1) blocks of ``shapes`` (None: no block) drawn from ``key``. Up to :data:`FLAT_NOISE_MAX`
+    numbers in all, one generator call whose output is cut into the blocks: each call site of the generator
+    adds ~0.1-0.2 s of compilation whatever its size. Above it, one call per block from split keys, which
+    runs faster there (the choice depends only on the shapes, so a draw's bits never depend on a batch or
+    a job split)."""
+    sizes = [0 if shape is None else shape[0] * shape[1] for shape in shapes]
+    if sum(sizes) > FLAT_NOISE_MAX:
+        keys = jax.random.split(key, len(shapes))
+        return tuple(
+            None if shape is None else jax.random.normal(k, shape, dtype) for k, shape in zip(keys, shapes, strict=True)
+        )
+    flat = jax.random.normal(key, (sum(sizes),), dtype)
+    blocks, start = [], 0
+    for shape, size in zip(shapes, sizes, strict=True):
+        blocks.append(None if shape is None else flat[start : start + size].reshape(shape))
+        start += size
+    return tuple(blocks)
+
+
+def _forward_map(noise: jax.Array, b: jax.Array, conditioned: bool) -> tuple[jax.Array, jax.Array, object]:
+    """One map's B W^T, its input Gram (sampling dtype) and backward state: conditioned on B with Z1 =
+    ``noise``, or with W = ``noise`` explicitly."""
+    if conditioned:
+        z, gram, state = condition_on_noise(noise, b)
+        return z, gram.astype(b.dtype), state
+    return dot(b, noise.T), dot(b, b.T), noise
 
 
 def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc).
+    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc), with every
+    scale, weight and coefficient a constant of the program: the reference of :func:`_conditioned_kernels`,
+    which runs the same operations on the same Gaussian blocks with those as arguments.
 
     Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
     so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
-    drawn explicitly, and the two routes mix freely. Only the law of G D^T enters, so its factor R_D
-    may be any square root of the Gram D D^T, which the kernel needs anyway: an eigh of an (n m_l)^2
-    matrix replaces a QR of the tall D^T.
+    drawn explicitly, and the two routes mix freely. The backward pass carries D (n m_l x fan_out, rows
+    point-major as in :func:`empirical.backward`): D W is :func:`conditioning.delta_apply_from` for a
+    conditioned map, a matmul for an explicit one.
     """
-    maps, n, out_dim, activation = arch.maps, x.shape[0], arch.widths[-1], arch.activation
+    maps, n, out_dim = arch.maps, x.shape[0], arch.widths[-1]
     n_maps = len(maps)
-    keys = jax.random.split(key, 2 * n_maps)
     conditioned = choose_maps(arch, n)
-    # Forward. Conditioned: B^T = Q R (Householder), Z = s R^T Z1. Explicit: Z = s B W^T.
-    b, factors, act_grams, pre = x, [], [], []
+    maps_of = tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps)
+    noise = _noise(key, _noise_shapes_of(maps_of, conditioned, n, out_dim), x.dtype)
+    pre, states, act_grams, b = [], [], [], x
     for j, m in enumerate(maps):
-        if conditioned[j]:
-            q, r = jnp.linalg.qr(b.T, mode="reduced")
-            z1 = jax.random.normal(keys[j], (q.shape[1], m.fan_out), x.dtype)
-            factors.append((q, z1))
-            act_grams.append(r.T @ r)
-            z = m.scale * (r.T @ z1)
-        else:
-            w = jax.random.normal(keys[j], (m.fan_out, m.fan_in), x.dtype)
-            factors.append(w)
-            act_grams.append(b @ b.T)
-            z = m.scale * (b @ w.T)
+        z, gram, state = _forward_map(noise[j], b, conditioned[j])
+        z = m.scale * z
         pre.append(z)
-        b = activation.phi(z) if m.nonlinear else z
-    # Backward on D^T (fan_out x n m_l). Conditioned: W^T D^T = Q (Z1 D^T) + (I - Q Q^T) G D^T.
-    dt = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (1, n))
+        states.append(state)
+        act_grams.append(gram)
+        b = arch.activation.phi(z) if m.nonlinear else z
+    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
     kernels = [None] * n_maps
     for j in range(n_maps - 1, -1, -1):
         m = maps[j]
-        delta_gram = dt.T @ dt
+        delta_gram = dot(d, d.T)
         kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
         if j == 0:
             break
-        if not conditioned[j]:
-            wt_dt = factors[j].T @ dt
-        else:
-            q, z1 = factors[j]
-            wt_dt = q @ (z1 @ dt)
-            if q.shape[1] < m.fan_in:  # otherwise I - Q Q^T = 0
-                if m.fan_out < n * out_dim:  # G itself is the smaller draw
-                    g_dt = jax.random.normal(keys[n_maps + j], (m.fan_in, m.fan_out), x.dtype) @ dt
-                else:  # G D^T = Z3 R_D in law, R_D^T R_D = D D^T
-                    z3 = jax.random.normal(keys[n_maps + j], (m.fan_in, n * out_dim), x.dtype)
-                    g_dt = z3 @ _gram_sqrt(delta_gram)
-                wt_dt = wt_dt + _project_out(q, g_dt)
-        dt = m.scale * wt_dt
+        d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if conditioned[j] else dot(d, states[j])
+        d = m.scale * d
         if maps[j - 1].nonlinear:
-            dt = dt * jnp.repeat(activation.dphi(pre[j - 1]).T, out_dim, axis=1)
+            d = d * jnp.repeat(arch.activation.dphi(pre[j - 1]), out_dim, axis=0)
     return sum_by_layer(kernels, maps)
+
+
+class _Skeleton(NamedTuple):
+    """What a conditioned draw's program is compiled for (static): per map (layer, fan_in, fan_out,
+    nonlinear), the route of each map, the activation's kind (None: a s + b |s| with (a, b) an argument;
+    else the :class:`Elementwise` itself) and m_l. Scales, kernel weights and (a, b) are arguments, so
+    networks that differ only in them (relu and abs, leaky slopes) share one program."""
+
+    maps: tuple[tuple[int, int, int, bool], ...]
+    routes: tuple[bool, ...]
+    act: Elementwise | None
+    out_dim: int
+
+
+def _skeleton(arch: Architecture, n: int) -> tuple[_Skeleton, tuple]:
+    """(the static skeleton, the arguments (coeffs, scales, coefs)) of ``arch``'s conditioned draw on n
+    points; coefs are the kernel weights times 1/n (:func:`empirical.layer_kernel`), Python floats (cast
+    to the sampling dtype when passed)."""
+    maps = arch.maps
+    act = None if isinstance(arch.activation, Activation) else arch.activation
+    skeleton = _Skeleton(
+        tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps), tuple(choose_maps(arch, n)), act,
+        arch.widths[-1],
+    )  # fmt: skip
+    coeffs = (arch.activation.a, arch.activation.b) if act is None else ()
+    return skeleton, (coeffs, tuple(m.scale for m in maps), tuple(m.weight * dataset_scale(n) for m in maps))
+
+
+def _phi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
+    """a s + b |s| with (a, b) = ``coeffs``, or the elementwise activation."""
+    if act is None:
+        a, b = coeffs
+        return a * s + b * jnp.abs(s)
+    return act.phi(s)
+
+
+def _dphi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
+    """a + b sgn(s) (a at 0) with (a, b) = ``coeffs``, or the elementwise activation's derivative."""
+    if act is None:
+        a, b = coeffs
+        return a + b * jnp.sign(s)
+    return act.dphi(s)
+
+
+def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: _Skeleton) -> jax.Array:
+    """Per-layer kernels (l, n m_l, n m_l) of one conditioned draw from its skeleton and arguments: the
+    operations of :func:`_conditioned_draw` (the reference, with everything a constant)."""
+    coeffs, scales, coefs = params
+    maps, routes, act, out_dim = skeleton
+    n, n_maps = x.shape[0], len(maps)
+    shapes = _noise_shapes_of(maps, routes, n, out_dim)
+    noise = _noise(key, shapes, x.dtype)
+    pre, states, grams, b = [], [], [], x
+    for j, (_, _, _, nonlinear) in enumerate(maps):
+        z, gram, state = _forward_map(noise[j], b, routes[j])
+        z = scales[j] * z
+        pre.append(z)
+        states.append(state)
+        grams.append(gram)
+        b = _phi(act, coeffs, z) if nonlinear else z
+    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
+    kernels: list = [None] * n_maps
+    for j in range(n_maps - 1, -1, -1):
+        delta_gram = dot(d, d.T)
+        kernels[j] = coefs[j] * expand_points(grams[j], out_dim) * delta_gram
+        if j == 0:
+            break
+        d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if routes[j] else dot(d, states[j])
+        d = scales[j] * d
+        if maps[j - 1][3]:
+            d = d * jnp.repeat(_dphi(act, coeffs, pre[j - 1]), out_dim, axis=0)
+    out: list = [None] * maps[-1][0]
+    for kernel, (layer, *_) in zip(kernels, maps, strict=True):
+        out[layer - 1] = kernel if out[layer - 1] is None else out[layer - 1] + kernel
+    return jnp.stack(out)
+
+
+@functools.partial(jax.jit, static_argnames=("skeleton", "per_layer"))
+def _conditioned_program(base, draw_id, x, params, *, skeleton: _Skeleton, per_layer: bool) -> jax.Array:
+    """The compiled conditioned draw: one program per (skeleton, n, dtype, per_layer), shared by every
+    network with that skeleton (module doc)."""
+    kernels = _conditioned_kernels(_draw_key(base, draw_id), x, params, skeleton)
+    return kernels if per_layer else jnp.sum(kernels, axis=0)
 
 
 _DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_draw(method: str, arch: Architecture, per_layer: bool) -> Callable:
-    """jit of one draw from (base key, draw id), compiled once per (method, architecture, per_layer,
-    dtype, n).
+def _compiled_draw(method: str, arch: Architecture, per_layer: bool, n: int = 0, dtype: str = "") -> Callable:
+    """One draw from (base key, draw id, x). Explicit: a jit of :func:`_explicit_draw` per architecture.
+    Conditioned: :func:`_conditioned_program` with ``arch``'s skeleton and arguments (``n`` and ``dtype``
+    given), or with ``n = 0`` a jit of the reference :func:`_conditioned_draw` (tests).
 
-    One executable serves every draw, so a draw's bits cannot depend on which other draws share
+    One set of executables serves every draw, so a draw's bits cannot depend on which other draws share
     its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
-    where sampling costs anything."""
-    draw = functools.partial(_DRAWS[method], arch=arch)
+    where sampling costs anything. The draw is traced and run under a scoped ``jax.enable_x64(True)``
+    (the caller's setting is untouched): the n x n factorizations of :mod:`conditioning` are float64,
+    and the draw's bits do not depend on the caller's x64 setting. Matmuls run at full precision
+    (``default_matmul_precision("highest")``: a no-op on CPU; on GPUs it rules out TF32)."""
+    if method == "conditioned" and n:
+        skeleton, (coeffs, scales, coefs) = _skeleton(arch, n)
+        cast = functools.partial(np.asarray, dtype=dtype)
+        params = (tuple(map(cast, coeffs)), tuple(map(cast, scales)), tuple(map(cast, coefs)))
 
-    def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
-        kernels = draw(_draw_key(base, draw_id), x)
-        return kernels if per_layer else jnp.sum(kernels, axis=0)
+        def steps(base: jax.Array, draw_id: np.uint32, x: jax.Array) -> jax.Array:
+            return _conditioned_program(base, draw_id, x, params, skeleton=skeleton, per_layer=per_layer)
+    else:
+        draw = functools.partial(_DRAWS[method], arch=arch)
 
-    return jax.jit(run)
+        def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
+            kernels = draw(_draw_key(base, draw_id), x)
+            return kernels if per_layer else jnp.sum(kernels, axis=0)
+
+        steps = jax.jit(run)
+
+    def call(base: jax.Array, draw_id: np.uint32, x: jax.Array) -> jax.Array:
+        with jax.enable_x64(True), jax.default_matmul_precision("highest"):
+            return steps(base, draw_id, x)
+
+    return call
 
 
 def _architecture(network, widths, ranks, init) -> Architecture:
@@ -205,6 +376,39 @@ def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarr
     if not integral or (ids.size and (ids.min() < 0 or ids.max() > MAX_DRAW_ID)):
         raise ValueError(f"sample_kernels: draws must be a 1-d sequence of integers in [0, 2^32), got draws={draws!r}")
     return x, ids.astype(np.int64), method, dtype
+
+
+def _dispatch(
+    run: Callable,
+    base: jax.Array,
+    x: jax.Array,
+    ids: np.ndarray,
+    batch: int,
+    out: np.ndarray,
+    where: str,
+    progress: Callable[[int, int, float], None] | None,
+) -> None:
+    """out[i] = run(base, ids[i], x), dispatched asynchronously ``batch`` draws at a time; each group is
+    collected and checked for NaN/inf before the next is dispatched.
+
+    The draws' LAPACK calls (the n x n factorizations; jaxlib takes them from scipy's OpenBLAS) run with
+    one BLAS thread (threadpoolctl, restored on return): at these sizes a second thread gains nothing on a
+    quiet machine, and on a busy one OpenBLAS threads wait on each other (a conditioned draw at m = 1024
+    took 40 ms with two threads and 19 ms with one while another process kept a core busy, 2 cores)."""
+    start_time = time.perf_counter()
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        for start in range(0, ids.size, batch):
+            stop = min(ids.size, start + batch)
+            pending = [run(base, np.uint32(s), x) for s in ids[start:stop]]  # dispatched asynchronously
+            values = np.stack([np.asarray(p) for p in pending])
+            bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
+            if bad.any():
+                raise FloatingPointError(
+                    f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} ({where})"
+                )
+            out[start:stop] = values
+            if progress is not None:
+                progress(stop, ids.size, time.perf_counter() - start_time)
 
 
 def sample_kernels(
@@ -257,24 +461,11 @@ def sample_kernels(
             f"sample_kernels: one {method} draw with widths={list(widths)}, n={n}, dtype={dtype} needs "
             f"~{need / 2**30:.2f} GiB, over max_bytes={max_bytes} ({max_bytes / 2**30:.2f} GiB)"
         )
-    batch = batch_size(method, arch, n, itemsize, per_layer)
-    run = _compiled_draw(str(method), arch, per_layer)
-    xj = jnp.asarray(x, dtype=str(dtype))
-    base = jax.random.key(seed)
+    budget, max_batch = device_batch_budget()
+    batch = batch_size(method, arch, n, itemsize, per_layer, budget_bytes=budget, max_batch=max_batch)
     shape = (ids.size, depth) if per_layer else (ids.size,)
     out = np.empty((*shape, n * out_dim, n * out_dim), dtype=str(dtype))
-    start_time = time.perf_counter()
-    for start in range(0, ids.size, batch):
-        stop = min(ids.size, start + batch)
-        pending = [run(base, np.uint32(s), xj) for s in ids[start:stop]]  # dispatched asynchronously
-        values = np.stack([np.asarray(p) for p in pending])
-        bad = ~np.isfinite(values).reshape(stop - start, -1).all(axis=1)
-        if bad.any():
-            raise FloatingPointError(
-                f"sample_kernels: non-finite kernel for draw(s) {ids[start:stop][bad].tolist()} "
-                f"(method={method!s}, widths={list(widths)}, dtype={dtype!s})"
-            )
-        out[start:stop] = values
-        if progress is not None:
-            progress(stop, ids.size, time.perf_counter() - start_time)
+    run = _compiled_draw(str(method), arch, per_layer, n, str(dtype))
+    where = f"method={method!s}, widths={list(widths)}, dtype={dtype!s}"
+    _dispatch(run, jax.random.key(seed), jnp.asarray(x, dtype=str(dtype)), ids, batch, out, where, progress)
     return out
