@@ -89,8 +89,14 @@ def run(experiment: str, cores: int, folder: Path, warm_cache: bool) -> dict[str
     cache = (ROOT / ".jax_cache") if warm_cache else folder / ".jax_cache"
     cmd = [str(Path(sys.executable).parent / "snakemake"), "--cores", str(cores)]
     cmd += ["--config", f"experiment={experiment}", f"jax_cache_dir={cache}"]
+    env = dict(os.environ)
+    if shutil.which("scontrol") and "SLURM_CONF" not in env:
+        # SLURM client tools without a reachable controller make every Snakemake start wait ~9 s for
+        # `scontrol` (the SLURM executor plugin's help text); a local run never uses SLURM.
+        env["SLURM_CONF"] = os.devnull
+        print("SLURM client tools found: SLURM_CONF=/dev/null for this local run (README: Troubleshooting)")
     began = time.perf_counter()
-    out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - began
     if out.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")

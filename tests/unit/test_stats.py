@@ -83,6 +83,16 @@ def test_mismatched_matrix_size_raises():
         stats.deviations(_kernels(np.ones((2, 3, 3))), xr.DataArray(np.eye(4), dims=("i", "j")))
 
 
+def test_summarize_gives_the_same_numbers_with_threads():
+    rng = np.random.default_rng(5)
+    dev = xr.Dataset(
+        {"op_abs": (("draw", "base_width", "depth"), rng.gamma(2.0, size=(40, 3, 4)))},
+        coords={"base_width": [4, 16, 64], "depth": [2, 3, 4, 5]},
+    )
+    one, two = (stats.summarize(dev, n_boot=100, seed=3, workers=w) for w in (1, 2))
+    xr.testing.assert_identical(one, two)
+
+
 def test_summarize_exact_mean_median_and_tail_quantile():
     n_draws, widths = 101, [4, 16, 64]
     values = np.stack([np.random.default_rng(w).permutation(np.arange(1.0, n_draws + 1)) for w in widths], axis=1)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from workflow_helpers import SNAKEMAKE, TINY, Project, copy_workflow
+from workflow_helpers import LOCAL_ENV, SNAKEMAKE, TINY, Project, copy_workflow
 
 from ntk_eoc.storage.integrity import MANIFEST_FILE
 
@@ -57,7 +57,7 @@ def test_a_killed_run_resumes_and_matches_a_clean_run(completed, tmp_path):
     project = Project(copy_workflow(tmp_path / "killed"))
     cmd = [SNAKEMAKE, "--cores", "2", "--config", *TINY]
     run = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)  # fmt: skip
+                           env=LOCAL_ENV, start_new_session=True)  # fmt: skip
     try:
         assert _first_sample_store(project.root, HANG_GUARD_S) is not None, "no sample store was written"
     finally:

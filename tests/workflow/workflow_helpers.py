@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,11 @@ from ntk_eoc.pipeline.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+# Environment of the local (non-SLURM) Snakemake runs. Where SLURM's client tools are installed, the SLURM
+# executor plugin asks `scontrol show config` for a setting's help text at every start; with a config that
+# names an unreachable controller (or none: configless lookup) that takes ~9 s. An empty config makes
+# scontrol fail at once; local runs never use it (tests/workflow/test_slurm.py passes its own).
+LOCAL_ENV = {**os.environ, "SLURM_CONF": os.devnull}
 # The tiny experiment of every workflow test: 2 runs (relu, leaky_relu; constant schedule), base widths 4
 # and 8 (sampled together: both are cheap), 4 draws in blocks of 2 -> 4 sampling jobs; its figures and
 # tables in results/tiny/. The repository's JAX compilation cache is shared (entries are keyed by program
@@ -51,7 +57,7 @@ class Project:
         cmd = [SNAKEMAKE, *args]
         if config:
             cmd += ["--config", *config]
-        out = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True)
+        out = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, env=LOCAL_ENV)
         if check and out.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
         return out

@@ -13,9 +13,10 @@ rule figures:
         PLAN.benchmark_of("figures")
     conda:
         "../../envs/ntk.yaml"
+    threads: workflow.cores
     params:
         spec=PLAN.figures_spec(),
     shell:
         "python -m ntk_eoc.pipeline.stages.figures --spec {params.spec:q} --concentration {input.concentration:q} "
         "--fluctuations {input.fluctuations:q} "
-        "--spectrum {input.spectrum:q} --files {output:q} > {log:q} 2>&1"
+        "--spectrum {input.spectrum:q} --files {output:q} --threads {threads} > {log:q} 2>&1"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
@@ -163,6 +164,7 @@ def summarize(
     *,
     seed: int,
     confidence: float = 0.95,
+    workers: int = 1,
 ) -> xr.Dataset:
     """mean, median, q_{1-1/m} over draws, with percentile-bootstrap CIs, and fixed quantiles.
 
@@ -181,6 +183,7 @@ def summarize(
         n_boot: bootstrap resamples B.
         seed: seeds ``SeedSequence(seed)``; cell c uses its c-th child (C order of the remaining dims).
         confidence: CI level.
+        workers: threads over cells (numpy's partitions release the GIL); the result does not depend on it.
 
     Returns:
         Dataset: ``<var>`` over (remaining dims, statistic, bound); ``<var>_quantile`` over
@@ -204,9 +207,19 @@ def summarize(
     children = np.random.SeedSequence(seed).spawn(cells)
     summary = np.empty((len(names), cells, len(STATISTICS), len(BOUNDS)))
     quant = np.empty((len(names), cells, len(quantiles)))
-    for c, (level, child) in enumerate(zip(tail_b.values.reshape(-1), children, strict=True)):
-        rng = np.random.default_rng(child)
-        summary[:, c], quant[:, c] = _cell_summary(values[:, c], float(level), quantiles, n_boot, rng, confidence)
+    integer("workers", workers, 1, where="summarize")
+
+    def cell(c: int) -> None:
+        rng = np.random.default_rng(children[c])
+        summary[:, c], quant[:, c] = _cell_summary(values[:, c], float(levels[c]), quantiles, n_boot, rng, confidence)
+
+    levels = tail_b.values.reshape(-1)
+    if workers == 1:
+        for c in range(cells):
+            cell(c)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(cell, range(cells)))
     out = _summary_dataset(stacked, names, summary, quant, quantiles)
     out = out.assign_coords(tail_level=tail, tail_resolved=n_draws / dev[width_dim] >= 1)
     out["n_draws"] = n_draws

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.add_argument("--fluctuations", nargs="*", default=[], help="fluctuation stores, one per run (or none)")
     cli.add_argument("--spectrum", nargs="+", required=True, help="spectrum stores, one per activation")
     cli.add_argument("--files", nargs="+", required=True, help="every output: <figure>.png/.pdf and the tables")
+    cli.add_argument("--threads", type=int, default=1, help="threads of the bootstrap summaries")
     args = cli.parse_args(argv)
     log, began, cfg = setup_logging(), time.perf_counter(), args.spec
     figure_paths, table_paths = _paths(args.files)
@@ -85,12 +86,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.fluctuations
         else None
     )
-    summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), **boot)
+    workers = max(1, args.threads)
+    summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), workers=workers, **boot)
     slopes = stats.fit_slopes(conc, cfg.figures.deviation, **boot) if conc.sizes["base_width"] > 1 else None
     kernel_spectra, infinite = tables.kernel_spectra(conc)
     if infinite:
         log.warning("cond(K(theta)) is infinite for %d draws (lambda_min <= 0): not summarized", infinite)
-    ksum = stats.summarize(kernel_spectra, quantiles=list(c.quantiles), **boot)
+    ksum = stats.summarize(kernel_spectra, quantiles=list(c.quantiles), workers=workers, **boot)
     parts = [open_store(p).load() for p in args.spectrum]
     spec = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
     table = claims.claims_table(
