@@ -114,3 +114,12 @@ def test_bad_snakemake_config_names_the_key():
         Plan({**CONFIG, "experiment": "test.yaml"}, SCHEMA)
     with pytest.raises(ConfigError, match=r"bogus=1: unknown key"):
         Plan({**CONFIG, "bogus": 1}, SCHEMA)
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "config/hydra/experiment").glob("*.yaml")))
+def test_every_shipped_experiment_is_planned(experiment):
+    """Each experiment in config/hydra/experiment composes, validates (memory of its largest draw
+    included) and yields its final targets, as ``snakemake -n --config experiment=<name>`` would."""
+    plan = Plan({**CONFIG, "experiment": experiment}, SCHEMA)
+    targets = plan.final_targets()
+    assert plan.runs and targets and all(t.startswith(f"results/{experiment}/") for t in targets)

@@ -165,3 +165,14 @@ def test_a_base_width_whose_draw_does_not_fit_is_refused_when_planned():
         RunConfig.from_dict(
             _with("dataset", {**BASE["dataset"], "n_points": 64}) | {k: cfg[k] for k in ("sampler", "base_widths")}
         )
+
+
+def test_sampler_max_gib_sets_the_memory_a_draw_may_need():
+    dataset = _with("dataset", {**BASE["dataset"], "n_points": 64})
+    explicit = {**BASE["sampler"], "method": "explicit"}
+    cfg = dataset | {"sampler": {**explicit, "max_gib": 1}, "base_widths": [8192]}
+    with pytest.raises(ConfigError, match=r"base_widths=8192: .* needs 4\.0 GiB, over sampler.max_gib=1 "):
+        RunConfig.from_dict(cfg)
+    assert RunConfig.from_dict(cfg | {"sampler": {**explicit, "max_gib": 4.5}}).sampler.max_gib == 4.5
+    with pytest.raises(ConfigError, match=r"max_gib=0: must be > 0"):
+        RunConfig.from_dict(cfg | {"sampler": {**explicit, "max_gib": 0}})

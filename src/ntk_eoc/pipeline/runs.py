@@ -9,7 +9,7 @@ is planned; a bad key or value raises one :class:`ConfigError` naming it.
                                         # | sigmoid | tanh | erf (no limit kernel: study min_eigen only)
     schedule: {name: quadratic}         # quadratic | linear | constant | explicit (+ factors: m_k = f_k m)
     dataset: {name: sphere, n_points: 32, input_dim: 16, seed: 0}   # + normalize | min_angle_deg
-    sampler: {method: auto, dtype: float32, draws_per_job: 64, seed: 0}
+    sampler: {method: auto, dtype: float32, draws_per_job: 64, seed: 0, max_gib: 8}
     depth: 3                            # l
     output_dim: 1                       # m_l
     base_widths: [8, 16, 32]            # m
@@ -80,16 +80,18 @@ def checked(section: str, make: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """The ``sampler`` section: route, dtype, draws per sampling job, base seed in [0, 2^32)."""
+    """The ``sampler`` section: route, dtype, draws per sampling job, base seed in [0, 2^32), and the
+    largest memory one draw may need (GiB, cost model ``draw_bytes``; checked when the workflow is planned)."""
 
     method: Method
     dtype: DType
     draws_per_job: int
     seed: int
+    max_gib: float = DEFAULT_MAX_BYTES / 2**30
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SamplerConfig:
-        allowed = ("method", "dtype", "draws_per_job", "seed")
+        allowed = ("method", "dtype", "draws_per_job", "seed", "max_gib")
         for key in section:
             if key not in allowed:
                 raise InvalidValue(key, section[key], f"unknown key; allowed: {', '.join(allowed)}")
@@ -98,6 +100,7 @@ class SamplerConfig:
             choice("dtype", section.get("dtype"), DType),
             integer("draws_per_job", section.get("draws_per_job")),
             integer("seed", section.get("seed"), 0, MAX_SEED),
+            real("max_gib", section.get("max_gib", DEFAULT_MAX_BYTES / 2**30), positive=True),
         )
 
 
@@ -177,10 +180,11 @@ class RunConfig:
         n, itemsize = self.dataset.n_points, self.sampler.dtype.itemsize
         method = resolve_method(self.sampler.method, arch, n)
         need = draw_bytes(method, arch, n, itemsize, per_layer=self.study == Study.MIN_EIGEN)
-        if need > DEFAULT_MAX_BYTES:
+        if need > self.sampler.max_gib * 2**30:
             reason = (
                 f"one {method} draw at widths {list(arch.widths)} with n={n} needs {need / 2**30:.1f} GiB, over "
-                f"the sampler's {DEFAULT_MAX_BYTES / 2**30:.0f} GiB (method=conditioned needs less for wide layers)"
+                f"sampler.max_gib={self.sampler.max_gib:g} (raise it where the machine has the memory; "
+                "method=conditioned needs less for wide layers)"
             )
             raise ConfigError("base_widths", base_width, reason)
 

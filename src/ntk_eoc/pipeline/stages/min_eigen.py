@@ -83,7 +83,9 @@ def min_eigen_draws(
     for start in range(0, ids.size, batch):
         chunk = ids[start : start + batch]
         tick = time.perf_counter()
-        layers = sample_kernels(x, arch, draws=chunk, seed=seed, method=method, dtype="float64", per_layer=True)
+        layers = sample_kernels(
+            x, arch, draws=chunk, seed=seed, method=method, dtype="float64", per_layer=True, max_bytes=None
+        )  # the plan checked the memory of a draw against sampler.max_gib
         sampling += time.perf_counter() - tick
         for j, draw_layers in enumerate(layers):
             low[start + j], high[start + j], seconds = block_spectra(draw_layers, params)

@@ -56,7 +56,8 @@ def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tup
         log.info("m_1=%d: draws %d/%d, %.1f draws/s, %.0f s left", width, done, total, done / seconds, left)
 
     def sample(ids: np.ndarray) -> np.ndarray:
-        kw = {"seed": spec.seed, "method": method, "dtype": spec.dtype, "progress": progress}
+        # max_bytes=None: the plan checked each draw's memory against sampler.max_gib before any job ran
+        kw = {"seed": spec.seed, "method": method, "dtype": spec.dtype, "progress": progress, "max_bytes": None}
         return sample_kernels(x, arch, draws=ids, **kw)
 
     began = time.perf_counter()
