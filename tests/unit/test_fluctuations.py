@@ -191,3 +191,11 @@ def test_predicted_curves_evaluate_the_law_at_every_depth():
     assert float(curves.quadratic_limit.sel(activation="relu")) == v_diag_quadratic_limit(relu, 32)
     assert float(curves.constant_asymptotic.sel(activation="relu", depth=9)) == v_diag_constant_asymptotic(relu, 32, 9)
     assert curves.v_diag_pred.dims == ("activation", "schedule", "depth") and int(curves.base_width) == 32
+
+
+def test_fluctuation_rows_name_every_swept_key():
+    one = _summary([1.0, 1.0, 1.0], 0.95, 1.05)
+    two = xr.concat([one, one], dim=pd.Index([8, 64], name="dataset.input_dim"))
+    claims = [row["claim"] for row in fluctuation_rows(two, m_min=32)]
+    assert len(set(claims)) == 2
+    assert all("depth=5, dataset.input_dim=" in c for c in claims)

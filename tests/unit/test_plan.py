@@ -123,3 +123,14 @@ def test_every_shipped_experiment_is_planned(experiment):
     plan = Plan({**CONFIG, "experiment": experiment}, SCHEMA)
     targets = plan.final_targets()
     assert plan.runs and targets and all(t.startswith(f"results/{experiment}/") for t in targets)
+
+
+def test_fluctuations_are_measured_for_dense_layers_only():
+    """The product-form law is derived for dense layers: an experiment with factorized ones gets no
+    fluctuation stores, figures or rows."""
+    assert Plan({**CONFIG, "experiment": "demo"}, SCHEMA).fluctuations
+    factorized = Plan({**CONFIG, "experiment": "factorized"}, SCHEMA)
+    assert not factorized.fluctuations
+    assert not [t for t in factorized.final_targets() if "figures/fluctuations" in t]
+    assert not [p for p in factorized.store_paths() if "/fluctuations/" in p]
+    assert [p for p in Plan({**CONFIG, "experiment": "demo"}, SCHEMA).store_paths() if "/fluctuations/" in p]

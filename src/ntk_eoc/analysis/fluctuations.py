@@ -280,7 +280,9 @@ def fluctuation_rows(
     rows = []
     for index in itertools.product(*(range(pooled.sizes[d]) for d in dims)):
         cell = pooled.isel(dict(zip(dims, index, strict=True)))
-        where = ", ".join(f"{k}={cell[k].item()}" for k in (*_SETTINGS[:-1], "output_dim") if k in cell.coords)
+        names = [*_SETTINGS[:-1], "output_dim"]
+        names += [d for d in dims if d not in names]  # any other swept key, so that every row is distinct
+        where = ", ".join(f"{k}={cell[k].item()}" for k in names if k in cell.coords)
         claim = f"V_diag = prod_k (1 + w(k/l)/m_k) - 1: measured / predicted, geometric mean over m={span} ({where})"
         ci = (float(cell.ratio_ci_low), float(cell.ratio_ci_high))
         rows.append(claim_row(claim, Kind.MEASURED, 1.0, float(cell.ratio), ci, rule, rule.decide(1.0, *ci)))

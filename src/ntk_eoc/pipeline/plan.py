@@ -299,10 +299,11 @@ class Plan:
 
     @property
     def fluctuations(self) -> bool:
-        """Fluctuations are measured when every run has :data:`FLUCTUATION_MIN_DRAWS` draws."""
-        return self.study == Study.LIMIT and min(run.config.draws for run in self.runs.values()) >= (
-            FLUCTUATION_MIN_DRAWS
-        )
+        """Fluctuations are measured when every run has :data:`FLUCTUATION_MIN_DRAWS` draws and only dense
+        layers: the product-form law (SCIENCE §6) is derived for dense layers, not factorized ones."""
+        runs = [run.config for run in self.runs.values()]
+        dense = all(cfg.rank_factors is None or all(f is None for f in cfg.rank_factors) for cfg in runs)
+        return self.study == Study.LIMIT and dense and min(cfg.draws for cfg in runs) >= FLUCTUATION_MIN_DRAWS
 
     def figure_names(self) -> list[str]:
         """The figures the experiment can draw: a comparison needs >= 2 values of its swept key."""
