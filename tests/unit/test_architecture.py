@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ntk_eoc import Activation, Architecture, Elementwise, empirical_ntk, sample_kernels
-from ntk_eoc.math import samplers
+from ntk_eoc.math import draw_program
 
 INPUT_DIM, N_POINTS = 5, 4
 
@@ -133,7 +133,7 @@ def test_sampled_factorized_draw_equals_the_gram_ntk_of_its_weights(sphere, tol,
         arch = Architecture(widths, act, ranks)
         shapes = tuple((m.fan_out, m.fan_in) for m in arch.maps)  # the blocks _explicit_draw takes, in order
         with jax.enable_x64(True):
-            flat = samplers._noise(jax.random.fold_in(jax.random.key(seed), 3), shapes, jnp.float64)
+            flat = draw_program._noise(jax.random.fold_in(jax.random.key(seed), 3), shapes, jnp.float64)
         weights = [flat[0], (flat[2], flat[1]), flat[3]]
         t = tol["autodiff"]
         np.testing.assert_allclose(

@@ -32,10 +32,10 @@ is bit-identical whatever subset, order, batch size or job split it is computed 
 caller's x64 setting (same device, dtype, method and JAX version: the random bits and the LAPACK-style
 factorizations may change between JAX releases, the law does not).
 
-Compilation: a conditioned draw is one program per skeleton (:class:`_Skeleton`: the maps' shapes and
+Compilation: a conditioned draw is one program per skeleton (:class:`draw_program._Skeleton`: the maps' shapes and
 routes, the activation's kind); the (a, b) coefficients, scales and kernel weights are arguments, so relu,
 abs and any leaky slope share a program (and, through JAX's persistent compilation cache, every job that
-samples them). Each draw takes all its Gaussian blocks from one N(0, 1) vector (:func:`_noise`): every
+samples them). Each draw takes all its Gaussian blocks from one N(0, 1) vector (:func:`draw_program._noise`): every
 call site of the generator adds ~0.1-0.2 s of compilation whatever its size, so a depth-8 draw compiles
 in ~1 s instead of ~4 s. An explicit draw is one program per architecture.
 
@@ -50,7 +50,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -60,7 +59,6 @@ from threadpoolctl import threadpool_limits
 from ..validate import InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
-from .conditioning import backward_noise_shape, condition_on_noise, delta_apply_from, dot
 from .cost import (
     BATCH_BYTES,
     DEFAULT_MAX_BYTES,
@@ -68,14 +66,12 @@ from .cost import (
     DType,
     Method,
     batch_size,
-    choose_maps,
     draw_bytes,
     resolve_method,
 )
+from .draw_program import _DRAWS, _conditioned_program, _draw_key, _skeleton
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
-from .empirical import backward, forward, layer_kernel, sum_by_layer
-from .layout import dataset_scale, expand_points
 
 __all__ = ["DEFAULT_MAX_BYTES", "device_batch_budget", "draw_keys", "sample_kernels"]
 
@@ -86,10 +82,6 @@ log = logging.getLogger(__name__)
 DEVICE_BATCH_FRACTION = 0.25
 # Draws in flight on an accelerator: enough to queue work while the host collects a batch.
 DEVICE_MAX_BATCH = 256
-# Gaussians per draw up to which they come from one generator call (see _noise). Measured on 2 CPU cores,
-# n = 32, relu: one call is faster per draw at 0.48 M (5.7 vs 6.9 ms), slower from 0.62 M (7.2 vs 6.0 ms;
-# 43 vs 17 ms at 1.9 M); the compilation it saves is ~0.1-0.2 s per block.
-FLAT_NOISE_MAX = 2**19
 # BLAS threads while draws run (see _dispatch).
 BLAS_THREADS = 1
 
@@ -108,195 +100,10 @@ def device_batch_budget(device: jax.Device | None = None) -> tuple[int, int]:
     return max(BATCH_BYTES, int(DEVICE_BATCH_FRACTION * limit)), DEVICE_MAX_BATCH
 
 
-def _draw_key(base: jax.Array, draw: jax.Array) -> jax.Array:
-    """fold_in(base, s): the key of draw s. The only place draw keys are made."""
-    return jax.random.fold_in(base, draw)
-
-
 def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
     """Keys fold_in(key(seed), s) for each draw id s (the keys :func:`sample_kernels` uses)."""
     ids = jnp.asarray(np.asarray(draws, dtype=np.uint32))
     return jax.vmap(_draw_key, in_axes=(None, 0))(jax.random.key(seed), ids)
-
-
-def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one network with explicit N(0,1) weights."""
-    maps = arch.maps
-    weights = list(_noise(key, tuple((m.fan_out, m.fan_in) for m in maps), x.dtype))
-    pre, inputs = forward(weights, x, maps, arch.activation)
-    deltas = backward(weights, pre, maps, arch.activation)
-    kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
-    return sum_by_layer(kernels, maps)
-
-
-def _noise_shapes_of(
-    maps: Sequence[tuple[int, int, int, bool]], routes: Sequence[bool], n: int, out_dim: int
-) -> tuple[tuple[int, int] | None, ...]:
-    """Shapes of the Gaussian blocks of one conditioned draw, in the order they are cut from one normal
-    vector: per map (layer, fan_in, fan_out, nonlinear) its forward block (Z1, n x m_out, when conditioned;
-    W, m_out x m_in, when explicit), then per map its backward block
-    (:func:`conditioning.backward_noise_shape`; None for an explicit map, whose W serves both passes, and
-    for the first map, whose delta is never propagated)."""
-    forward = [(n, m[2]) if c else (m[2], m[1]) for c, m in zip(routes, maps, strict=True)]
-    backward = [
-        backward_noise_shape(m[1], m[2], n * out_dim) if c and j > 0 else None
-        for j, (c, m) in enumerate(zip(routes, maps, strict=True))
-    ]
-    return (*forward, *backward)
-
-
-def _noise(key: jax.Array, shapes: tuple[tuple[int, int] | None, ...], dtype) -> tuple[jax.Array | None, ...]:
-    """The N(0, 1) blocks of ``shapes`` (None: no block) drawn from ``key``. Up to :data:`FLAT_NOISE_MAX`
-    numbers in all, one generator call whose output is cut into the blocks: each call site of the generator
-    adds ~0.1-0.2 s of compilation whatever its size. Above it, one call per block from split keys, which
-    runs faster there (the choice depends only on the shapes, so a draw's bits never depend on a batch or
-    a job split)."""
-    sizes = [0 if shape is None else shape[0] * shape[1] for shape in shapes]
-    if sum(sizes) > FLAT_NOISE_MAX:
-        keys = jax.random.split(key, len(shapes))
-        return tuple(
-            None if shape is None else jax.random.normal(k, shape, dtype) for k, shape in zip(keys, shapes, strict=True)
-        )
-    flat = jax.random.normal(key, (sum(sizes),), dtype)
-    blocks, start = [], 0
-    for shape, size in zip(shapes, sizes, strict=True):
-        blocks.append(None if shape is None else flat[start : start + size].reshape(shape))
-        start += size
-    return tuple(blocks)
-
-
-def _forward_map(noise: jax.Array, b: jax.Array, conditioned: bool) -> tuple[jax.Array, jax.Array, object]:
-    """One map's B W^T, its input Gram (sampling dtype) and backward state: conditioned on B with Z1 =
-    ``noise``, or with W = ``noise`` explicitly."""
-    if conditioned:
-        z, gram, state = condition_on_noise(noise, b)
-        return z, gram.astype(b.dtype), state
-    return dot(b, noise.T), dot(b, b.T), noise
-
-
-def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc), with every
-    scale, weight and coefficient a constant of the program: the reference of :func:`_conditioned_kernels`,
-    which runs the same operations on the same Gaussian blocks with those as arguments.
-
-    Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
-    so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
-    drawn explicitly, and the two routes mix freely. The backward pass carries D (n m_l x fan_out, rows
-    point-major as in :func:`empirical.backward`): D W is :func:`conditioning.delta_apply_from` for a
-    conditioned map, a matmul for an explicit one.
-    """
-    maps, n, out_dim = arch.maps, x.shape[0], arch.widths[-1]
-    n_maps = len(maps)
-    conditioned = choose_maps(arch, n)
-    maps_of = tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps)
-    noise = _noise(key, _noise_shapes_of(maps_of, conditioned, n, out_dim), x.dtype)
-    pre, states, act_grams, b = [], [], [], x
-    for j, m in enumerate(maps):
-        z, gram, state = _forward_map(noise[j], b, conditioned[j])
-        z = m.scale * z
-        pre.append(z)
-        states.append(state)
-        act_grams.append(gram)
-        b = arch.activation.phi(z) if m.nonlinear else z
-    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
-    kernels = [None] * n_maps
-    for j in range(n_maps - 1, -1, -1):
-        m = maps[j]
-        delta_gram = dot(d, d.T)
-        kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
-        if j == 0:
-            break
-        d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if conditioned[j] else dot(d, states[j])
-        d = m.scale * d
-        if maps[j - 1].nonlinear:
-            d = d * jnp.repeat(arch.activation.dphi(pre[j - 1]), out_dim, axis=0)
-    return sum_by_layer(kernels, maps)
-
-
-class _Skeleton(NamedTuple):
-    """What a conditioned draw's program is compiled for (static): per map (layer, fan_in, fan_out,
-    nonlinear), the route of each map, the activation's kind (None: a s + b |s| with (a, b) an argument;
-    else the :class:`Elementwise` itself) and m_l. Scales, kernel weights and (a, b) are arguments, so
-    networks that differ only in them (relu and abs, leaky slopes) share one program."""
-
-    maps: tuple[tuple[int, int, int, bool], ...]
-    routes: tuple[bool, ...]
-    act: Elementwise | None
-    out_dim: int
-
-
-def _skeleton(arch: Architecture, n: int) -> tuple[_Skeleton, tuple]:
-    """(the static skeleton, the arguments (coeffs, scales, coefs)) of ``arch``'s conditioned draw on n
-    points; coefs are the kernel weights times 1/n (:func:`empirical.layer_kernel`), Python floats (cast
-    to the sampling dtype when passed)."""
-    maps = arch.maps
-    act = None if isinstance(arch.activation, Activation) else arch.activation
-    skeleton = _Skeleton(
-        tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps), tuple(choose_maps(arch, n)), act,
-        arch.widths[-1],
-    )  # fmt: skip
-    coeffs = (arch.activation.a, arch.activation.b) if act is None else ()
-    return skeleton, (coeffs, tuple(m.scale for m in maps), tuple(m.weight * dataset_scale(n) for m in maps))
-
-
-def _phi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """a s + b |s| with (a, b) = ``coeffs``, or the elementwise activation."""
-    if act is None:
-        a, b = coeffs
-        return a * s + b * jnp.abs(s)
-    return act.phi(s)
-
-
-def _dphi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """a + b sgn(s) (a at 0) with (a, b) = ``coeffs``, or the elementwise activation's derivative."""
-    if act is None:
-        a, b = coeffs
-        return a + b * jnp.sign(s)
-    return act.dphi(s)
-
-
-def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: _Skeleton) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one conditioned draw from its skeleton and arguments: the
-    operations of :func:`_conditioned_draw` (the reference, with everything a constant)."""
-    coeffs, scales, coefs = params
-    maps, routes, act, out_dim = skeleton
-    n, n_maps = x.shape[0], len(maps)
-    shapes = _noise_shapes_of(maps, routes, n, out_dim)
-    noise = _noise(key, shapes, x.dtype)
-    pre, states, grams, b = [], [], [], x
-    for j, (_, _, _, nonlinear) in enumerate(maps):
-        z, gram, state = _forward_map(noise[j], b, routes[j])
-        z = scales[j] * z
-        pre.append(z)
-        states.append(state)
-        grams.append(gram)
-        b = _phi(act, coeffs, z) if nonlinear else z
-    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
-    kernels: list = [None] * n_maps
-    for j in range(n_maps - 1, -1, -1):
-        delta_gram = dot(d, d.T)
-        kernels[j] = coefs[j] * expand_points(grams[j], out_dim) * delta_gram
-        if j == 0:
-            break
-        d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if routes[j] else dot(d, states[j])
-        d = scales[j] * d
-        if maps[j - 1][3]:
-            d = d * jnp.repeat(_dphi(act, coeffs, pre[j - 1]), out_dim, axis=0)
-    out: list = [None] * maps[-1][0]
-    for kernel, (layer, *_) in zip(kernels, maps, strict=True):
-        out[layer - 1] = kernel if out[layer - 1] is None else out[layer - 1] + kernel
-    return jnp.stack(out)
-
-
-@functools.partial(jax.jit, static_argnames=("skeleton", "per_layer"))
-def _conditioned_program(base, draw_id, x, params, *, skeleton: _Skeleton, per_layer: bool) -> jax.Array:
-    """The compiled conditioned draw: one program per (skeleton, n, dtype, per_layer), shared by every
-    network with that skeleton (module doc)."""
-    kernels = _conditioned_kernels(_draw_key(base, draw_id), x, params, skeleton)
-    return kernels if per_layer else jnp.sum(kernels, axis=0)
-
-
-_DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,7 +5,8 @@ override grammar; the Snakemake-level ``sweep`` replaces axes key by key and ``o
 every run. Each combination of the axes is one run: its id is ``key~value__key~value`` over the swept
 keys (``default`` when nothing is swept) and its axes are the typed values Hydra parsed (``depth: 4``,
 ``activation: "relu"``). Compose happens inside ``initialize_config_dir`` (absolute path), so it can run
-many times in one process.
+many times in one process. :func:`validate_workflow_config` checks the Snakemake-level config (the
+keys `--config` sets) against its JSON schema first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from .runs import ConfigError
 
-__all__ = ["ComposedRun", "compose_runs", "run_id", "sweep_axes"]
+__all__ = ["ComposedRun", "compose_runs", "run_id", "sweep_axes", "validate_workflow_config"]
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,20 @@ def unknown_key(hydra_dir: str, config_name: str, base: Sequence[str], key: str)
     close = difflib.get_close_matches(key, known, n=3)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return f"unknown key; {hint}keys of a run: {', '.join(sorted(known))}"
+
+
+def validate_workflow_config(cfg: Mapping[str, Any], schema_path: str | Path) -> None:
+    """Check the Snakemake-level config against its JSON schema; ConfigError naming key and value."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(cfg)))
+    if error is None:
+        return
+    if error.validator == "additionalProperties":
+        extra = sorted(set(cfg) - set(schema.get("properties", {})))
+        raise ConfigError(extra[0], cfg[extra[0]], f"unknown key; allowed: {', '.join(schema['properties'])}")
+    key = ".".join(str(p) for p in error.absolute_path) or "config"
+    raise ConfigError(key, error.instance, error.message)

@@ -13,43 +13,19 @@
 
 Rule files use only ``PLAN`` (made in ``common.smk``): ``PLAN.output("sample")``, ``PLAN.sample_spec``, ...
 
-Two kinds of output folders under ``<results_dir>/``:
-
-``stores/``
-    Every store that costs compute, once, named by the values it holds (:mod:`.table`), shared by every
-    experiment and variant that needs it. The log and benchmark of each job under ``stores/logs/`` and
-    ``stores/benchmarks/``, with the store's path (``stores/logs/samples/.../draws_0-64.log``).
-
-    ==================  ========================================================  ========================
-    stage (rule)        output under ``stores/``                                  one job per
-    ==================  ========================================================  ========================
-    dataset             ``datasets/{dataset}.zarr``                               distinct dataset
-    sample              ``samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr``  group of base widths,
-                                                                                  block of draws
-    limit               ``limit/{limit_key}.zarr``                                (dataset, activation, l, m_l)
-    concentration       ``concentration/{concentration_key}.zarr``                run (its widths, draws)
-    fluctuations        ``fluctuations/{concentration_key}.zarr``                 run (its widths, draws)
-    spectrum            ``spectrum/{spectrum_key}.zarr``                          (dataset, activation, depths)
-    min_eigen           ``min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr``  base width, block
-    ==================  ========================================================  ========================
-
-``<view>/``
-    What one experiment, or one variant of it, shows: ``configs/<run>.yaml``, ``figures/``, ``tables/``
-    (claims included), and the logs of those jobs. The view of ``--config experiment=demo`` is ``demo``;
-    with ``overrides`` or ``sweep`` it is ``demo+<what they change>`` (e.g. ``demo+draws=512``), or the
-    ``name`` given in the config, so variants never overwrite the experiment's figures and tables while
-    reusing every store they share with it.
+Output folders and names: :mod:`.outputs`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..math.activations import Activation
-from .compose import compose_runs
+from .compose import compose_runs, validate_workflow_config
+from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, figure_names, view_name
 from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
 from .runs import ConfigError, RunConfig, Study
 from .specs import (
@@ -65,96 +41,16 @@ from .specs import (
     SampleSpec,
     SpectrumSpec,
 )
-from .table import Run, config_hash, run_axes
+from .table import Run, run_axes
 
-__all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Plan", "figure_names", "view_name"]
+__all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Plan", "figure_names", "view_name"]  # outputs: re-exported
 
-# Output of each shared stage under <results_dir>/stores/ (module doc).
-STORE_PATTERNS = {
-    "dataset": "datasets/{dataset}.zarr",
-    "sample": "samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr",
-    "limit": "limit/{limit_key}.zarr",
-    "concentration": "concentration/{concentration_key}.zarr",
-    "fluctuations": "fluctuations/{concentration_key}.zarr",
-    "spectrum": "spectrum/{spectrum_key}.zarr",
-    "min_eigen": "min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr",
-}
-# The figures of study limit, in drawing order, and the swept key each comparison needs (>= 2 values).
-FIGURES = (
-    "deviation_vs_width",
-    "schedules",
-    "activations",
-    "output_dim",
-    "limit_spectrum",
-    "inverse_cosine",
-    "kernel_spectrum",
-    "factorized",
-    "fluctuations",
-    "fluctuations_depth",
-)
-FIGURE_NEEDS = {
-    "fluctuations_depth": "depth",
-    "schedules": "depth",
-    "activations": "activation",
-    "output_dim": "output_dim",
-    "factorized": "factorization",
-}
-TABLES = (
-    "concentration_summary.csv",
-    "slopes.csv",
-    "kernel_spectrum_summary.csv",
-    "limit_spectrum.csv",
-    "cost.csv",
-    "fluctuations.csv",
-    "claims.csv",
-    "claims.md",
-)
-MIN_EIGEN_OUTPUTS = {
-    "table": "tables/min_eigen.csv",
-    "claims_csv": "tables/min_eigen_claims.csv",
-    "claims_md": "tables/min_eigen_claims.md",
-    "png": "figures/min_eigen.png",
-    "pdf": "figures/min_eigen.pdf",
-}
 # The fluctuation stage runs when every run has this many draws: a variance and its bootstrap interval
 # need tens of draws (and measurable() at least 16 positive ones per diagonal entry).
 FLUCTUATION_MIN_DRAWS = 32
 # Datasets up to this n^2 m_0 (a fraction of a second) are checked for distinct points when the workflow
 # is planned; larger ones by their dataset job.
 DISTINCT_CHECK_FLOPS = 10**9
-# Folder names under <results_dir>/ that a view cannot take.
-RESERVED = ("stores", "archives")
-# A view name derived from overrides and sweeps is cut here (and ends in a hash of the rest).
-VIEW_NAME_CHARS = 80
-_VIEW_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=,.-]*$")
-
-
-def figure_names(all_axes: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The figures of study limit that runs with these axes can draw: a comparison needs >= 2 values
-    of its swept key (:data:`FIGURE_NEEDS`)."""
-    values: dict[str, set] = {}
-    for axes in all_axes:
-        for key, value in axes.items():
-            values.setdefault(key, set()).add(value)
-    return [f for f in FIGURES if f not in FIGURE_NEEDS or len(values.get(FIGURE_NEEDS[f], ())) >= 2]
-
-
-def view_name(experiment: str, overrides: Sequence[str], sweep: Sequence[str] | None, name: str | None) -> str:
-    """The folder of an experiment's figures and tables: ``name`` if given, the experiment without overrides
-    and sweeps, else ``<experiment>+<override>+<sweep entry>...`` with ``/``, ``~`` turned into ``-`` and
-    other characters outside ``[A-Za-z0-9_+=,.-]`` dropped (``demo+draws=512``,
-    ``demo+activation=relu,abs,leaky_relu``)."""
-    if name is not None:
-        if not _VIEW_NAME.match(name) or name in RESERVED:
-            reason = "must be a plain folder name (letters, digits, _+=,.-), not stores or archives"
-            raise ConfigError("name", name, reason)
-        return name
-    entries = [entry.replace("/", "-").replace("~", "-") for entry in [*overrides, *(sweep or [])]]
-    parts = [re.sub(r"[^A-Za-z0-9_+=,.-]", "", entry) for entry in entries]
-    label = "+".join([experiment, *parts])
-    if len(label) > VIEW_NAME_CHARS:
-        label = f"{label[: VIEW_NAME_CHARS - 7]}-{config_hash(parts)}"
-    return label
 
 
 def _alternation(names: Iterable[str]) -> str:
@@ -495,20 +391,3 @@ def _ab(activation: Any) -> Activation:
     if not isinstance(activation, Activation):
         raise TypeError(f"no limit kernel for activation {activation.name!r}")
     return activation
-
-
-def validate_workflow_config(cfg: Mapping[str, Any], schema_path: str | Path) -> None:
-    """Check the Snakemake-level config against its JSON schema; ConfigError naming key and value."""
-    import jsonschema
-    import yaml
-
-    with open(schema_path) as handle:
-        schema = yaml.safe_load(handle)
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(cfg)))
-    if error is None:
-        return
-    if error.validator == "additionalProperties":
-        extra = sorted(set(cfg) - set(schema.get("properties", {})))
-        raise ConfigError(extra[0], cfg[extra[0]], f"unknown key; allowed: {', '.join(schema['properties'])}")
-    key = ".".join(str(p) for p in error.absolute_path) or "config"
-    raise ConfigError(key, error.instance, error.message)
