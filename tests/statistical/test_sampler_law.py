@@ -23,7 +23,7 @@ import pytest
 from scipy import stats
 
 from ntk_eoc import Activation, sample_kernels
-from ntk_eoc.math import conditioning
+from ntk_eoc.math import conditioning, draw_program
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
 
@@ -105,7 +105,7 @@ def _wide_input_maps(arch, n):
 
 def _conditioned_with_routes(monkeypatch, x, act, widths, seed, routes=_every_map):
     """Conditioned draws with the cost model's route choice replaced by ``routes``, then every patch undone."""
-    monkeypatch.setattr(samplers_module, "choose_maps", routes)
+    monkeypatch.setattr(draw_program, "choose_maps", routes)
     samplers_module._compiled_draw.cache_clear()
     jax.clear_caches()  # the compiled conditioned programs are shared module-wide
     try:
@@ -137,7 +137,7 @@ def relu_samples(x):
     """Explicit draws and per-layer conditioned draws of the first case; conditioned draws
     N_DRAWS..3 N_DRAWS - 1 feed the wrong samplers of the power checks."""
     act, widths = CASES[0]
-    assert any(samplers_module.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
+    assert any(draw_program.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     layers = _draws(x, act, widths, "conditioned", SEED_CONDITIONED, n_draws=3 * N_DRAWS, per_layer=True)
     return explicit, layers
@@ -222,7 +222,7 @@ def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
     (B Q Z1 = R^T Z1, tests/unit/test_conditioning.py)."""
     act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    monkeypatch.setattr(samplers_module, "delta_apply_from", _delta_apply_without_projection)
+    monkeypatch.setattr(draw_program, "delta_apply_from", _delta_apply_without_projection)
     wrong = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, wrong, false_failure_rate, bonferroni)
     assert not result.same_law, str(result)
@@ -263,7 +263,7 @@ def test_conditioned_factorized_sampler_has_the_law_of_explicit_factors(
     x, bonferroni, false_failure_rate, act, widths, ranks
 ):
     arch = Architecture(widths, act, ranks)
-    routes = samplers_module.choose_maps(arch, N_POINTS)
+    routes = draw_program.choose_maps(arch, N_POINTS)
     factors = [c for c, m in zip(routes, arch.maps, strict=True) if arch.factorized[m.layer - 1]]
     assert any(factors), "the case must condition a factor U_k or V_k"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT, ranks=ranks)
