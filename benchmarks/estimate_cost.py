@@ -13,8 +13,10 @@ draw is dispatch overhead, not flops). It then states, for the target experiment
 - its sampling jobs, and their fixed cost (``--job-overhead`` seconds each: process start, imports,
   compilation, writing; from ``bench_pipeline.py``);
 - the wall time on ``--cores`` cores, and on a SLURM cluster with ``--slurm-slots`` one-CPU submissions
-  at a time, bundled ``--group`` sampling jobs per submission as ``profiles/slurm`` does (bounded below
-  by the longest submission);
+  at a time, bundled ``--group`` jobs of group ``kernels`` (sample, limit, spectrum) per submission as
+  ``profiles/slurm`` does, each job also paying ``--parse-seconds`` for its own Snakemake process: the
+  spread of minutes per submission over 300 random bundlings, and the wall (at least the longest
+  submission);
 - the largest single draw and job.
 
 GPU: not estimated (a GPU's per-draw time must be measured; see ``benchmarks/README.md``).
@@ -75,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="cores of the measured run and of the laptop")
     parser.add_argument("--slurm-slots", type=int, default=100, help="one-CPU submissions running at once")
     parser.add_argument("--group", type=int, default=16, help="sampling jobs per SLURM submission (profile)")
+    parser.add_argument("--parse-seconds", type=float, default=10.0, help="per job on SLURM: its own parse")
+    parser.add_argument("--small-job", type=float, default=1.0, help="seconds of a limit or spectrum job")
     parser.add_argument("--job-overhead", type=float, default=3.0, help="fixed seconds per sampling job")
     parser.add_argument("--min-model-ms", type=float, default=20.0, help="fit only draws the model puts above")
     args = parser.parse_args(argv)
 
-    from ntk_eoc.pipeline.resources import draw_seconds
+    from ntk_eoc.pipeline.resources import draw_seconds, width_groups
 
     rows = measured_ratios(plan_of(args.measured[1], Path(args.measured[0])), args.min_model_ms / 1e3)
     if not rows:
@@ -105,29 +109,36 @@ def main(argv: list[str] | None = None) -> int:
         per_width = {m: factor * draw_seconds(cfg, m) for m in cfg.base_widths}
         draw_s += cfg.draws * sum(per_width.values())
         longest_draw = max(longest_draw, *per_width.values())
-        for path in plan.sample_paths(run):
-            widths = [int(w) for w in Path(path).parent.name.removeprefix("m~").split("-")]
-            start, stop = (int(v) for v in Path(path).stem.removeprefix("draws_").split("-"))
-            job_seconds.append((stop - start) * sum(per_width[m] for m in widths) + args.job_overhead)
+        job_seconds += [
+            (stop - start) * sum(per_width[m] for m in group) + args.job_overhead
+            for group in width_groups(cfg)
+            for start, stop in cfg.blocks()
+        ]
     jobs, longest_job = len(job_seconds), max(job_seconds)
     total = draw_s + jobs * args.job_overhead
-    # Snakemake bundles the jobs of a group in no particular order: submissions of --group jobs each,
-    # over 100 random orders; the cluster's wall is at least total / slots and the longest submission
-    rng = random.Random(0)
-    longest_submission = []
-    for _ in range(100):
-        rng.shuffle(job_seconds)
-        longest_submission.append(max(sum(job_seconds[i : i + args.group]) for i in range(0, jobs, args.group)))
+    # A SLURM submission of group `kernels` holds --group jobs (sample, limit, spectrum) in no particular
+    # order, each also paying --parse-seconds for its own Snakemake process: 300 random bundlings.
+    kernels = [t + args.parse_seconds for t in job_seconds]
+    kernels += [args.small_job + args.parse_seconds] * (len(plan.limits) + len(plan.spectra))
+    rng, minutes, longest_submission = random.Random(0), [], []
+    for _ in range(300):
+        rng.shuffle(kernels)
+        sums = [sum(kernels[i : i + args.group]) / 60 for i in range(0, len(kernels), args.group)]
+        minutes += sums
+        longest_submission.append(max(sums))
+    q = statistics.quantiles(minutes, n=10)
     submission = statistics.median(longest_submission)
-    slurm = max(total / args.slurm_slots, submission)
+    slurm = max(total / args.slurm_slots / 60, submission)
     print(f"\n{args.experiment}: {len(plan.runs)} runs, {len(plan.samples)} sampled networks, {jobs} sampling jobs")
     print(f"  draws: {draw_s / 3600:.1f} core-hours; job overhead: {jobs * args.job_overhead / 3600:.1f} core-hours")
     print(f"  longest draw {longest_draw:.2f} s, longest sampling job {longest_job / 60:.1f} min")
     print(f"  wall on {args.cores} cores: {total / args.cores / 3600:.1f} h ({total / args.cores / 86400:.1f} days)")
     print(
-        f"  SLURM: {math.ceil(jobs / args.group)} submissions of {args.group} sampling jobs, the longest"
-        f" {submission / 60:.0f} min (median over 100 random bundlings); with {args.slurm_slots} one-CPU"
-        f" submissions at a time the wall is about {slurm / 3600:.1f} h (queueing not included)"
+        f"  SLURM: {math.ceil(len(kernels) / args.group)} `kernels` submissions of {args.group} jobs"
+        f" ({jobs} sample, {len(plan.limits)} limit, {len(plan.spectra)} spectrum); minutes per submission"
+        f" p10 {q[0]:.1f}, median {statistics.median(minutes):.1f}, p90 {q[-1]:.1f}, max {max(minutes):.1f}"
+        f" (300 random bundlings); with {args.slurm_slots} one-CPU submissions at a time the wall is about"
+        f" {slurm / 60:.1f} h (queueing not included)"
     )
     print("  one GPU: not estimated from CPU timings (measure bench_samplers.py on the GPU)")
     return 0

@@ -207,19 +207,14 @@ def summarize(
     children = np.random.SeedSequence(seed).spawn(cells)
     summary = np.empty((len(names), cells, len(STATISTICS), len(BOUNDS)))
     quant = np.empty((len(names), cells, len(quantiles)))
-    integer("workers", workers, 1, where="summarize")
+    levels = tail_b.values.reshape(-1)
 
     def cell(c: int) -> None:
         rng = np.random.default_rng(children[c])
         summary[:, c], quant[:, c] = _cell_summary(values[:, c], float(levels[c]), quantiles, n_boot, rng, confidence)
 
-    levels = tail_b.values.reshape(-1)
-    if workers == 1:
-        for c in range(cells):
-            cell(c)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(cell, range(cells)))
+    with ThreadPoolExecutor(max_workers=integer("workers", workers, 1, where="summarize")) as pool:
+        list(pool.map(cell, range(cells)))
     out = _summary_dataset(stacked, names, summary, quant, quantiles)
     out = out.assign_coords(tail_level=tail, tail_resolved=n_draws / dev[width_dim] >= 1)
     out["n_draws"] = n_draws

@@ -56,14 +56,13 @@ def _archive_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _config_parsers(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser("list", help="the experiments and the options of every config group")
+    listing = commands.add_parser("list", help="the experiments and the options of every config group")
+    listing.add_argument("--config-dir", default="config", metavar="DIR", help="the project's config folder")
     show = commands.add_parser("show", help="the runs and resolved config of an experiment")
     show.add_argument("experiment", metavar="EXPERIMENT", help="an option of config/hydra/experiment/")
     show.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="as overrides=[...]")
     show.add_argument("--sweep", action="append", default=None, metavar="KEY=V1,V2", help="as sweep=[...]")
     show.add_argument("--config-dir", default="config", metavar="DIR", help="the project's config folder")
-    listing = commands._name_parser_map["list"]
-    listing.add_argument("--config-dir", default="config", metavar="DIR", help="the project's config folder")
     summary = commands.add_parser("summarize", help="what a finished run found and where its outputs are")
     summary.add_argument("view", metavar="RESULTS/VIEW", help="e.g. results/demo")
 

@@ -198,7 +198,7 @@ class Plan:
         """Fluctuations are measured when every run has :data:`FLUCTUATION_MIN_DRAWS` draws and only dense
         layers: the product-form law (SCIENCE §6) is derived for dense layers, not factorized ones."""
         runs = [run.config for run in self.runs.values()]
-        dense = all(cfg.rank_factors is None or all(f is None for f in cfg.rank_factors) for cfg in runs)
+        dense = not any(any(cfg.factorized) for cfg in runs)
         return self.study == Study.LIMIT and dense and min(cfg.draws for cfg in runs) >= FLUCTUATION_MIN_DRAWS
 
     def figure_names(self) -> list[str]:

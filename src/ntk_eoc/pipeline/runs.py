@@ -78,6 +78,10 @@ def checked(section: str, make: Callable[[], T]) -> T:
         raise ConfigError(key, err.value, err.reason) from None
 
 
+# Largest memory one draw may need unless sampler.max_gib says otherwise (the library's own cap).
+DEFAULT_MAX_GIB = DEFAULT_MAX_BYTES / 2**30
+
+
 @dataclass(frozen=True)
 class SamplerConfig:
     """The ``sampler`` section: route, dtype, draws per sampling job, base seed in [0, 2^32), and the
@@ -87,7 +91,7 @@ class SamplerConfig:
     dtype: DType
     draws_per_job: int
     seed: int
-    max_gib: float = DEFAULT_MAX_BYTES / 2**30
+    max_gib: float = DEFAULT_MAX_GIB
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SamplerConfig:
@@ -100,7 +104,7 @@ class SamplerConfig:
             choice("dtype", section.get("dtype"), DType),
             integer("draws_per_job", section.get("draws_per_job")),
             integer("seed", section.get("seed"), 0, MAX_SEED),
-            real("max_gib", section.get("max_gib", DEFAULT_MAX_BYTES / 2**30), positive=True),
+            real("max_gib", section.get("max_gib", DEFAULT_MAX_GIB), positive=True),
         )
 
 

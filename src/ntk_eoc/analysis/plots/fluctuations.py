@@ -15,7 +15,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import FIGSIZE, MARKERS, activation_colors, log_ticks, schedule_linestyle
+from .style import FIGSIZE, MARKERS, activation_colors, log_ticks, schedule_linestyle, title
 
 __all__ = ["plot_fluctuation_law", "plot_fluctuations_vs_depth"]
 
@@ -84,8 +84,7 @@ def plot_fluctuation_law(summary: xr.Dataset, margin: float | None = None) -> Fi
             ax.plot(line, line * (1 + sign * margin), "k--", lw=0.8, label=f"± {margin:.0%}" if sign > 0 else None)
     ax.set(xscale="log", yscale="log", xlabel=f"predicted {LAW_LABEL}", ylabel=f"measured {V_LABEL}")
     log_ticks(ax)
-    ax.set_title(f"Finite-width fluctuations of the NTK diagonal: measured vs product form\n{_settings(summary)}",
-                 fontsize="medium")  # fmt: skip
+    title(ax, "Finite-width fluctuations of the NTK diagonal: measured vs product form", _settings(summary))
     ax.legend(fontsize="small")
     return fig
 
@@ -136,6 +135,6 @@ def plot_fluctuations_vs_depth(summary: xr.Dataset, curves: xr.Dataset) -> Figur
     axes[0].set_ylabel(V_LABEL)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
     m = int(curves.base_width)
-    title = f"NTK diagonal fluctuations vs depth at base width m = {m} (constant m_k = m, linear k m, quadratic k² m)"
-    fig.suptitle(f"{title}\n{_settings(summary)}", fontsize="medium")
+    head = f"NTK diagonal fluctuations vs depth at base width m = {m} (constant m_k = m, linear k m, quadratic k² m)"
+    title(fig, head, _settings(summary))
     return fig

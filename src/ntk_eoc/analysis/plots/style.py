@@ -176,7 +176,8 @@ def title(target: Axes | Figure, text: str, subtitle: str = "", **kwargs: Any) -
     fig = target if isinstance(target, Figure) else target.figure
     width = int(fig.get_figwidth() * TITLE_CHARS_PER_INCH)
     head = "\n".join(textwrap.fill(line, width, break_long_words=False) for line in text.split("\n"))
-    full = f"{head}\n{_wrap(subtitle, width)}" if subtitle else head
+    lines = [_wrap(line, width) for line in subtitle.split("\n") if line]
+    full = "\n".join([head, *lines])
     if isinstance(target, Figure):
         target.suptitle(full, **{"fontsize": "medium", **kwargs})
     else:

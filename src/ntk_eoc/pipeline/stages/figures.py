@@ -86,13 +86,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.fluctuations
         else None
     )
-    workers = max(1, args.threads)
-    summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), workers=workers, **boot)
+    summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), workers=args.threads, **boot)
     slopes = stats.fit_slopes(conc, cfg.figures.deviation, **boot) if conc.sizes["base_width"] > 1 else None
     kernel_spectra, infinite = tables.kernel_spectra(conc)
     if infinite:
         log.warning("cond(K(theta)) is infinite for %d draws (lambda_min <= 0): not summarized", infinite)
-    ksum = stats.summarize(kernel_spectra, quantiles=list(c.quantiles), workers=workers, **boot)
+    ksum = stats.summarize(kernel_spectra, quantiles=list(c.quantiles), workers=args.threads, **boot)
     parts = [open_store(p).load() for p in args.spectrum]
     spec = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
     table = claims.claims_table(
