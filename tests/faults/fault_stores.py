@@ -15,8 +15,8 @@ import xarray as xr
 
 from ntk_eoc.analysis.spectrum import limit_spectrum
 from ntk_eoc.math.activations import Activation
+from ntk_eoc.math.datasets import sphere
 from ntk_eoc.math.limit import limit_layers
-from ntk_eoc.storage.datasets import sphere
 from ntk_eoc.storage.store import matrix_coords
 
 SEED = 20240611  # the suite's seed (tests/conftest.py)

@@ -1,4 +1,4 @@
-"""The claims table on synthetic data: every row type reaches holds, fails and inconclusive (ntk_eoc.analysis.claims).
+"""The claims table on synthetic data: every row type reaches holds, fails and inconclusive (analysis.claims.table).
 
 Deviations are planted as mean(cell) x u_{pi_cell(s)} over the draws s, where u = exp(noise z) / mean(exp(noise z))
 for one standard normal sample z, and pi_cell is a permutation per cell. Every cell's sample mean is then
@@ -19,7 +19,7 @@ import pytest
 import xarray as xr
 
 from ntk_eoc import Activation
-from ntk_eoc.analysis.claims import COLUMNS, DEFAULTS, claims_markdown, claims_table, write_claims
+from ntk_eoc.analysis.claims.table import COLUMNS, DEFAULTS, claims_markdown, claims_table, write_claims
 from ntk_eoc.analysis.spectrum import limit_spectrum
 from ntk_eoc.analysis.stats import bound_log_slope
 

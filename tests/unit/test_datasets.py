@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntk_eoc.storage import datasets
+from ntk_eoc.math import datasets
 
 # float64 rounding of a norm rescaling: a few ulps of m_0.
 NORM_RTOL = 1e-12

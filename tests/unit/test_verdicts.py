@@ -1,4 +1,4 @@
-"""Every verdict rule reaches each of its outcomes, states its margin, and refuses NaN (ntk_eoc.analysis.verdicts)."""
+"""Every verdict rule reaches each of its outcomes, states its margin, and refuses NaN (analysis.claims.verdicts)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ntk_eoc.analysis.verdicts import COLUMNS, AtLeast, AtMost, Converges, Equivalence, Kind, Verdict, claim_row
+from ntk_eoc.analysis.claims.verdicts import COLUMNS, AtLeast, AtMost, Converges, Equivalence, Kind, Verdict, claim_row
 
 H, F, U = Verdict.HOLDS, Verdict.FAILS, Verdict.INCONCLUSIVE  # U: undecided
 

@@ -42,8 +42,8 @@ from ..math.fluctuations import beta, v_diag, v_diag_constant_asymptotic, v_diag
 from ..math.schedules import SCHEDULES, widths
 from ..validate import InvalidValue, check_finite, integer
 from .bootstrap import DRAW_DIM, RANDOM_NUMBERS, aligned_draws, check_bootstrap_args, percentile_ci, resample_counts
+from .claims.verdicts import Equivalence, Kind, claim_row
 from .names import CLAIM_DEFAULTS, DEFAULT_FLUCTUATION_MARGIN
-from .verdicts import Equivalence, Kind, claim_row
 
 __all__ = [
     "DEFAULT_FLUCTUATION_MARGIN",

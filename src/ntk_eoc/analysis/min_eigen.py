@@ -21,8 +21,8 @@ import pandas as pd
 import xarray as xr
 
 from ..math.activations import Activation, activation_from_config
-from .claims import COLUMNS, markdown
-from .verdicts import Kind, Verdict, claim_row
+from .claims.table import COLUMNS, markdown
+from .claims.verdicts import Kind, Verdict, claim_row
 
 __all__ = [
     "CLAIM_COLUMNS",

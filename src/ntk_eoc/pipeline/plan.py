@@ -108,7 +108,7 @@ class Plan:
         """Refuse, before any job, a dataset with coinciding points (or opposite ones when an activation
         has a parity): K would be singular. Datasets of more than :data:`DISTINCT_CHECK_FLOPS` work are
         checked by their dataset job instead, before anything reads them."""
-        from ..storage.datasets import check_distinct
+        from ..math.datasets import check_distinct
 
         for name, run in self.datasets.items():
             ds = run.config.dataset

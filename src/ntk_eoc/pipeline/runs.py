@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 from ..math.activations import Activation, activation_from_config
 from ..math.architecture import Architecture, Init
 from ..math.cost import DEFAULT_MAX_BYTES, DType, Method, draw_bytes, resolve_method
+from ..math.datasets import DatasetConfig
 from ..math.draws import MAX_SEED
 from ..math.elementwise import Elementwise
 from ..math.schedules import WidthSchedule
-from ..storage.datasets import DatasetConfig
 from ..validate import InvalidValue, choice, integer, real
 from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 

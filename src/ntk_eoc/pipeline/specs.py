@@ -20,8 +20,8 @@ from typing import Any, Self, Union
 from ..math.activations import Activation, activation_from_config
 from ..math.architecture import Architecture
 from ..math.cost import DType, Method
+from ..math.datasets import DatasetConfig
 from ..math.elementwise import Elementwise
-from ..storage.datasets import DatasetConfig
 from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 
 __all__ = [

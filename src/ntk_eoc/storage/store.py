@@ -60,7 +60,7 @@ Stage extras: sample stores carry ``key``, ``draw_start``, ``draw_stop``, ``seed
 ``key`` and ``limit_key`` (naming the stores they were computed from); fluctuation stores
 ``random_numbers``. The limit store depends only on (dataset, activation, depth, output_dim), so it is
 shared by all width schedules and base widths. A run's kernels are read across its sample stores by
-:func:`ntk_eoc.storage.samples.kernels_of_run`; nothing is copied.
+:func:`ntk_eoc.storage.run_kernels.kernels_of_run`; nothing is copied.
 """
 
 from __future__ import annotations

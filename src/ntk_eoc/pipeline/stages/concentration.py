@@ -1,7 +1,7 @@
 """Stage concentration: per-draw ||K(theta) - K_inf|| and extreme eigenvalues of K(theta) for one run.
 
 Reads the run's sample stores (K over base_width, draw, i, j, put side by side by
-:func:`ntk_eoc.storage.samples.kernels_of_run`) and its limit store (K_inf over i, j), and writes one
+:func:`ntk_eoc.storage.run_kernels.kernels_of_run`) and its limit store (K_inf over i, j), and writes one
 store over (base_width, draw), float64:
 ``op_abs, fro_abs, max_abs, op_rel, fro_rel, max_rel`` (:func:`ntk_eoc.analysis.stats.deviations`),
 ``lambda_min, lambda_max`` of K(theta) (:func:`ntk_eoc.analysis.spectrum.eigen_summary`) and the scalars
@@ -21,7 +21,7 @@ import xarray as xr
 from ...analysis.spectrum import eigen_summary
 from ...analysis.stats import deviations
 from ...storage.invariants import check_kernel
-from ...storage.samples import kernels_of_run
+from ...storage.run_kernels import kernels_of_run
 from ...storage.store import open_store, provenance, write_store
 from ..specs import ConcentrationSpec
 from . import parser, setup_logging

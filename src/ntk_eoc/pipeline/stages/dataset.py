@@ -1,4 +1,4 @@
-"""Stage dataset: generate the inputs x (:mod:`ntk_eoc.storage.datasets`), refuse coinciding (or, for
+"""Stage dataset: generate the inputs x (:mod:`ntk_eoc.math.datasets`), refuse coinciding (or, for
 activations with a parity, opposite) points naming them, and write the inputs as a store."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__, DatasetSpec, "output").parse_args(argv)
     log = setup_logging()
     start = time.perf_counter()
-    from ...storage.datasets import check_distinct
+    from ...math.datasets import check_distinct
 
     dataset = args.spec.dataset
     x = dataset.make()

@@ -58,7 +58,8 @@ def _settings(core: dict[str, Any], acts: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Figures and tables of the experiment, written to the paths in ``--files``."""
-    from ...analysis import claims, plots, stats, tables
+    from ...analysis import plots, stats, tables
+    from ...analysis.claims import table as claims
     from ...analysis.figures import draw_figures
     from ...analysis.grid import grid, with_settings
     from ...analysis.names import DEVIATION_VARS

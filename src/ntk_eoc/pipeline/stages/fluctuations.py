@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Write the fluctuation store of the run of ``--spec`` from its sample stores."""
     from ...analysis.bootstrap import RANDOM_NUMBERS
     from ...analysis.fluctuations import fluctuation_summary, measurable
-    from ...storage.samples import kernels_of_run
+    from ...storage.run_kernels import kernels_of_run
     from ...storage.store import open_store, provenance, write_store
 
     cli = parser(__doc__, FluctuationsSpec, "output")

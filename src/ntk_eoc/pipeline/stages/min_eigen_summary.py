@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...analysis.claims import write_claims
+from ...analysis.claims.table import write_claims
 from ...analysis.min_eigen import claims_markdown, claims_table, summary_table
 from ...storage.store import open_store
 from ..specs import MinEigenSummarySpec

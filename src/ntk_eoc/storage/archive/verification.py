@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .archive_format import (
+from ..integrity import MANIFEST_FILE, store_problems
+from .format import (
     ENVIRONMENT,
     MANIFEST,
     STORE_SUFFIX,
@@ -32,7 +33,6 @@ from .archive_format import (
     name_problem,
     show,
 )
-from .integrity import MANIFEST_FILE, store_problems
 
 __all__ = ["check_data", "check_structure", "targets"]
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ..math.activations import Activation
-from ..validate import real
-from .bootstrap import DRAW_DIM, paired_loglog_slope, paired_ratio
-from .stats import bound_log_slope, theory_bound_factor
+from ...math.activations import Activation
+from ...validate import real
+from ..bootstrap import DRAW_DIM, paired_loglog_slope, paired_ratio
+from ..stats import bound_log_slope, theory_bound_factor
 from .verdicts import AtLeast, AtMost, Equivalence, Kind, claim_row
 
 __all__ = ["ConcentrationClaimSettings", "bound_rows", "depth_rows", "ratio_rows", "slope_rows"]

@@ -17,7 +17,7 @@ Layout of the archive (all members STORED, uncompressed: the zarr chunks are alr
 - ``environment.json``: experiment name, python, platform, git commit, versions of all installed
   distributions, creation time.
 - ``MANIFEST.json``: experiment, roots, and size and sha256 of every other member (plus the total
-  size of each store zip's entries); :mod:`.archive_format` states what a valid archive may hold.
+  size of each store zip's entries); :mod:`.format` states what a valid archive may hold.
 
 :func:`pack` refuses a store that fails full verification (:func:`~.integrity.verify_store`), so an
 archive never preserves a damaged store. Temporaries (``.*.tmp-*``) and stores moved aside
@@ -57,7 +57,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .archive_format import (
+from ..integrity import METADATA_FILE, StoreError, file_sha256, is_transient, verify_store
+from ..store import git_commit
+from .format import (
     ENVIRONMENT,
     FORMAT,
     MANIFEST,
@@ -68,9 +70,7 @@ from .archive_format import (
     read_manifest,
     sha256_hex,
 )
-from .archive_scan import check_data, check_structure, targets
-from .integrity import METADATA_FILE, StoreError, file_sha256, is_transient, verify_store
-from .store import git_commit
+from .verification import check_data, check_structure, targets
 
 __all__ = ["MANIFEST", "ArchiveError", "pack", "restore", "verify"]
 

@@ -28,9 +28,9 @@ import logging
 import numpy as np
 import xarray as xr
 
-from ..validate import check_finite
-from .names import DEFAULT_LIMIT_MIN_DEPTH
-from .spectrum import INV_COS_PLAIN_SCALED_ERROR
+from ...validate import check_finite
+from ..names import DEFAULT_LIMIT_MIN_DEPTH
+from ..spectrum import INV_COS_PLAIN_SCALED_ERROR
 from .verdicts import Converges, Kind, claim_row
 
 __all__ = ["DEFAULT_LIMIT_MIN_DEPTH", "limit_rows", "log_coefficients"]

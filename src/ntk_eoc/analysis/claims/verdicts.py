@@ -31,7 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..validate import finite_array, real
+from ...validate import finite_array, real
 
 __all__ = ["COLUMNS", "AtLeast", "AtMost", "Converges", "Equivalence", "Kind", "Rule", "Verdict", "claim_row"]
 

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..math.activations import Activation
-from ..validate import InvalidValue, integer
-from .bootstrap import RANDOM_NUMBERS
-from .concentration_claims import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
-from .fluctuations import fluctuation_rows
-from .limit_claims import limit_rows
-from .names import CLAIM_DEFAULTS, DEFAULT_N_BOOT
+from ...math.activations import Activation
+from ...validate import InvalidValue, integer
+from ..bootstrap import RANDOM_NUMBERS
+from ..fluctuations import fluctuation_rows
+from ..names import CLAIM_DEFAULTS, DEFAULT_N_BOOT
+from .concentration_rows import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
+from .limit_rows import limit_rows
 from .verdicts import COLUMNS, Kind
 
 __all__ = [
