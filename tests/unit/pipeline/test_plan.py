@@ -15,7 +15,7 @@ from ntk_eoc.pipeline.plan import Plan, view_name
 from ntk_eoc.pipeline.runs import ConfigError
 from ntk_eoc.pipeline.specs import SampleSpec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 CONFIG = {
     "experiment": "test",

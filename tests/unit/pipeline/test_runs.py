@@ -14,7 +14,7 @@ from ntk_eoc.pipeline.runs import ConfigError, RunConfig
 from ntk_eoc.pipeline.specs import SampleSpec
 from ntk_eoc.pipeline.table import Run
 
-HYDRA_DIR = str(Path(__file__).resolve().parents[2] / "config" / "hydra")
+HYDRA_DIR = str(Path(__file__).resolve().parents[3] / "config" / "hydra")
 
 BASE = {
     "activation": {"name": "relu"},

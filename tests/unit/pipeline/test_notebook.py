@@ -16,7 +16,7 @@ nbclient = pytest.importorskip("nbclient", reason="the test extra installs nbcli
 pytest.importorskip("ipykernel", reason="the test extra installs ipykernel")
 from jupyter_client import KernelManager  # noqa: E402  (installed with nbclient)
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "workflow" / "notebooks" / "quickstart.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "workflow" / "notebooks" / "quickstart.ipynb"
 CELL_TIMEOUT_S = 600  # a stuck cell fails the test instead of hanging it (not a speed requirement)
 # Where Jupyter, IPython and matplotlib would otherwise write under the home directory.
 HOME_DIRS = ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR", "MPLCONFIGDIR")

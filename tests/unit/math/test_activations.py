@@ -97,7 +97,7 @@ def test_leaky_relu_without_a_finite_alpha_raises(alpha):
 
 
 def test_leaky_relu_defaults_to_the_config_alpha():
-    config = (Path(__file__).parents[2] / "config/hydra/activation/leaky_relu.yaml").read_text()
+    config = (Path(__file__).parents[3] / "config/hydra/activation/leaky_relu.yaml").read_text()
     assert f"alpha: {LEAKY_RELU_ALPHA}" in config
     leaky = Activation.named("leaky_relu")
     assert (leaky.alpha, leaky.a, leaky.b) == (LEAKY_RELU_ALPHA, 0.55, 0.45)
