@@ -1,7 +1,7 @@
 """What JAX's persistent compilation cache saves per sampling job.
 
 Each job is what rule `sample` runs: ``python -m ntk_eoc.pipeline.stages.sample`` in a fresh process,
-with the spec the workflow computes (``ntk_eoc.pipeline.plan.Plan.sample_spec``). Every job runs in three
+with the spec the workflow computes (``ntk_eoc.pipeline.plan.Plan.jobs``). Every job runs in three
 modes, ``--repeats`` times each, interleaved:
 
   off   no persistent cache (``JAX_COMPILATION_CACHE_DIR`` unset)
@@ -42,12 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "compile_cache.csv"
 EXPERIMENT = "demo"
-# Representative jobs of the demo experiment: (run id, base width). The demo samples 128 draws per job.
+# Representative sampling jobs of the demo experiment, by network (part of the sample key); each samples
+# the demo's base widths 8..256 in one job of 128 draws.
 JOBS = (
-    ("activation~relu__schedule~quadratic__depth~2__output_dim~1", 8),
-    ("activation~relu__schedule~quadratic__depth~4__output_dim~1", 64),
-    ("activation~relu__schedule~quadratic__depth~4__output_dim~1", 256),
-    ("activation~abs__schedule~constant__depth~4__output_dim~2", 256),
+    "relu__quadratic__depth~2__",
+    "relu__quadratic__depth~4__",
+    "abs__constant__depth~4__",
+    "relu__quadratic__depth~8__",
 )
 MODES = ("off", "cold", "warm")
 CACHE_ENV = (
@@ -60,7 +61,7 @@ CACHE_ENV = (
 @dataclass(frozen=True)
 class Job:
     run: str
-    base_width: int
+    base_width: str  # the job's base widths, w1-w2-...
     layer_widths: tuple[int, ...]
     draws: int
     params: str  # the JSON --spec of the sampling stage
@@ -74,9 +75,8 @@ class Timing:
 
 
 def compose_jobs(workdir: Path) -> tuple[list[Job], Path]:
-    """The jobs of JOBS with the workflow's params, and the dataset store they read (written here)."""
-    from types import SimpleNamespace
-
+    """The first sampling job of each network of JOBS, from the workflow's plan (its spec is the job's
+    params), and the dataset store they read (written here)."""
     from ntk_eoc.pipeline.plan import Plan
 
     config = {
@@ -84,17 +84,18 @@ def compose_jobs(workdir: Path) -> tuple[list[Job], Path]:
         "hydra_config_name": "config", "results_dir": str(workdir), "jax_cache_dir": "",
     }  # fmt: skip
     plan = Plan(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
-    jobs = []
-    for run_id, width in JOBS:
-        run = plan.runs[run_id].config
-        start, stop = run.blocks()[0]
-        spec = plan.sample_spec(SimpleNamespace(run=run_id, width=width))
-        jobs.append(Job(run_id, width, tuple(run.layer_widths(width)), stop - start, spec))
-    dataset_ids = {plan.runs[run_id].dataset_id for run_id, _ in JOBS}
-    if len(dataset_ids) != 1:
-        raise RuntimeError(f"the jobs must share one dataset, got {dataset_ids}")
+    jobs, datasets = [], set()
+    for network in JOBS:
+        job = next(j for j in plan.jobs["sample"].values() if network in j.spec.key)
+        start, stop = (int(v) for v in job.output.rsplit("draws_", 1)[1].removesuffix(".zarr").split("-"))
+        widths = job.spec.architectures[-1].widths
+        group = "-".join(map(str, job.spec.base_widths))
+        jobs.append(Job(job.spec.key.split("/")[1], group, widths, stop - start, job.spec.to_json()))
+        datasets.add(job.inputs["dataset"])
+    if len(datasets) != 1:
+        raise RuntimeError(f"the jobs must share one dataset, got {datasets}")
     dataset = workdir / "dataset.zarr"
-    spec = plan.dataset_spec(SimpleNamespace(dataset_id=dataset_ids.pop()))
+    spec = plan.jobs["dataset"][datasets.pop()].spec.to_json()
     cmd = [sys.executable, "-m", "ntk_eoc.pipeline.stages.dataset", "--spec", spec, "--output", str(dataset)]
     subprocess.run(cmd, check=True, capture_output=True)
     return jobs, dataset
@@ -114,9 +115,9 @@ def run_job(job: Job, dataset: Path, output: Path, cache_dir: Path | None) -> Ti
     process = time.perf_counter() - began
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr}")
-    attrs = open_store(output).attrs
-    sampling = float(attrs["wall_time_s"])
-    first = sampling - (job.draws - 1) * float(attrs["seconds_per_draw"])
+    store = open_store(output)
+    sampling = float(store.attrs["wall_time_s"])
+    first = sampling - (job.draws - 1) * float(store["seconds_per_draw"].sum())  # first draw of every width
     return Timing(process, sampling, first)
 
 

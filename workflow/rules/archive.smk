@@ -1,17 +1,18 @@
 # Stage archive (not part of `rule all`; run `snakemake --cores 2 archive`): one zip of the
 # experiment's results, written after every final target exists.
+# output: archives/<view>.zip
 
 
 rule archive:
     input:
-        PLAN.final_targets(),
+        unpack(PLAN.inputs("archive")),
     output:
         PLAN.archive_output(),
     log:
-        PLAN.log_of("archive"),
+        PLAN.log("archive"),
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.archive_spec(),
+        spec=PLAN.spec("archive"),
     shell:
         "python -m ntk_eoc.pipeline.stages.archive --spec {params.spec:q} --output {output:q} > {log:q} 2>&1"

@@ -1,9 +1,8 @@
 # Shared state of the workflow: the plan (ntk_eoc.pipeline.plan.Plan) made once from the config, the
 # wildcard constraints, and the job environment. No rules here.
 #
-# Rule files use PLAN only: PLAN.output(stage), PLAN.log(stage), PLAN.benchmark(stage), the input
-# functions (PLAN.run_dataset, ...), the spec functions (PLAN.sample_spec, ...), the resources
-# functions (PLAN.sample_mem_mb, ...) and PLAN.final_targets.
+# Rule files use PLAN only: one table of jobs, looked up by output (PLAN.inputs(stage), PLAN.spec(stage),
+# PLAN.mem_mb(stage)) beside the patterns PLAN.output(stage), PLAN.log(stage), PLAN.benchmark(stage)
 
 import os
 import shlex

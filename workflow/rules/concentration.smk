@@ -1,10 +1,11 @@
 # Stage concentration: per draw ||K(theta) - K_inf|| (operator, Frobenius, max entry; absolute and
 # relative) and the extreme eigenvalues of K(theta), one store per run (its base widths and draws).
+# output: stores/concentration/{concentration_key}.zarr
 
 
 rule concentration:
     input:
-        unpack(PLAN.concentration_inputs),
+        unpack(PLAN.inputs("concentration")),
     output:
         directory(PLAN.output("concentration")),
     log:
@@ -14,7 +15,7 @@ rule concentration:
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.concentration_spec,
+        spec=PLAN.spec("concentration"),
     shell:
         "python -m ntk_eoc.pipeline.stages.concentration --spec {params.spec:q} --samples {input.samples:q} "
         "--limit {input.limit:q} --output {output:q} > {log:q} 2>&1"

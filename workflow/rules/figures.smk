@@ -1,22 +1,23 @@
 # Stage figures: every figure (PNG for the report, PDF beside it), the tidy tables and the claims
-# table of the experiment, in one job that summarizes all runs once (study limit).
+# table of the experiment, in one job that summarizes all runs once (study limit). The spec names
+# each file it writes.
+# output: <view>/figures/{figure}.png, .pdf; <view>/tables/{table} (outputs.FIGURES, outputs.TABLES)
 
 
 rule figures:
     input:
-        **PLAN.figures_inputs(),
+        unpack(PLAN.inputs("figures")),
     output:
-        **reported(PLAN.figures_outputs()),
+        **reported(PLAN.outputs("figures")),
     log:
-        PLAN.log_of("figures"),
+        PLAN.log("figures"),
     benchmark:
-        PLAN.benchmark_of("figures")
+        PLAN.benchmark("figures")
     conda:
         "../../envs/ntk.yaml"
     threads: workflow.cores
     params:
-        spec=PLAN.figures_spec(),
+        spec=PLAN.spec("figures"),
     shell:
         "python -m ntk_eoc.pipeline.stages.figures --spec {params.spec:q} --concentration {input.concentration:q} "
-        "--fluctuations {input.fluctuations:q} "
-        "--spectrum {input.spectrum:q} --files {output:q} --threads {threads} > {log:q} 2>&1"
+        "--fluctuations {input.fluctuations:q} --spectrum {input.spectrum:q} --threads {threads} > {log:q} 2>&1"

@@ -1,10 +1,11 @@
 # Stage fluctuations: per run and base width, the relative variance of the NTK's entries over draws
 # (V_diag, V_off with bootstrap intervals) beside the product-form law, one store per run.
+# output: stores/fluctuations/{concentration_key}.zarr
 
 
 rule fluctuations:
     input:
-        PLAN.fluctuations_inputs,
+        unpack(PLAN.inputs("fluctuations")),
     output:
         directory(PLAN.output("fluctuations")),
     log:
@@ -14,6 +15,7 @@ rule fluctuations:
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.fluctuations_spec,
+        spec=PLAN.spec("fluctuations"),
     shell:
-        "python -m ntk_eoc.pipeline.stages.fluctuations --spec {params.spec:q} --output {output:q} {input:q} > {log:q} 2>&1"
+        "python -m ntk_eoc.pipeline.stages.fluctuations --spec {params.spec:q} --samples {input.samples:q} "
+        "--output {output:q} > {log:q} 2>&1"

@@ -1,9 +1,10 @@
 # Stage limit: K_inf and the per-layer rho_k per (dataset, activation, depth, output_dim).
+# output: stores/limit/{limit_key}.zarr
 
 
 rule limit:
     input:
-        dataset=PLAN.dataset_of,
+        unpack(PLAN.inputs("limit")),
     output:
         directory(PLAN.output("limit")),
     log:
@@ -13,6 +14,6 @@ rule limit:
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.limit_spec,
+        spec=PLAN.spec("limit"),
     shell:
         "python -m ntk_eoc.pipeline.stages.limit --spec {params.spec:q} --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"

@@ -1,10 +1,11 @@
-# Stage min_eigen (study min_eigen): per draw, the smallest and largest eigenvalues of the NTK and of
+# Stage min_eigen: (study min_eigen): per draw, the smallest and largest eigenvalues of the NTK and of
 # each layer block, one store per (run, base width, block of draws).
+# output: stores/min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr
 
 
 rule min_eigen:
     input:
-        dataset=PLAN.dataset_of,
+        unpack(PLAN.inputs("min_eigen")),
     output:
         directory(PLAN.output("min_eigen")),
     log:
@@ -14,9 +15,9 @@ rule min_eigen:
     conda:
         "../../envs/ntk.yaml"
     resources:
-        mem_mb=PLAN.min_eigen_mem_mb,
+        mem_mb=PLAN.mem_mb("min_eigen"),
     params:
-        spec=PLAN.min_eigen_spec,
+        spec=PLAN.spec("min_eigen"),
     shell:
         "python -m ntk_eoc.pipeline.stages.min_eigen --spec {params.spec:q} --dataset {input.dataset:q} "
         "--draws {wildcards.start}:{wildcards.stop} --output {output:q} > {log:q} 2>&1"

@@ -1,20 +1,21 @@
 # Stage min_eigen_summary (study min_eigen): the table, the figure and the claims of the experiment
-# from every min_eigen store, in one job.
+# from every min_eigen store, in one job. The spec names each file it writes.
+# output: <view>/tables/min_eigen.csv, min_eigen_claims.{csv,md}; <view>/figures/min_eigen.{png,pdf}
 
 
 rule min_eigen_summary:
     input:
-        PLAN.min_eigen_inputs(),
+        unpack(PLAN.inputs("min_eigen_summary")),
     output:
-        **reported(PLAN.min_eigen_summary_outputs()),
+        **reported(PLAN.outputs("min_eigen_summary")),
     log:
-        PLAN.log_of("min_eigen_summary"),
+        PLAN.log("min_eigen_summary"),
     benchmark:
-        PLAN.benchmark_of("min_eigen_summary")
+        PLAN.benchmark("min_eigen_summary")
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.min_eigen_summary_spec(),
+        spec=PLAN.spec("min_eigen_summary"),
     shell:
-        "python -m ntk_eoc.pipeline.stages.min_eigen_summary --spec {params.spec:q} --stores {input:q} "
-        "--files {output:q} > {log:q} 2>&1"
+        "python -m ntk_eoc.pipeline.stages.min_eigen_summary --spec {params.spec:q} --stores {input.stores:q} "
+        "> {log:q} 2>&1"

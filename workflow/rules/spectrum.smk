@@ -1,9 +1,10 @@
 # Stage spectrum: the K_inf spectrum against depth per (dataset, activation, depths), one recursion each.
+# output: stores/spectrum/{spectrum_key}.zarr
 
 
 rule spectrum:
     input:
-        dataset=PLAN.dataset_of,
+        unpack(PLAN.inputs("spectrum")),
     output:
         directory(PLAN.output("spectrum")),
     log:
@@ -13,6 +14,6 @@ rule spectrum:
     conda:
         "../../envs/ntk.yaml"
     params:
-        spec=PLAN.spectrum_spec,
+        spec=PLAN.spec("spectrum"),
     shell:
         "python -m ntk_eoc.pipeline.stages.spectrum --spec {params.spec:q} --dataset {input.dataset:q} --output {output:q} > {log:q} 2>&1"

@@ -1,29 +1,30 @@
 """The plan of a workflow run: the DAG side of ntk-eoc, without JAX.
 
-:class:`Plan` is built once when Snakemake parses the workflow (``workflow/rules/common.smk``). It owns
+:class:`Plan` is built once when Snakemake parses the workflow (``workflow/rules/common.smk``): it checks
+the Snakemake-level config, composes and validates the experiment's runs (:mod:`.compose`, :mod:`.runs`)
+and builds **one table of typed jobs**, ``Plan.jobs[stage][output path] -> Job``: each job's spec
+(:mod:`.specs`), named inputs, log, benchmark and memory, every value built once. The route of each
+draw (``sampler.method: auto`` resolved by the cost model) and its memory (:mod:`.resources`) are decided
+here and handed to the job in its spec. Every rule function is one lookup in that table
+(``PLAN.inputs("sample")``, ``PLAN.spec("sample")``, ``PLAN.mem_mb("sample")``), and so are the final
+targets, the archive's list of stores and the summary's list of logs.
 
-- the Snakemake-level config (checked against ``workflow/schemas/config.schema.yaml``),
-- the Hydra composition of the experiment's runs (:mod:`.compose`) and their validation (:mod:`.runs`),
-- the table of runs (:mod:`.table`) and of the units the rules work on (datasets, groups of base widths
-  and blocks of draws, limits, spectra),
-- every output, log and benchmark path, and the wildcard constraints,
-- the params (one typed job spec per job, :mod:`.specs`), input and resources functions of every rule
-  (the memory model and the job size of each stage are in :mod:`.resources`),
-- the final targets, a function of the table of runs.
+Adding a stage: a builder here (``_<stage>_jobs``), a spec in :mod:`.specs`, a stage module
+``stages/<stage>.py`` and a rule file ``workflow/rules/<stage>.smk`` (docs/developing.md).
 
-Rule files use only ``PLAN`` (made in ``common.smk``): ``PLAN.output("sample")``, ``PLAN.sample_spec``, ...
-
-Output folders and names: :mod:`.outputs`.
+Output patterns: :data:`.outputs.STORE_PATTERNS` (each rule file quotes its own in its header).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..math.activations import Activation
+from ..math.cost import resolve_method
 from .compose import compose_runs, validate_workflow_config
 from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, figure_names, view_name
 from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
@@ -39,11 +40,12 @@ from .specs import (
     MinEigenSummarySpec,
     RunConfigSpec,
     SampleSpec,
+    Spec,
     SpectrumSpec,
 )
 from .table import Run, run_axes
 
-__all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Plan", "figure_names", "view_name"]  # outputs: re-exported
+__all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Job", "Plan", "figure_names", "view_name"]  # outputs: re-exported
 
 # The fluctuation stage runs when every run has this many draws: a variance and its bootstrap interval
 # need tens of draws (and measurable() at least 16 positive ones per diagonal entry).
@@ -62,8 +64,26 @@ def _stem(pattern: str) -> str:
     return pattern.rsplit(".", 1)[0]
 
 
+@dataclass(frozen=True)
+class Job:
+    """One job of the plan: its stage, the typed spec it is given, what it reads (named inputs: a path or
+    a tuple of paths), where it logs and benchmarks, and the memory it requests (MB; None: not requested)."""
+
+    stage: str
+    output: str
+    spec: Spec
+    inputs: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    log: str = ""
+    benchmark: str | None = None
+    mem_mb: int | None = None
+
+
+# Stages that run once per view (no wildcards): their output is a set of named files.
+VIEW_STAGES = ("figures", "min_eigen_summary", "archive")
+
+
 class Plan:
-    """Everything the rules need, from the Snakemake config (module doc)."""
+    """The table of jobs of one workflow run, from the Snakemake config (module doc)."""
 
     def __init__(self, config: Mapping[str, Any], schema_path: str | Path) -> None:
         validate_workflow_config(config, schema_path)
@@ -92,9 +112,22 @@ class Plan:
         self.datasets = _by(self.runs, "dataset")
         self._check_datasets()
         self.samples = _by(self.runs, "sample_key")
-        self.limits = _by(self.runs, "limit_key") if self.study == Study.LIMIT else {}
-        self.spectra = _by(self.runs, "spectrum_key") if self.study == Study.LIMIT else {}
-        self.concentrations = _by(self.runs, "concentration_key") if self.study == Study.LIMIT else {}
+        limit = self.study == Study.LIMIT
+        self.limits = _by(self.runs, "limit_key") if limit else {}
+        self.spectra = _by(self.runs, "spectrum_key") if limit else {}
+        self.concentrations = _by(self.runs, "concentration_key") if limit else {}
+        self.jobs: dict[str, dict[str, Job]] = {}
+        if limit:
+            builders = [self._sample_jobs, self._limit_jobs, self._concentration_jobs]
+            builders += [self._fluctuations_jobs] if self.fluctuations else []
+            builders += [self._spectrum_jobs, self._figures_jobs]
+        else:
+            builders = [self._min_eigen_jobs, self._min_eigen_summary_jobs]
+        builders = [self._run_config_jobs, self._dataset_jobs, *builders]
+        for build in builders:
+            for job in build():
+                self.jobs.setdefault(job.stage, {})[job.output] = job
+        self.jobs["archive"] = {"": self._archive_job()}
 
     def _check_shared_settings(self) -> None:
         """The analysis sections summarize all runs at once, so every run must have the same."""
@@ -132,22 +165,20 @@ class Plan:
         return f"{self.stores}/{STORE_PATTERNS[stage]}"
 
     def log(self, stage: str) -> str:
-        """Log pattern of a stage: beside its outputs, under ``logs/<stage>/`` of the same folder."""
+        """Log pattern of a stage: beside its outputs, under ``logs/`` of the same folder; a view stage logs
+        to ``<view>/logs/<stage>.log``."""
+        if stage in VIEW_STAGES:
+            return f"{self.results}/logs/{stage}.log"
         if stage == "run_config":
             return f"{self.results}/logs/run_config/{{run}}.log"
         return f"{self.stores}/logs/{_stem(STORE_PATTERNS[stage])}.log"
 
     def benchmark(self, stage: str) -> str:
-        """Benchmark pattern of a shared stage, under ``stores/benchmarks/`` with the output's path."""
+        """Benchmark pattern of a stage: ``stores/benchmarks/`` with the output's path, or
+        ``<view>/benchmarks/<stage>.tsv`` for a view stage."""
+        if stage in VIEW_STAGES:
+            return f"{self.results}/benchmarks/{stage}.tsv"
         return f"{self.stores}/benchmarks/{_stem(STORE_PATTERNS[stage])}.tsv"
-
-    def log_of(self, stage: str) -> str:
-        """Log of a stage that runs once per view."""
-        return f"{self.results}/logs/{stage}.log"
-
-    def benchmark_of(self, stage: str) -> str:
-        """Benchmark of a stage that runs once per view."""
-        return f"{self.results}/benchmarks/{stage}.tsv"
 
     def path(self, stage: str, **wildcards: Any) -> str:
         """A concrete output path of a stage."""
@@ -172,7 +203,144 @@ class Plan:
             "stop": r"\d+",
         }
 
-    # --- the table of units ----------------------------------------------------------------------
+    # --- the table of jobs: one lookup per rule function ---------------------------------------------
+
+    def job(self, stage: str, wildcards: Any = None) -> Job:
+        """The job of ``stage`` whose output the wildcards name (a view stage has one job)."""
+        if stage in VIEW_STAGES:
+            return self.jobs[stage][""]
+        path = self.output(stage).format(**(wildcards if isinstance(wildcards, Mapping) else dict(wildcards)))
+        try:
+            return self.jobs[stage][path]
+        except KeyError:
+            raise KeyError(f"the plan has no {stage} job writing {path}") from None
+
+    def inputs(self, stage: str) -> Callable[[Any], dict[str, str | list[str]]]:
+        """Input function of a rule (``unpack(PLAN.inputs(stage))``): the job's named inputs."""
+        return lambda wildcards: {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.job(stage, wildcards).inputs.items()
+        }
+
+    def spec(self, stage: str) -> Callable[[Any], str]:
+        """Params function of a rule: the job's spec as JSON."""
+        return lambda wildcards: self.job(stage, wildcards).spec.to_json()
+
+    def mem_mb(self, stage: str) -> Callable[[Any], int]:
+        """Resources function of a rule: the job's memory (MB)."""
+        return lambda wildcards: self.job(stage, wildcards).mem_mb
+
+    def outputs(self, stage: str) -> dict[str, tuple[str, str | None]]:
+        """Named outputs of a view stage: key -> (path, report caption name or None)."""
+        if stage == "figures":
+            return self.figures_outputs()
+        if stage == "min_eigen_summary":
+            return self.min_eigen_summary_outputs()
+        raise KeyError(f"{stage} has no named outputs")
+
+    # --- builders: one per stage ---------------------------------------------------------------------
+
+    def _job(self, stage: str, output: str, spec: Spec, inputs: Mapping[str, Any] | None = None, **kw: Any) -> Job:
+        """A job of a shared stage, logged and benchmarked at its output's path."""
+        relative = _stem(output.removeprefix(self.stores + "/"))
+        log = f"{self.stores}/logs/{relative}.log"
+        bench = kw.pop("benchmark", f"{self.stores}/benchmarks/{relative}.tsv")
+        return Job(stage, output, spec, dict(inputs or {}), log, bench, **kw)
+
+    def _run_config_jobs(self) -> Iterable[Job]:
+        for rid, run in self.runs.items():
+            log = f"{self.results}/logs/run_config/{rid}.log"
+            yield Job("run_config", self.path("run_config", run=rid), RunConfigSpec(run.resolved), {}, log)
+
+    def _dataset_jobs(self) -> Iterable[Job]:
+        for name, run in self.datasets.items():
+            yield self._job(
+                "dataset", self.path("dataset", dataset=name), DatasetSpec(run.config.dataset), benchmark=None
+            )
+
+    def _dataset_input(self, run: Run) -> dict[str, str]:
+        return {"dataset": self.path("dataset", dataset=run.dataset)}
+
+    def _sample_jobs(self) -> Iterable[Job]:
+        for key, run in self.samples.items():
+            cfg, n = run.config, run.config.dataset.n_points
+            s = cfg.sampler
+            for group in width_groups(cfg):
+                arches = tuple(cfg.architecture(m) for m in group)
+                methods = tuple(resolve_method(s.method, arch, n) for arch in arches)
+                spec = SampleSpec(key, group, arches, s.seed, methods, s.dtype)
+                mem = sample_mem_mb(cfg, group)
+                for a, b in cfg.blocks():
+                    out = self.path("sample", sample_key=key, widths="-".join(map(str, group)), start=a, stop=b)
+                    yield self._job("sample", out, spec, self._dataset_input(run), mem_mb=mem)
+
+    def _limit_jobs(self) -> Iterable[Job]:
+        for key, run in self.limits.items():
+            cfg = run.config
+            factorized = cfg.factorized if any(cfg.factorized) else None
+            spec = LimitSpec(_ab(cfg.activation), cfg.depth, cfg.output_dim, factorized)
+            yield self._job("limit", self.path("limit", limit_key=key), spec, self._dataset_input(run))
+
+    def _spectrum_jobs(self) -> Iterable[Job]:
+        for key, run in self.spectra.items():
+            spec = SpectrumSpec(_ab(run.config.activation), run.config.spectrum.depths)
+            yield self._job("spectrum", self.path("spectrum", spectrum_key=key), spec, self._dataset_input(run))
+
+    def _concentration_jobs(self) -> Iterable[Job]:
+        for key, run in self.concentrations.items():
+            spec = ConcentrationSpec(key, run.limit_key, _analysed(run.config))
+            inputs = {"samples": tuple(self.sample_paths(run)), "limit": self.run_limit(run)}
+            yield self._job("concentration", self.path("concentration", concentration_key=key), spec, inputs)
+
+    def _fluctuations_jobs(self) -> Iterable[Job]:
+        for key, run in self.concentrations.items():
+            cfg, boot = run.config, run.config.concentration
+            spec = FluctuationsSpec(
+                key, _ab(cfg.activation), cfg.activation.name, str(cfg.schedule.name), cfg.depth, cfg.output_dim,
+                boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
+            )  # fmt: skip
+            inputs = {"samples": tuple(self.sample_paths(run))}
+            yield self._job("fluctuations", self.path("fluctuations", concentration_key=key), spec, inputs)
+
+    def _figures_jobs(self) -> Iterable[Job]:
+        cfg = next(iter(self.runs.values())).config
+        runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
+        figure_files = tuple((name, self.result(f"figures/{name}")) for name in self.figure_names())
+        table_files = tuple((table, self.result(f"tables/{table}")) for table in TABLES)
+        spec = FiguresSpec(cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files)
+        keys = [run.concentration_key for run in self.runs.values()]
+        inputs = {
+            "concentration": tuple(self.path("concentration", concentration_key=k) for k in keys),
+            "fluctuations": tuple(self.path("fluctuations", concentration_key=k) for k in keys if self.fluctuations),
+            "spectrum": tuple(self.path("spectrum", spectrum_key=key) for key in self.spectra),
+        }
+        yield Job("figures", "", spec, inputs, self.log("figures"), self.benchmark("figures"))
+
+    def _min_eigen_jobs(self) -> Iterable[Job]:
+        for key, run in self.samples.items():
+            cfg, n = run.config, run.config.dataset.n_points
+            for m in cfg.base_widths:
+                arch = cfg.architecture(m)
+                spec = MinEigenSpec(key, m, arch, cfg.sampler.seed, resolve_method(cfg.sampler.method, arch, n))
+                mem = min_eigen_mem_mb(cfg, m)
+                for a, b in cfg.blocks():
+                    out = self.path("min_eigen", sample_key=key, width=m, start=a, stop=b)
+                    yield self._job("min_eigen", out, spec, self._dataset_input(run), mem_mb=mem)
+
+    def _min_eigen_summary_jobs(self) -> Iterable[Job]:
+        runs = tuple((rid, run.sample_key) for rid, run in self.runs.items())
+        files = tuple((k, self.result(v)) for k, v in MIN_EIGEN_OUTPUTS.items())
+        spec = MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen, runs, files)
+        inputs = {"stores": tuple(self.jobs.get("min_eigen", {}))}
+        yield Job(
+            "min_eigen_summary", "", spec, inputs, self.log("min_eigen_summary"), self.benchmark("min_eigen_summary")
+        )
+
+    def _archive_job(self) -> Job:
+        inputs = {"targets": tuple(self.final_targets())}
+        spec = ArchiveSpec(self.results, tuple(self.store_paths()))
+        return Job("archive", self.archive_output(), spec, inputs, self.log("archive"))
+
+    # --- views of the table ----------------------------------------------------------------------
 
     def sample_paths(self, run: Run) -> list[str]:
         """Every sample store a run reads: each group of base widths, each block of draws."""
@@ -185,13 +353,11 @@ class Plan:
 
     def min_eigen_paths(self, run: Run) -> list[str]:
         """Every min_eigen store of a run: each base width, each block of draws."""
-        cfg = run.config
-        blocks = cfg.blocks()
-        return [
-            self.path("min_eigen", sample_key=run.sample_key, width=m, start=a, stop=b)
-            for m in cfg.base_widths
-            for a, b in blocks
-        ]
+        return [job.output for job in self.jobs.get("min_eigen", {}).values() if job.spec.key == run.sample_key]
+
+    def run_limit(self, run: Run) -> str:
+        """The limit store of a run."""
+        return self.path("limit", limit_key=run.limit_key)
 
     @property
     def fluctuations(self) -> bool:
@@ -224,130 +390,19 @@ class Plan:
 
     def final_targets(self) -> list[str]:
         """What ``rule all`` produces: the view's configs, figures and tables (they need every store)."""
-        targets = [self.path("run_config", run=rid) for rid in self.runs]
+        targets = list(self.jobs["run_config"])
         outputs = self.figures_outputs() if self.study == Study.LIMIT else self.min_eigen_summary_outputs()
         return targets + [path for path, _ in outputs.values()]
 
     def store_paths(self) -> list[str]:
-        """Every shared store the view reads, directly or through another store (for the archive)."""
-        paths = [self.path("dataset", dataset=name) for name in self.datasets]
-        for run in self.runs.values():
-            if self.study == Study.LIMIT:
-                paths += self.sample_paths(run)
-                paths.append(self.run_limit(run))
-                stages = ("concentration", "fluctuations") if self.fluctuations else ("concentration",)
-                paths += [self.path(s, concentration_key=run.concentration_key) for s in stages]
-                paths.append(self.path("spectrum", spectrum_key=run.spectrum_key))
-            else:
-                paths += self.min_eigen_paths(run)
-        return list(dict.fromkeys(paths))
-
-    # --- input functions -------------------------------------------------------------------------
-
-    def dataset_of(self, wildcards: Any) -> str:
-        """Input: the dataset store of the job's run (any of sample_key, limit_key, spectrum_key)."""
-        for key, table in (("sample_key", self.samples), ("limit_key", self.limits), ("spectrum_key", self.spectra)):
-            if hasattr(wildcards, key):
-                return self.path("dataset", dataset=table[getattr(wildcards, key)].dataset)
-        raise KeyError(f"no dataset for the wildcards {dict(wildcards)}")
-
-    def concentration_inputs(self, wildcards: Any) -> dict[str, list[str] | str]:
-        """Inputs of rule concentration: the run's sample stores and its limit store."""
-        run = self.concentrations[wildcards.concentration_key]
-        return {"samples": self.sample_paths(run), "limit": self.run_limit(run)}
-
-    def fluctuations_inputs(self, wildcards: Any) -> list[str]:
-        """Input of rule fluctuations: the run's sample stores."""
-        return self.sample_paths(self.concentrations[wildcards.concentration_key])
-
-    def run_limit(self, run: Run) -> str:
-        return self.path("limit", limit_key=run.limit_key)
-
-    def figures_inputs(self) -> dict[str, list[str]]:
-        """Inputs of rule figures: every run's concentration store (in run order) and every spectrum store."""
-        return {
-            "concentration": [
-                self.path("concentration", concentration_key=run.concentration_key) for run in self.runs.values()
-            ],
-            "fluctuations": [
-                self.path("fluctuations", concentration_key=run.concentration_key)
-                for run in self.runs.values()
-                if self.fluctuations
-            ],
-            "spectrum": [self.path("spectrum", spectrum_key=key) for key in self.spectra],
-        }
-
-    def min_eigen_inputs(self) -> list[str]:
-        """Input of rule min_eigen_summary: every min_eigen store (none for study limit)."""
-        if self.study != Study.MIN_EIGEN:
-            return []
-        return list(dict.fromkeys(p for run in self.runs.values() for p in self.min_eigen_paths(run)))
-
-    # --- params: one typed spec per job ------------------------------------------------------------
-
-    def run_config_spec(self, wildcards: Any) -> str:
-        return RunConfigSpec(self.runs[wildcards.run].resolved).to_json()
-
-    def dataset_spec(self, wildcards: Any) -> str:
-        name = wildcards.dataset
-        return DatasetSpec(self.datasets[name].config.dataset).to_json()
-
-    def sample_spec(self, wildcards: Any) -> str:
-        cfg, widths = self.samples[wildcards.sample_key].config, _widths(wildcards.widths)
-        arches = tuple(cfg.architecture(m) for m in widths)
-        s = cfg.sampler
-        return SampleSpec(wildcards.sample_key, widths, arches, s.seed, s.method, s.dtype).to_json()
-
-    def limit_spec(self, wildcards: Any) -> str:
-        cfg = self.limits[wildcards.limit_key].config
-        factorized = cfg.factorized if any(cfg.factorized) else None
-        return LimitSpec(_ab(cfg.activation), cfg.depth, cfg.output_dim, factorized).to_json()
-
-    def spectrum_spec(self, wildcards: Any) -> str:
-        cfg = self.spectra[wildcards.spectrum_key].config
-        return SpectrumSpec(_ab(cfg.activation), cfg.spectrum.depths).to_json()
-
-    def concentration_spec(self, wildcards: Any) -> str:
-        run = self.concentrations[wildcards.concentration_key]
-        return ConcentrationSpec(run.concentration_key, run.limit_key, _analysed(run.config)).to_json()
-
-    def fluctuations_spec(self, wildcards: Any) -> str:
-        run = self.concentrations[wildcards.concentration_key]
-        cfg, boot = run.config, run.config.concentration
-        spec = FluctuationsSpec(
-            run.concentration_key, _ab(cfg.activation), cfg.activation.name, str(cfg.schedule.name), cfg.depth,
-            cfg.output_dim, boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
-        )  # fmt: skip
-        return spec.to_json()
-
-    def figures_spec(self) -> str:
-        cfg = next(iter(self.runs.values())).config
-        runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
-        return FiguresSpec(cfg.concentration, cfg.figures, cfg.claims, runs).to_json()
-
-    def min_eigen_spec(self, wildcards: Any) -> str:
-        cfg, m = self.samples[wildcards.sample_key].config, int(wildcards.width)
-        arch = cfg.architecture(m)
-        return MinEigenSpec(wildcards.sample_key, m, arch, cfg.sampler.seed, cfg.sampler.method).to_json()
-
-    def min_eigen_summary_spec(self) -> str:
-        runs = tuple((rid, run.sample_key) for rid, run in self.runs.items())
-        return MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen, runs).to_json()
-
-    def archive_spec(self) -> str:
-        return ArchiveSpec(self.results, tuple(self.store_paths())).to_json()
+        """Every shared store the view reads, directly or through another store (for the archive): the
+        outputs of every job in the table but the view's own."""
+        shared = [stage for stage in self.jobs if stage not in (*VIEW_STAGES, "run_config")]
+        return [path for stage in shared for path in self.jobs[stage]]
 
     def archive_output(self) -> str:
         """The archive of the view: <results_dir>/archives/<view>.zip."""
         return f"{self.results_root}/archives/{self.view}.zip"
-
-    # --- resources (memory models in .resources) --------------------------------------------------
-
-    def sample_mem_mb(self, wildcards: Any) -> int:
-        return sample_mem_mb(self.samples[wildcards.sample_key].config, _widths(wildcards.widths))
-
-    def min_eigen_mem_mb(self, wildcards: Any) -> int:
-        return min_eigen_mem_mb(self.samples[wildcards.sample_key].config, int(wildcards.width))
 
     # --- after the run -----------------------------------------------------------------------------
 
@@ -356,12 +411,13 @@ class Plan:
         depends on, and where the outputs are."""
         from .summary import summarize
 
-        logs = [self._log_of_store(path) for path in self.store_paths()]
+        logs = [
+            self.jobs[stage][path].log
+            for stage in self.jobs
+            for path in self.jobs[stage]
+            if stage not in (*VIEW_STAGES, "run_config")
+        ]
         return summarize(self.results, logs) + f"\n  shared stores: {self.stores}/"
-
-    def _log_of_store(self, path: str) -> str:
-        """The log of the job that wrote a shared store."""
-        return f"{self.stores}/logs/{_stem(path.removeprefix(self.stores + '/'))}.log"
 
 
 def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:
@@ -370,11 +426,6 @@ def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:
     for run in runs.values():
         out.setdefault(getattr(run, attribute), run)
     return out
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    """The base widths of a ``m~<w1>-<w2>`` group wildcard."""
-    return tuple(int(w) for w in text.split("-"))
 
 
 def _analysed(cfg: RunConfig) -> dict[str, Any]:

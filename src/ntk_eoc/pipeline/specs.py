@@ -125,15 +125,16 @@ class DatasetSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class SampleSpec(Spec):
-    """Stage sample: one network (its sample key) at a group of base widths, one architecture per width;
-    the draw block comes from the job's wildcards, so the spec (and the params trigger) does not depend
-    on the number of draws or their split."""
+    """Stage sample: one network (its sample key) at a group of base widths, one architecture and one
+    resolved method (explicit or conditioned, chosen by the plan) per width; the draw block comes from the
+    job's wildcards, so the spec (and the params trigger) does not depend on the number of draws or their
+    split."""
 
     key: str
     base_widths: tuple[int, ...]
     architectures: tuple[Architecture, ...]
     seed: int
-    method: Method
+    methods: tuple[Method, ...]
     dtype: DType
 
 
@@ -185,17 +186,21 @@ class FluctuationsSpec(Spec):
 @dataclasses.dataclass(frozen=True)
 class FiguresSpec(Spec):
     """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
-    ((key, value) pairs in sweep order), in the order of the concentration stores the job reads."""
+    ((key, value) pairs in sweep order), in the order of the concentration stores the job reads; the
+    files it writes by name: (figure, path without suffix: .png and .pdf are written) and (table, path)."""
 
     concentration: ConcentrationSettings
     figures: FigureSettings
     claims: ClaimSettings
     runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+    figure_files: tuple[tuple[str, str], ...]
+    table_files: tuple[tuple[str, str], ...]
 
 
 @dataclasses.dataclass(frozen=True)
 class MinEigenSpec(Spec):
-    """Stage min_eigen: one network (its sample key) at one base width, sampled in float64."""
+    """Stage min_eigen: one network (its sample key) at one base width, sampled in float64 with the method
+    the plan resolved."""
 
     key: str
     base_width: int
@@ -206,10 +211,12 @@ class MinEigenSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class MinEigenSummarySpec(Spec):
-    """Stage min_eigen_summary: the settings shared by every run, and each run's id and sample key."""
+    """Stage min_eigen_summary: the settings shared by every run, each run's id and sample key, and the
+    files it writes by name (``table``, ``claims_csv``, ``claims_md``, ``png``, ``pdf``)."""
 
     settings: MinEigenSettings
     runs: tuple[tuple[str, str], ...]
+    files: tuple[tuple[str, str], ...]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from ntk_eoc.math.cost import resolve_method
 from ntk_eoc.pipeline.plan import Plan, view_name
 from ntk_eoc.pipeline.runs import ConfigError
 from ntk_eoc.pipeline.specs import SampleSpec
@@ -53,10 +53,17 @@ def test_runs_carry_typed_axes_with_the_activation_last(plan):
 def test_sample_spec_holds_the_runs_architectures(plan):
     run = plan.runs["activation~relu__schedule~constant"]
     assert run.sample_key == "sphere-n6-d4-s0/relu__constant__depth~3__out~1/seed~0__float32__auto"
-    wildcards = SimpleNamespace(sample_key=run.sample_key, widths="4-8")
-    spec = SampleSpec.from_json(plan.sample_spec(wildcards))
+    wildcards = {"sample_key": run.sample_key, "widths": "4-8", "start": 2, "stop": 4}
+    job = plan.job("sample", wildcards)
+    spec = SampleSpec.from_json(plan.spec("sample")(wildcards))
+    assert spec == job.spec and job.inputs == {"dataset": plan.path("dataset", dataset=run.dataset)}
     assert spec.architectures == (run.config.architecture(4), run.config.architecture(8))
-    assert spec.architectures[1].widths == (4, 8, 8, 1) and plan.sample_mem_mb(wildcards) >= 1000
+    assert spec.architectures[1].widths == (4, 8, 8, 1)
+    # sampler.method=auto is resolved once, in the plan, by the cost model: the job gets a concrete route
+    n = run.config.dataset.n_points
+    assert spec.methods == tuple(resolve_method("auto", arch, n) for arch in spec.architectures)
+    assert "auto" not in spec.methods
+    assert plan.mem_mb("sample")(wildcards) == job.mem_mb >= 1000
 
 
 def test_specs_of_shared_stores_do_not_depend_on_the_rest_of_the_view():
@@ -67,12 +74,12 @@ def test_specs_of_shared_stores_do_not_depend_on_the_rest_of_the_view():
     other = {**one, "overrides": ["draws=32", "sampler.draws_per_job=16", "+concentration.quantiles=[0.5]"]}
     plans = [Plan(cfg, SCHEMA) for cfg in (one, both, other)]
     run = "activation~relu__schedule~constant"
-    dataset = SimpleNamespace(dataset=plans[0].runs[run].dataset)
-    assert len({p.dataset_spec(dataset) for p in plans}) == 1
-    key = SimpleNamespace(concentration_key=plans[0].runs[run].concentration_key)
-    assert plans[2].runs[run].concentration_key == key.concentration_key
-    assert len({p.concentration_spec(key) for p in plans}) == 1
-    assert len({p.fluctuations_spec(key) for p in plans}) == 1
+    dataset = {"dataset": plans[0].runs[run].dataset}
+    assert len({p.spec("dataset")(dataset) for p in plans}) == 1
+    key = {"concentration_key": plans[0].runs[run].concentration_key}
+    assert plans[2].runs[run].concentration_key == key["concentration_key"]
+    assert len({p.spec("concentration")(key) for p in plans}) == 1
+    assert len({p.spec("fluctuations")(key) for p in plans}) == 1
 
 
 def test_final_targets_are_the_views_configs_figures_and_tables(plan):

@@ -2,8 +2,9 @@
 
 Reads the concentration store of every run and the spectrum stores of the experiment, puts the runs on
 a grid whose dims are the swept keys (each run's typed swept values, from the spec), summarizes with
-:mod:`ntk_eoc.analysis.stats`, draws with :mod:`ntk_eoc.analysis.plots` and writes the figures the plan
-chose (:meth:`ntk_eoc.pipeline.plan.Plan.figure_names`) as ``figures/<figure>.{png,pdf}`` and the tables
+:mod:`ntk_eoc.analysis.stats`, draws with :mod:`ntk_eoc.analysis.plots` and writes the files the spec
+names: the figures the plan chose (:meth:`ntk_eoc.pipeline.plan.Plan.figure_names`) as
+``figures/<figure>.{png,pdf}`` and the tables
 ``tables/{concentration_summary, slopes, kernel_spectrum_summary, limit_spectrum, cost, claims}.csv``
 plus ``tables/claims.md``.
 
@@ -23,7 +24,6 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from ..plan import TABLES
 from ..specs import FiguresSpec
 from . import parser, setup_logging
 
@@ -33,17 +33,6 @@ __all__: list[str] = []
 def _json_attr(ds: xr.Dataset, name: str) -> dict[str, Any]:
     value = ds.attrs[name]
     return json.loads(value) if isinstance(value, str) else dict(value)
-
-
-def _paths(files: Sequence[str]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Figure stems by name (from the .png outputs) and table paths by file name."""
-    paths = [Path(f) for f in files]
-    figures = {p.stem: p.with_suffix("") for p in paths if p.suffix == ".png"}
-    tables = {p.name: p for p in paths if p.name in TABLES}
-    missing = sorted(set(TABLES) - set(tables))
-    if missing:
-        raise ValueError(f"figures stage: no output path for tables {missing}")
-    return figures, tables
 
 
 def _settings(core: dict[str, Any], acts: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +46,7 @@ def _settings(core: dict[str, Any], acts: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Figures and tables of the experiment, written to the paths in ``--files``."""
+    """Figures and tables of the experiment, written to the paths the spec names."""
     from ...analysis import plots, stats, tables
     from ...analysis.claims import table as claims
     from ...analysis.figures import draw_figures
@@ -70,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.add_argument("--concentration", nargs="+", required=True, help="concentration stores, one per run")
     cli.add_argument("--fluctuations", nargs="*", default=[], help="fluctuation stores, one per run (or none)")
     cli.add_argument("--spectrum", nargs="+", required=True, help="spectrum stores, one per activation")
-    cli.add_argument("--files", nargs="+", required=True, help="every output: <figure>.png/.pdf and the tables")
     cli.add_argument("--threads", type=int, default=1, help="threads of the bootstrap summaries")
     args = cli.parse_args(argv)
     log, began, cfg = setup_logging(), time.perf_counter(), args.spec
-    figure_paths, table_paths = _paths(args.files)
+    figure_paths = {name: Path(stem) for name, stem in cfg.figure_files}
+    table_paths = {name: Path(path) for name, path in cfg.table_files}
     c = cfg.concentration
     boot = {"n_boot": c.n_boot, "seed": c.seed, "confidence": c.confidence}
     stores = [open_store(p) for p in args.concentration]

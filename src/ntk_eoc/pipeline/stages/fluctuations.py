@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ...storage.store import open_store, provenance, write_store
 
     cli = parser(__doc__, FluctuationsSpec, "output")
-    cli.add_argument("samples", nargs="+", help="every sample store of the run")
+    cli.add_argument("--samples", nargs="+", required=True, help="every sample store of the run")
     args = cli.parse_args(argv)
     spec: FluctuationsSpec = args.spec
     log = setup_logging()

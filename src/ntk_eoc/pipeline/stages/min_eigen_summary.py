@@ -20,21 +20,16 @@ from . import parser, setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Table, claims and figure of the min_eigen stores ``--stores``, written to the paths in ``--files``."""
+    """Table, claims and figure of the min_eigen stores ``--stores``, written to the paths the spec names."""
     from ...analysis import plots
 
     cli = parser(__doc__, MinEigenSummarySpec)
     cli.add_argument("--stores", nargs="+", required=True, help="every min_eigen store of the experiment")
-    cli.add_argument("--files", nargs="+", required=True, help="min_eigen.png/.pdf and the tables")
     args = cli.parse_args(argv)
     log = setup_logging()
     began = time.perf_counter()
     settings = args.spec.settings
-    paths = {Path(f).name: Path(f) for f in args.files}
-    needed = ("min_eigen.csv", "min_eigen_claims.csv", "min_eigen_claims.md", "min_eigen.png", "min_eigen.pdf")
-    missing = [name for name in needed if name not in paths]
-    if missing:
-        raise SystemExit(f"min_eigen_summary: no output path for {missing}")
+    paths = {name: Path(path) for name, path in args.spec.files}
     stores = [open_store(p).load() for p in args.stores]
     run_of = {}
     for run_id, key in args.spec.runs:
@@ -43,14 +38,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         ds.attrs["run"] = run_of[ds.attrs["key"]]
     table = summary_table(stores, settings.confidence)
     claims = claims_table(table)
-    for name in needed:
-        paths[name].parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(paths["min_eigen.csv"], index=False, float_format="%.9g")
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(paths["table"], index=False, float_format="%.9g")
     text = claims_markdown(claims)
-    write_claims(claims, paths["min_eigen_claims.csv"], paths["min_eigen_claims.md"], text=text)
+    write_claims(claims, paths["claims_csv"], paths["claims_md"], text=text)
     log.info("claims:\n%s", text)
     fig = plots.plot_min_eigen(table)
-    plots.save_figure(fig, paths["min_eigen.png"].with_suffix(""), dpi=settings.dpi)
+    plots.save_figure(fig, paths["png"].with_suffix(""), dpi=settings.dpi)
     log.info("min_eigen summary of %d stores (%d rows) in %.1f s", len(stores), len(table), time.perf_counter() - began)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...math.architecture import Architecture
+from ...math.cost import Method
 from ..specs import MinEigenSpec, SampleSpec
 from . import parser, setup_logging
 
@@ -37,17 +38,17 @@ def draw_block_parser(description: str, spec: type[SampleSpec | MinEigenSpec]) -
     return cli
 
 
-def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tuple[int, int], log: logging.Logger):
-    """(K of draws start..stop-1, seconds per compiled draw, method, seconds of compilation) of one
-    architecture.
+def sample_width(
+    x: np.ndarray, arch: Architecture, method: Method, spec: SampleSpec, draws: tuple[int, int], log: logging.Logger
+):
+    """(K of draws start..stop-1, seconds per compiled draw, seconds of compilation) of one architecture,
+    sampled with the method the plan chose.
 
     Draw s does not depend on the split (ntk_eoc.math.samplers), so the first draw pays the compilation
     alone and the rest time the compiled draw."""
-    from ...math.cost import resolve_method
     from ...math.samplers import sample_kernels
 
     (start, stop), width = draws, arch.widths[1]
-    method = resolve_method(spec.method, arch, x.shape[0])
     log.info("%s, widths %s: draws %d..%d, method %s, %s", arch.activation.name, list(arch.widths), start, stop - 1,
              method, spec.dtype)  # fmt: skip
 
@@ -68,7 +69,7 @@ def sample_width(x: np.ndarray, arch: Architecture, spec: SampleSpec, draws: tup
     per_draw = (done - warm) / (stop - start - 1) if stop - start > 1 else done - began
     compile_seconds = max(0.0, warm - began - per_draw)
     log.info("%d draws in %.2f s (%.4f s per compiled draw)", stop - start, done - began, per_draw)
-    return np.concatenate([first, rest]), per_draw, method, compile_seconds
+    return np.concatenate([first, rest]), per_draw, compile_seconds
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -89,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("JAX compilation cache: %s", jax.config.jax_compilation_cache_dir or "off")
     x = open_store(args.dataset)["x"].values
     began = time.perf_counter()
-    results = [sample_width(x, arch, spec, args.draws, log) for arch in spec.architectures]
+    pairs = zip(spec.architectures, spec.methods, strict=True)
+    results = [sample_width(x, arch, method, spec, args.draws, log) for arch, method in pairs]
     wall = time.perf_counter() - began
     (start, stop), arches = args.draws, spec.architectures
     ds = xr.Dataset(
@@ -106,10 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             **matrix_coords(x.shape[0], arches[0].widths[-1]),
         },
     )
-    compiling = sum(r[3] for r in results)
+    compiling = sum(r[2] for r in results)
     attrs = provenance(
         spec.config(), stage="sample", key=spec.key, draw_start=start, draw_stop=stop, seed=spec.seed,
-        dtype=str(spec.dtype), sampler_method=[str(r[2]) for r in results], wall_time_s=wall,
+        dtype=str(spec.dtype), sampler_method=[str(m) for m in spec.methods], wall_time_s=wall,
         draw_seconds=wall - compiling, compile_seconds=compiling,
     )  # fmt: skip
     writing = time.perf_counter()
