@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ntk_eoc.math.cost import resolve_method
-from ntk_eoc.pipeline.plan import Plan, view_name
+from ntk_eoc.pipeline.plan import VIEW_STAGES, Plan, view_name
 from ntk_eoc.pipeline.runs import ConfigError
 from ntk_eoc.pipeline.specs import SampleSpec
 
@@ -141,3 +141,37 @@ def test_fluctuations_are_measured_for_dense_layers_only():
     assert not [t for t in factorized.final_targets() if "figures/fluctuations" in t]
     assert not [p for p in factorized.store_paths() if "/fluctuations/" in p]
     assert [p for p in Plan({**CONFIG, "experiment": "demo"}, SCHEMA).store_paths() if "/fluctuations/" in p]
+
+
+def test_every_rule_file_quotes_its_output_pattern_from_the_table():
+    """Each rule file names what it writes in its header (``# output: stores/<pattern>``), the same
+    pattern the plan builds its jobs from, and reads its inputs one way (``unpack(PLAN.inputs(stage))``)."""
+    from ntk_eoc.pipeline.outputs import STORE_PATTERNS
+
+    rules = ROOT / "workflow" / "rules"
+    for stage, pattern in STORE_PATTERNS.items():
+        text = (rules / f"{stage}.smk").read_text()
+        assert f"# output: stores/{pattern}\n" in text, stage
+        assert f'unpack(PLAN.inputs("{stage}"))' in text and f'PLAN.output("{stage}")' in text, stage
+    for path in rules.glob("*.smk"):
+        text = path.read_text()
+        if path.stem != "common":
+            assert "# output: " in text and f'unpack(PLAN.inputs("{path.stem}"))' in text, path.name
+
+
+def test_each_job_is_built_once_and_found_by_its_output(plan):
+    """The table holds one job per output; a rule's lookup by wildcards returns that job, with the
+    stores it reads among the outputs of other jobs of the table."""
+    outputs = {path for stage in plan.jobs for path in plan.jobs[stage]}
+    assert {"sample", "limit", "concentration", "spectrum", "figures"} <= set(plan.jobs)
+    for stage in ("sample", "limit", "concentration", "fluctuations", "spectrum", "dataset"):
+        for path, job in plan.jobs.get(stage, {}).items():
+            assert job.stage == stage and job.output == path
+            for value in job.inputs.values():
+                assert set(value if isinstance(value, tuple) else (value,)) <= outputs
+    figures = plan.job("figures")
+    assert list(figures.inputs["concentration"]) == [
+        plan.path("concentration", concentration_key=run.concentration_key) for run in plan.runs.values()
+    ]
+    assert dict(figures.spec.figure_files).keys() == set(plan.figure_names())
+    assert plan.store_paths() == [p for s in plan.jobs if s not in ("run_config", *VIEW_STAGES) for p in plan.jobs[s]]
