@@ -78,22 +78,16 @@ def route_times(m1: int, m2: int, repeats: int) -> dict[str, float]:
     import numpy as np
 
     from ntk_eoc import Activation
-    from ntk_eoc.math import cost, draw_program, samplers
+    from ntk_eoc.math import cost, samplers
     from ntk_eoc.math.architecture import Architecture
 
     arch = Architecture((16, m1, m2, 1), Activation.named("relu"))
     x = np.random.default_rng(0).standard_normal((N_POINTS, 16))
     x = jnp.asarray(x * (4.0 / np.linalg.norm(x, axis=1, keepdims=True)), jnp.float32)
-    runs, original = {}, draw_program.choose_maps
-    try:
-        for name, middle in (("explicit", False), ("conditioned", True)):
-            draw_program.choose_maps = lambda arch, n, middle=middle: (False, middle, False)
-            samplers._compiled_draw.cache_clear()
-            runs[name] = samplers._compiled_draw("conditioned", arch, False)
-            runs[name](jax.random.key(0), np.uint32(0), x).block_until_ready()
-    finally:
-        draw_program.choose_maps = original
-        samplers._compiled_draw.cache_clear()
+    runs = {}
+    for name, middle in (("explicit", False), ("conditioned", True)):  # the route of the middle map, forced
+        runs[name] = samplers._compiled_draw("conditioned", arch, False, N_POINTS, "float32", (False, middle, False))
+        runs[name](jax.random.key(0), np.uint32(0), x).block_until_ready()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for i in range(1, repeats + 1):
         for name, run in runs.items():

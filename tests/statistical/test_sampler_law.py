@@ -26,6 +26,7 @@ from ntk_eoc import Activation, sample_kernels
 from ntk_eoc.math import conditioning, draw_program
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
+from ntk_eoc.math.cost import choose_maps
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +90,9 @@ def law_test(first: np.ndarray, second: np.ndarray, alpha: float, bonferroni) ->
     )
 
 
-def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None, dtype="float64"):
-    return sample_kernels(x, act, widths, range(n_draws), seed, method, dtype, per_layer=per_layer, ranks=ranks)
+def _draws(x, act, widths, method, seed, n_draws=N_DRAWS, per_layer=False, ranks=None, dtype="float64", routes=None):
+    kw = {"per_layer": per_layer, "ranks": ranks, "routes": routes}
+    return sample_kernels(x, act, widths, range(n_draws), seed, method, dtype, **kw)
 
 
 def _every_map(arch, n):
@@ -103,17 +105,9 @@ def _wide_input_maps(arch, n):
     return tuple(m.fan_in > n for m in arch.maps)
 
 
-def _conditioned_with_routes(monkeypatch, x, act, widths, seed, routes=_every_map):
-    """Conditioned draws with the cost model's route choice replaced by ``routes``, then every patch undone."""
-    monkeypatch.setattr(draw_program, "choose_maps", routes)
-    samplers_module._compiled_draw.cache_clear()
-    jax.clear_caches()  # the compiled conditioned programs are shared module-wide
-    try:
-        return _draws(x, act, widths, "conditioned", seed)
-    finally:
-        monkeypatch.undo()
-        samplers_module._compiled_draw.cache_clear()  # drop the compilations made under the override
-        jax.clear_caches()
+def _conditioned_with_routes(x, act, widths, seed, routes=_every_map):
+    """Conditioned draws with the route of every map given by ``routes`` instead of the cost model."""
+    return _draws(x, act, widths, "conditioned", seed, routes=routes(Architecture(widths, act), x.shape[0]))
 
 
 @pytest.fixture(scope="module")
@@ -137,18 +131,16 @@ def relu_samples(x):
     """Explicit draws and per-layer conditioned draws of the first case; conditioned draws
     N_DRAWS..3 N_DRAWS - 1 feed the wrong samplers of the power checks."""
     act, widths = CASES[0]
-    assert any(draw_program.choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
+    assert any(choose_maps(Architecture(widths, act), N_POINTS)), "the case must exercise conditioning"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
     layers = _draws(x, act, widths, "conditioned", SEED_CONDITIONED, n_draws=3 * N_DRAWS, per_layer=True)
     return explicit, layers
 
 
 @pytest.mark.parametrize(("act", "widths"), CASES[1:], ids=["abs-m_l=3", "ab-narrow-layer"])
-def test_conditioned_sampler_has_the_law_of_explicit_weights(
-    x, monkeypatch, bonferroni, false_failure_rate, act, widths
-):
+def test_conditioned_sampler_has_the_law_of_explicit_weights(x, bonferroni, false_failure_rate, act, widths):
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED, _wide_input_maps)
+    conditioned = _conditioned_with_routes(x, act, widths, SEED_CONDITIONED, _wide_input_maps)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
@@ -189,16 +181,14 @@ def test_law_test_rejects_a_mean_preserving_sampler_with_half_the_covariance(
     ],
     ids=["leaky-n>m_in", "relu-dead-units"],
 )
-def test_every_conditioning_branch_has_the_law_of_explicit_weights(
-    sphere, monkeypatch, bonferroni, false_failure_rate, act, widths
-):
+def test_every_conditioning_branch_has_the_law_of_explicit_weights(sphere, bonferroni, false_failure_rate, act, widths):
     """Condition every layer, overriding the cost model: inputs of rank < n (m_{k-1} < n: the Gram B B^T
     is singular and its null directions are dropped), and the direct draw of G D^T (m_k < n m_l), which
     the cost model never chooses here. With ReLU and a 3-unit layer, 1 point in 8 has all units dead:
     a zero row of B, and zero rows of D."""
     x = sphere(N_POINTS, widths[0])
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
-    conditioned = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    conditioned = _conditioned_with_routes(x, act, widths, SEED_CONDITIONED)
     result = law_test(explicit, conditioned, false_failure_rate, bonferroni)
     assert result.same_law, str(result)
 
@@ -222,8 +212,16 @@ def test_law_test_rejects_a_conditioned_sampler_that_skips_the_projection(
     (B Q Z1 = R^T Z1, tests/unit/test_conditioning.py)."""
     act, widths = Activation.named("relu"), (INPUT_DIM, 8, 8, 1)
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT)
+    # fault injection: the compiled programs are shared module-wide, so they are dropped before and after
     monkeypatch.setattr(draw_program, "delta_apply_from", _delta_apply_without_projection)
-    wrong = _conditioned_with_routes(monkeypatch, x, act, widths, SEED_CONDITIONED)
+    samplers_module._compiled_draw.cache_clear()
+    jax.clear_caches()
+    try:
+        wrong = _conditioned_with_routes(x, act, widths, SEED_CONDITIONED)
+    finally:
+        monkeypatch.undo()
+        samplers_module._compiled_draw.cache_clear()
+        jax.clear_caches()
     result = law_test(explicit, wrong, false_failure_rate, bonferroni)
     assert not result.same_law, str(result)
 
@@ -263,7 +261,7 @@ def test_conditioned_factorized_sampler_has_the_law_of_explicit_factors(
     x, bonferroni, false_failure_rate, act, widths, ranks
 ):
     arch = Architecture(widths, act, ranks)
-    routes = draw_program.choose_maps(arch, N_POINTS)
+    routes = choose_maps(arch, N_POINTS)
     factors = [c for c, m in zip(routes, arch.maps, strict=True) if arch.factorized[m.layer - 1]]
     assert any(factors), "the case must condition a factor U_k or V_k"
     explicit = _draws(x, act, widths, "explicit", SEED_EXPLICIT, ranks=ranks)

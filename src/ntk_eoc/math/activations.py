@@ -149,15 +149,26 @@ class Activation(WeightScale):
 
     def phi(self, s: ArrayLike) -> ArrayLike:
         """phi(s) = a s + b |s| (works on numpy and JAX arrays)."""
-        import jax.numpy as jnp
-
-        return self.a * s + self.b * jnp.abs(s)
+        return ab_phi(self.a, self.b, s)
 
     def dphi(self, s: ArrayLike) -> ArrayLike:
         """phi'(s) = a + b sgn(s), with phi'(0) = a."""
-        import jax.numpy as jnp
+        return ab_dphi(self.a, self.b, s)
 
-        return self.a + self.b * jnp.sign(s)
+
+def ab_phi(a: ArrayLike, b: ArrayLike, s: ArrayLike) -> ArrayLike:
+    """phi(s) = a s + b |s| for coefficients given as numbers or traced arrays: the one definition, used by
+    :meth:`Activation.phi` and by the compiled draw, whose (a, b) are arguments."""
+    import jax.numpy as jnp
+
+    return a * s + b * jnp.abs(s)
+
+
+def ab_dphi(a: ArrayLike, b: ArrayLike, s: ArrayLike) -> ArrayLike:
+    """phi'(s) = a + b sgn(s), with phi'(0) = a (coefficients as in :func:`ab_phi`)."""
+    import jax.numpy as jnp
+
+    return a + b * jnp.sign(s)
 
 
 def activation_from_config(section: Mapping[str, Any]) -> Activation | Elementwise:

@@ -3,10 +3,13 @@
 :mod:`samplers` compiles these and runs them over many draws (its module doc has the math, SCIENCE §5).
 
 - :func:`_explicit_draw`: every W_k drawn, forward and backward passes (:mod:`empirical`).
-- :func:`_conditioned_draw`: the reference conditioned draw, every coefficient a traced constant.
-- :func:`_conditioned_program`: the same draw compiled once per :class:`_Skeleton` (the maps' shapes,
-  routes and the activation's kind), with the (a, b) coefficients, scales and kernel weights as
-  arguments, so relu, abs and any slope share one program.
+- :func:`_conditioned_program`: the conditioned draw compiled once per :class:`_Skeleton` (the maps'
+  shapes, routes and the activation's kind), with the (a, b) coefficients, scales and kernel weights as
+  arguments, so relu, abs and any slope share one program. Each linear map of the chain (a dense W_k,
+  or V_k and U_k of a factorized layer) is independent, so the conditioning argument applies map by map:
+  conditioned maps and explicit ones mix freely. The backward pass carries D (n m_l x fan_out, rows
+  point-major as in :func:`empirical.backward`): D W is :func:`conditioning.delta_apply_from` for a
+  conditioned map, a matmul for an explicit one.
 - :func:`_noise`: all Gaussian blocks of a draw from one N(0, 1) vector when small enough.
 """
 
@@ -19,10 +22,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .activations import Activation
+from .activations import Activation, ab_dphi, ab_phi
 from .architecture import Architecture
 from .conditioning import backward_noise_shape, condition_on_noise, delta_apply_from, dot
-from .cost import choose_maps
 from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
 from .layout import dataset_scale, expand_points
@@ -45,7 +47,7 @@ def _explicit_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Arra
     pre, inputs = forward(weights, x, maps, arch.activation)
     deltas = backward(weights, pre, maps, arch.activation)
     kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
-    return sum_by_layer(kernels, maps)
+    return sum_by_layer(kernels, [m.layer for m in maps])
 
 
 def _noise_shapes_of(
@@ -93,45 +95,6 @@ def _forward_map(noise: jax.Array, b: jax.Array, conditioned: bool) -> tuple[jax
     return dot(b, noise.T), dot(b, b.T), noise
 
 
-def _conditioned_draw(key: jax.Array, x: jax.Array, arch: Architecture) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one network by Gaussian conditioning (module doc), with every
-    scale, weight and coefficient a constant of the program: the reference of :func:`_conditioned_kernels`,
-    which runs the same operations on the same Gaussian blocks with those as arguments.
-
-    Each linear map of the chain (a dense W_k, or V_k and U_k of a factorized layer) is independent,
-    so the argument applies map by map: maps chosen by :func:`choose_maps` are conditioned, the others
-    drawn explicitly, and the two routes mix freely. The backward pass carries D (n m_l x fan_out, rows
-    point-major as in :func:`empirical.backward`): D W is :func:`conditioning.delta_apply_from` for a
-    conditioned map, a matmul for an explicit one.
-    """
-    maps, n, out_dim = arch.maps, x.shape[0], arch.widths[-1]
-    n_maps = len(maps)
-    conditioned = choose_maps(arch, n)
-    maps_of = tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps)
-    noise = _noise(key, _noise_shapes_of(maps_of, conditioned, n, out_dim), x.dtype)
-    pre, states, act_grams, b = [], [], [], x
-    for j, m in enumerate(maps):
-        z, gram, state = _forward_map(noise[j], b, conditioned[j])
-        z = m.scale * z
-        pre.append(z)
-        states.append(state)
-        act_grams.append(gram)
-        b = arch.activation.phi(z) if m.nonlinear else z
-    d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
-    kernels = [None] * n_maps
-    for j in range(n_maps - 1, -1, -1):
-        m = maps[j]
-        delta_gram = dot(d, d.T)
-        kernels[j] = layer_kernel(act_grams[j], delta_gram, m.weight)
-        if j == 0:
-            break
-        d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if conditioned[j] else dot(d, states[j])
-        d = m.scale * d
-        if maps[j - 1].nonlinear:
-            d = d * jnp.repeat(arch.activation.dphi(pre[j - 1]), out_dim, axis=0)
-    return sum_by_layer(kernels, maps)
-
-
 class _Skeleton(NamedTuple):
     """What a conditioned draw's program is compiled for (static): per map (layer, fan_in, fan_out,
     nonlinear), the route of each map, the activation's kind (None: a s + b |s| with (a, b) an argument;
@@ -144,14 +107,14 @@ class _Skeleton(NamedTuple):
     out_dim: int
 
 
-def _skeleton(arch: Architecture, n: int) -> tuple[_Skeleton, tuple]:
+def _skeleton(arch: Architecture, n: int, routes: Sequence[bool]) -> tuple[_Skeleton, tuple]:
     """(the static skeleton, the arguments (coeffs, scales, coefs)) of ``arch``'s conditioned draw on n
-    points; coefs are the kernel weights times 1/n (:func:`empirical.layer_kernel`), Python floats (cast
-    to the sampling dtype when passed)."""
+    points with the route of each map (True: conditioned); coefs are the kernel weights times 1/n
+    (:func:`empirical.layer_kernel`), Python floats (cast to the sampling dtype when passed)."""
     maps = arch.maps
     act = None if isinstance(arch.activation, Activation) else arch.activation
     skeleton = _Skeleton(
-        tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps), tuple(choose_maps(arch, n)), act,
+        tuple((m.layer, m.fan_in, m.fan_out, m.nonlinear) for m in maps), tuple(map(bool, routes)), act,
         arch.widths[-1],
     )  # fmt: skip
     coeffs = (arch.activation.a, arch.activation.b) if act is None else ()
@@ -159,24 +122,19 @@ def _skeleton(arch: Architecture, n: int) -> tuple[_Skeleton, tuple]:
 
 
 def _phi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """a s + b |s| with (a, b) = ``coeffs``, or the elementwise activation."""
-    if act is None:
-        a, b = coeffs
-        return a * s + b * jnp.abs(s)
-    return act.phi(s)
+    """The activation: a s + b |s| with traced (a, b) = ``coeffs`` (:func:`activations.ab_phi`), or the
+    elementwise one's own."""
+    return ab_phi(*coeffs, s) if act is None else act.phi(s)
 
 
 def _dphi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """a + b sgn(s) (a at 0) with (a, b) = ``coeffs``, or the elementwise activation's derivative."""
-    if act is None:
-        a, b = coeffs
-        return a + b * jnp.sign(s)
-    return act.dphi(s)
+    """Its derivative (:func:`activations.ab_dphi`, or the elementwise one's own)."""
+    return ab_dphi(*coeffs, s) if act is None else act.dphi(s)
 
 
 def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: _Skeleton) -> jax.Array:
-    """Per-layer kernels (l, n m_l, n m_l) of one conditioned draw from its skeleton and arguments: the
-    operations of :func:`_conditioned_draw` (the reference, with everything a constant)."""
+    """Per-layer kernels (l, n m_l, n m_l) of one conditioned draw from its skeleton and arguments
+    (module doc)."""
     coeffs, scales, coefs = params
     maps, routes, act, out_dim = skeleton
     n, n_maps = x.shape[0], len(maps)
@@ -201,10 +159,7 @@ def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: 
         d = scales[j] * d
         if maps[j - 1][3]:
             d = d * jnp.repeat(_dphi(act, coeffs, pre[j - 1]), out_dim, axis=0)
-    out: list = [None] * maps[-1][0]
-    for kernel, (layer, *_) in zip(kernels, maps, strict=True):
-        out[layer - 1] = kernel if out[layer - 1] is None else out[layer - 1] + kernel
-    return jnp.stack(out)
+    return sum_by_layer(kernels, [layer for layer, *_ in maps])
 
 
 @functools.partial(jax.jit, static_argnames=("skeleton", "per_layer"))
@@ -213,6 +168,3 @@ def _conditioned_program(base, draw_id, x, params, *, skeleton: _Skeleton, per_l
     network with that skeleton (module doc)."""
     kernels = _conditioned_kernels(_draw_key(base, draw_id), x, params, skeleton)
     return kernels if per_layer else jnp.sum(kernels, axis=0)
-
-
-_DRAWS = {"explicit": _explicit_draw, "conditioned": _conditioned_draw}

@@ -69,12 +69,12 @@ def layer_kernel(act_gram: jax.Array, delta_gram: jax.Array, weight: float) -> j
     return (weight * dataset_scale(n)) * expand_points(act_gram, out_dim) * delta_gram
 
 
-def sum_by_layer(kernels: Sequence[jax.Array], maps: Sequence[LinearMap]) -> jax.Array:
-    """(l, n m_l, n m_l): per-map kernels summed over the maps of each layer."""
-    depth = maps[-1].layer
-    out = [None] * depth
-    for kernel, m in zip(kernels, maps, strict=True):
-        out[m.layer - 1] = kernel if out[m.layer - 1] is None else out[m.layer - 1] + kernel
+def sum_by_layer(kernels: Sequence[jax.Array], layers: Sequence[int]) -> jax.Array:
+    """(l, n m_l, n m_l): per-map kernels summed over the maps of each layer (``layers``: the layer
+    1..l of each map, ascending; a factorized layer has two maps)."""
+    out: list = [None] * layers[-1]
+    for kernel, layer in zip(kernels, layers, strict=True):
+        out[layer - 1] = kernel if out[layer - 1] is None else out[layer - 1] + kernel
     return jnp.stack(out)
 
 
@@ -125,5 +125,5 @@ def empirical_ntk(
     pre, inputs = forward(flat, x, maps, activation)
     deltas = backward(flat, pre, maps, activation)
     kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
-    layers = sum_by_layer(kernels, maps)
+    layers = sum_by_layer(kernels, [m.layer for m in maps])
     return layers if per_layer else jnp.sum(layers, axis=0)

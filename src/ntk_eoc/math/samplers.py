@@ -66,10 +66,11 @@ from .cost import (
     DType,
     Method,
     batch_size,
+    choose_maps,
     draw_bytes,
     resolve_method,
 )
-from .draw_program import _DRAWS, _conditioned_program, _draw_key, _skeleton
+from .draw_program import _conditioned_program, _draw_key, _explicit_draw, _skeleton
 from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
 
@@ -107,10 +108,12 @@ def draw_keys(seed: int, draws: Sequence[int] | np.ndarray) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_draw(method: str, arch: Architecture, per_layer: bool, n: int = 0, dtype: str = "") -> Callable:
+def _compiled_draw(
+    method: str, arch: Architecture, per_layer: bool, n: int, dtype: str, routes: tuple[bool, ...]
+) -> Callable:
     """One draw from (base key, draw id, x). Explicit: a jit of :func:`_explicit_draw` per architecture.
-    Conditioned: :func:`_conditioned_program` with ``arch``'s skeleton and arguments (``n`` and ``dtype``
-    given), or with ``n = 0`` a jit of the reference :func:`_conditioned_draw` (tests).
+    Conditioned: :func:`_conditioned_program` with ``arch``'s skeleton on n points (its maps' ``routes``)
+    and its arguments in ``dtype``.
 
     One set of executables serves every draw, so a draw's bits cannot depend on which other draws share
     its call; vmapping draws instead compiles ~2x slower and, on CPU, runs no faster at the widths
@@ -118,15 +121,15 @@ def _compiled_draw(method: str, arch: Architecture, per_layer: bool, n: int = 0,
     (the caller's setting is untouched): the n x n factorizations of :mod:`conditioning` are float64,
     and the draw's bits do not depend on the caller's x64 setting. Matmuls run at full precision
     (``default_matmul_precision("highest")``: a no-op on CPU; on GPUs it rules out TF32)."""
-    if method == "conditioned" and n:
-        skeleton, (coeffs, scales, coefs) = _skeleton(arch, n)
+    if method == "conditioned":
+        skeleton, (coeffs, scales, coefs) = _skeleton(arch, n, routes)
         cast = functools.partial(np.asarray, dtype=dtype)
         params = (tuple(map(cast, coeffs)), tuple(map(cast, scales)), tuple(map(cast, coefs)))
 
         def steps(base: jax.Array, draw_id: np.uint32, x: jax.Array) -> jax.Array:
             return _conditioned_program(base, draw_id, x, params, skeleton=skeleton, per_layer=per_layer)
     else:
-        draw = functools.partial(_DRAWS[method], arch=arch)
+        draw = functools.partial(_explicit_draw, arch=arch)
 
         def run(base: jax.Array, draw_id: jax.Array, x: jax.Array) -> jax.Array:
             kernels = draw(_draw_key(base, draw_id), x)
@@ -160,6 +163,21 @@ def _architecture(network, widths, ranks, init) -> Architecture:
         if err.key.startswith("widths"):
             raise InvalidValue("widths", list(widths), str(err), "sample_kernels") from None
         raise ValueError(f"sample_kernels: {err}") from None
+
+
+def _routes(routes: Sequence[bool] | None, method: Method, arch: Architecture, n: int) -> tuple[bool, ...]:
+    """The route of each map: given (conditioned draws only), or the cost model's."""
+    if routes is None:
+        return tuple(choose_maps(arch, n)) if method == Method.CONDITIONED else (False,) * len(arch.maps)
+    if method != Method.CONDITIONED:
+        raise ValueError(f"sample_kernels: routes are for method='conditioned', got method={method!s}")
+    if (
+        isinstance(routes, (str, bytes))
+        or len(routes) != len(arch.maps)
+        or not all(isinstance(r, bool) for r in routes)
+    ):
+        raise InvalidValue("routes", routes, f"must be {len(arch.maps)} booleans, one per map", "sample_kernels")
+    return tuple(bool(r) for r in routes)
 
 
 def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarray, Method, DType]:
@@ -230,6 +248,7 @@ def sample_kernels(
     ranks: Sequence[int | None] | None = None,
     init: Init | str = Init.EOC,
     per_layer: bool = False,
+    routes: Sequence[bool] | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> np.ndarray:
@@ -247,6 +266,8 @@ def sample_kernels(
         ranks: per layer, the inner rank of a factorized layer U_k V_k or None (dense); None: all dense.
         init: "eoc" (NTK parameterization) or "standard" (:mod:`architecture`).
         per_layer: return the per-layer kernels K_k, shape (draws, l, n m_l, n m_l), whose sum is K.
+        routes: with method "conditioned", per linear map of the chain (``arch.maps``) True to condition it,
+            False to draw it explicitly; None: the cost model's choice (:func:`~ntk_eoc.math.cost.choose_maps`).
         max_bytes: refuse a configuration whose one draw needs more (:func:`draw_bytes`); None: no limit.
         progress: called as progress(done, total, seconds) after each group of draws.
 
@@ -261,6 +282,7 @@ def sample_kernels(
     widths = arch.widths
     n, out_dim, depth = x.shape[0], widths[-1], arch.depth
     method = resolve_method(method, arch, n)
+    routes = _routes(routes, method, arch, n)
     itemsize = dtype.itemsize
     need = draw_bytes(method, arch, n, itemsize, per_layer)
     if max_bytes is not None and need > max_bytes:
@@ -272,7 +294,7 @@ def sample_kernels(
     batch = batch_size(method, arch, n, itemsize, per_layer, budget_bytes=budget, max_batch=max_batch)
     shape = (ids.size, depth) if per_layer else (ids.size,)
     out = np.empty((*shape, n * out_dim, n * out_dim), dtype=str(dtype))
-    run = _compiled_draw(str(method), arch, per_layer, n, str(dtype))
+    run = _compiled_draw(str(method), arch, per_layer, n, str(dtype), routes)
     where = f"method={method!s}, widths={list(widths)}, dtype={dtype!s}"
     _dispatch(run, jax.random.key(seed), jnp.asarray(x, dtype=str(dtype)), ids, batch, out, where, progress)
     return out

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from ntk_eoc import Activation, Elementwise, draw_keys, sample_kernels
+from ntk_eoc import Activation, draw_keys, sample_kernels
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
 from ntk_eoc.math.cost import (
@@ -154,7 +154,7 @@ def test_a_draw_that_overflows_float32_raises_floating_point_error(x, seed, meth
 
 
 def test_non_finite_draws_are_named_by_their_ids(x, monkeypatch):
-    def fake(method, arch, per_layer, n=0, dtype=""):
+    def fake(method, arch, per_layer, n, dtype, routes):
         return lambda base, draw, x: jax.numpy.full((10, 10), np.nan if draw in (3, 6) else 1.0, np.float32)
 
     monkeypatch.setattr(samplers_module, "_compiled_draw", fake)
@@ -184,23 +184,19 @@ def test_draw_keys_fold_the_draw_id_into_the_base_key(seed):
     )
 
 
-@pytest.mark.parametrize(
-    "act",
-    [Activation.named("relu"), Activation.named("abs"), ACT, Elementwise("tanh")],
-    ids=["relu", "abs", "ab", "tanh"],
-)
-@pytest.mark.parametrize("ranks", [None, (None, 12, None)], ids=["dense", "factorized"])
-def test_the_shared_program_computes_the_reference_draw(x, seed, act, ranks):
-    """The compiled conditioned program takes scales, kernel weights and (a, b) as arguments; the reference
-    traces the same draw with every one of them a constant: equal to float32 rounding."""
-    arch = Architecture(WIDTHS, act, ranks)
-    shared = samplers_module._compiled_draw("conditioned", arch, True, x.shape[0], "float32")
-    reference = samplers_module._compiled_draw("conditioned", arch, True)
-    xs = jax.numpy.asarray(x, np.float32)
-    for s in range(3):
-        got = np.asarray(shared(jax.random.key(seed), np.uint32(s), xs), np.float64)
-        want = np.asarray(reference(jax.random.key(seed), np.uint32(s), xs), np.float64)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+def test_routes_are_an_argument_checked_before_compute(x, seed):
+    """``routes`` picks each map's route for conditioned draws: all explicit gives another draw of the same
+    network than the cost model's mix; bad routes are refused by name."""
+    arch = Architecture(WIDTHS, ACT)
+    chosen = sample_kernels(x, arch, draws=range(2), seed=seed, method="conditioned")
+    same = sample_kernels(x, arch, draws=range(2), seed=seed, method="conditioned", routes=choose_maps(arch, N_POINTS))
+    np.testing.assert_array_equal(chosen, same)
+    every = sample_kernels(x, arch, draws=range(2), seed=seed, method="conditioned", routes=(True,) * len(arch.maps))
+    assert every.shape == chosen.shape and not np.array_equal(every, chosen)
+    with pytest.raises(ValueError, match="routes"):
+        sample_kernels(x, arch, draws=range(2), seed=seed, method="conditioned", routes=(True,))
+    with pytest.raises(ValueError, match="routes are for method='conditioned'"):
+        sample_kernels(x, arch, draws=range(2), seed=seed, method="explicit", routes=(True,) * len(arch.maps))
 
 
 def test_activations_of_the_same_kind_share_one_compiled_program(x, seed):
