@@ -29,6 +29,22 @@ __all__ = [
 
 E = TypeVar("E", bound=enum.Enum)
 
+# Every seed (the sampler's weights seed, the dataset seed, the bootstrap seed) and every draw id is an
+# integer in [0, 2^32): draw s of a configuration is the network of JAX key fold_in(key(seed), s), and
+# jax.random.key keeps 32 bits of a seed when 64-bit mode is off and fold_in takes a 32-bit id, so a
+# larger value would silently repeat the draws of a smaller one [SCIENCE §5]. The dataset and bootstrap
+# seeds (numpy generators) share the range so that a seed means one thing.
+MAX_SEED = 2**32 - 1
+MAX_DRAW_ID = 2**32 - 1
+
+
+class ConfigError(ValueError):
+    """An invalid config value; the message names the key and the value."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(f"invalid config: {key}={value!r}: {reason}")
+        self.key, self.value, self.reason = key, value, reason
+
 
 class NonFinite(ValueError):
     """NaN or inf where finite values are required; the message names the array and the first bad index."""

@@ -13,7 +13,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
 from ntk_eoc.pipeline.plan import Plan
-from ntk_eoc.pipeline.runs import ConfigError
+from ntk_eoc.validate import ConfigError
 
 try:
     PLAN = Plan(config, workflow.source_path("../schemas/config.schema.yaml"))

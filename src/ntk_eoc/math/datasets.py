@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validate import InvalidValue, choice, integer, real
+from ..validate import MAX_SEED, InvalidValue, choice, integer, real
 
 __all__ = [
     "DATASETS",
@@ -58,7 +58,6 @@ class DatasetName(enum.StrEnum):
 DATASETS = tuple(str(d) for d in DatasetName)
 DIGITS_DIM = 64  # 8 x 8 pixels
 # Dataset seeds seed numpy's default_rng: any non-negative integer works; this bound keeps them 64-bit.
-MAX_SEED = 2**63 - 1
 # close_pairs redraws its pair centres until any two are more than 3 x the target angle (+ this margin)
 # apart, so by the triangle inequality every cross-pair angle exceeds the target one.
 _ANGLE_MARGIN_DEG = 1e-3

@@ -27,7 +27,8 @@ its n inputs a_{k-1}, U_k on its n inputs g_k = s_k V_k a_{k-1}, with the same l
 The route of each map (explicit or conditioned) is chosen by the cost model of :mod:`cost`.
 
 Seeds: draw s uses key ``fold_in(key(seed), s)`` (:func:`draw_keys`), seed and s in [0, 2^32)
-(:mod:`draws`). A draw runs through the same jit-compiled executables whatever else is sampled, so draw s
+(:data:`ntk_eoc.validate.MAX_SEED`). A draw runs through the same jit-compiled executables whatever else is
+sampled, so draw s
 is bit-identical whatever subset, order, batch size or job split it is computed in, and whatever the
 caller's x64 setting (same device, dtype, method and JAX version: the random bits and the LAPACK-style
 factorizations may change between JAX releases, the law does not).
@@ -56,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..validate import InvalidValue, choice, integer
+from ..validate import MAX_DRAW_ID, MAX_SEED, InvalidValue, choice, integer
 from .activations import Activation
 from .architecture import Architecture, Init
 from .cost import (
@@ -71,7 +72,6 @@ from .cost import (
     resolve_method,
 )
 from .draw_program import _conditioned_program, _draw_key, _explicit_draw, _skeleton
-from .draws import MAX_DRAW_ID, MAX_SEED
 from .elementwise import Elementwise
 
 __all__ = ["DEFAULT_MAX_BYTES", "device_batch_budget", "draw_keys", "sample_kernels"]

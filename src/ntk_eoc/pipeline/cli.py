@@ -28,7 +28,7 @@ from pathlib import Path
 from ..storage.archive import ArchiveError, pack, restore, verify
 from ..storage.integrity import StoreError
 from ..storage.scan import verify_tree
-from .runs import ConfigError
+from ..validate import ConfigError
 
 __all__ = ["main"]
 

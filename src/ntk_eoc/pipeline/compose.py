@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runs import ConfigError
+from ..validate import ConfigError
 
 __all__ = ["ComposedRun", "compose_runs", "run_id", "sweep_axes", "validate_workflow_config"]
 

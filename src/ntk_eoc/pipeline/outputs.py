@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .runs import ConfigError
+from ..validate import ConfigError
 from .table import config_hash
 
 __all__ = ["FIGURES", "FIGURE_NEEDS", "MIN_EIGEN_OUTPUTS", "STORE_PATTERNS", "TABLES", "figure_names", "view_name"]

@@ -25,10 +25,11 @@ from typing import Any
 
 from ..math.activations import Activation
 from ..math.cost import resolve_method
+from ..validate import ConfigError
 from .compose import compose_runs, validate_workflow_config
 from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, figure_names, view_name
 from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
-from .runs import ConfigError, RunConfig, Study
+from .runs import RunConfig, Study
 from .specs import (
     ArchiveSpec,
     ConcentrationSpec,

@@ -35,23 +35,14 @@ from ..math.activations import Activation, activation_from_config
 from ..math.architecture import Architecture, Init
 from ..math.cost import DEFAULT_MAX_BYTES, DType, Method, draw_bytes, resolve_method
 from ..math.datasets import DatasetConfig
-from ..math.draws import MAX_SEED
 from ..math.elementwise import Elementwise
 from ..math.schedules import WidthSchedule
-from ..validate import InvalidValue, choice, integer, real
+from ..validate import MAX_SEED, ConfigError, InvalidValue, choice, integer, real
 from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 
 __all__ = ["CORE_KEYS", "ConfigError", "RunConfig", "SamplerConfig", "Study"]
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """An invalid config value; the message names the key and the value."""
-
-    def __init__(self, key: str, value: object, reason: str) -> None:
-        super().__init__(f"invalid config: {key}={value!r}: {reason}")
-        self.key, self.value, self.reason = key, value, reason
 
 
 class Study(enum.StrEnum):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..analysis.names import CLAIM_DEFAULTS, DEFAULT_N_BOOT, DEFAULT_QUANTILES, DEVIATION_VARS, PNG_DPI, STATISTICS
-from ..validate import InvalidValue, integer, integer_list, real
+from ..validate import MAX_SEED, InvalidValue, integer, integer_list, real
 
 __all__ = [
     "DEFAULT_DEPTHS",
@@ -33,7 +33,6 @@ __all__ = [
 # 1 to 10^4 on a roughly logarithmic grid: the approach to the limits closes like log(l) / l.
 DEFAULT_DEPTHS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 # Bootstrap seeds seed numpy's SeedSequence: any non-negative integer; bounded to stay 64-bit.
-MAX_SEED = 2**63 - 1
 DPI_RANGE = (10, 1200)
 
 
