@@ -4,7 +4,7 @@
 # Results: <results_dir>/stores/<stage>/... holds every computed store once, named by the values it
 # holds and shared by all experiments; <results_dir>/<view>/ (the experiment, <experiment>+<variant>, or
 # --config name=...) holds one view's configs, figures and tables. Logs beside the outputs, under logs/ of the same folder.
-# ntk_eoc.pipeline.plan has the path table. Run `snakemake --cores all`; see workflow/README.md.
+# ntk_eoc.pipeline.plan has the path table. Run `snakemake --cores all`; see docs/developing.md.
 
 from snakemake.utils import min_version
 
