@@ -1,14 +1,13 @@
 """Cost and memory of one sampled draw, per linear map: the route choice of the conditioned sampler and
 the batch size, without JAX (the workflow plans memory requests with it at parse time).   [SCIENCE §5]
 
-Cost model (flop-equivalents of a float32 matmul), measured on a 2-core x86 CPU (AMD EPYC, AVX-512,
-~80 float32 GFlop/s in these matmuls) with jaxlib 0.10.2 by ``benchmarks/calibrate_cost.py``: one threefry
-N(0,1) draw takes the time of ~420-510 matmul flops, a float64 matmul flop ~1.8-1.9 float32 ones, and the
-float64 factorization of an n x n Gram (:func:`conditioning.gram_factors`, a Cholesky and a triangular
-inverse when G is well conditioned) ~5 n^3 + 2500 n^2 (within 2.5x at n = 16-256; small ones are
-latency-bound). It is used only to choose, per linear map, between drawing the weights and
-conditioning on the inputs (:func:`choose_maps`); the memory model (:func:`draw_bytes`) sizes batches
-and job requests.
+Cost model (flop-equivalents of a float32 matmul), its constants calibrated by
+``benchmarks/calibrate_cost.py`` (benchmarks/README.md, Constants): one threefry N(0,1) draw costs
+:data:`GAUSSIAN_FLOPS` matmul flops, a float64 matmul flop a few float32 ones, and the float64
+factorization of an n x n Gram (:func:`conditioning.gram_factors`, a Cholesky and a triangular inverse
+when G is well conditioned) ``FACTOR_CUBIC n^3 + FACTOR_SQUARE n^2``. It is used only to choose, per
+linear map, between drawing the weights and conditioning on the inputs (:func:`choose_maps`); the memory
+model (:func:`draw_bytes`) sizes batches and job requests.
 """
 
 from __future__ import annotations

@@ -29,9 +29,8 @@ from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
 from .layout import dataset_scale, expand_points
 
-# Gaussians per draw up to which they come from one generator call (see _noise). Measured on 2 CPU cores,
-# n = 32, relu: one call is faster per draw at 0.48 M (5.7 vs 6.9 ms), slower from 0.62 M (7.2 vs 6.0 ms;
-# 43 vs 17 ms at 1.9 M); the compilation it saves is ~0.1-0.2 s per block.
+# Gaussians per draw up to which they come from one generator call (see _noise): above it, separate calls
+# per block are faster per draw; below it, the one call saves compilation (benchmarks/README.md, Constants).
 FLAT_NOISE_MAX = 2**19
 
 

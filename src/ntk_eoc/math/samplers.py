@@ -218,8 +218,7 @@ def _dispatch(
 
     The draws' LAPACK calls (the n x n factorizations; jaxlib takes them from scipy's OpenBLAS) run with
     one BLAS thread (threadpoolctl, restored on return): at these sizes a second thread gains nothing on a
-    quiet machine, and on a busy one OpenBLAS threads wait on each other (a conditioned draw at m = 1024
-    took 40 ms with two threads and 19 ms with one while another process kept a core busy, 2 cores)."""
+    quiet machine, and on a busy one OpenBLAS threads wait on each other (benchmarks/README.md, Constants)."""
     start_time = time.perf_counter()
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         for start in range(0, ids.size, batch):

@@ -17,7 +17,7 @@ __all__ = [
     "width_groups",
 ]
 
-# Python, JAX and XLA compilation of one sampling job, measured at ~400-600 MB RSS; rounded up.
+# Python, JAX and XLA compilation of one sampling job (its measured RSS rounded up: benchmarks/README.md, Constants).
 BASE_MEM_MB = 1000
 # float64 N x N matrices alive in a min_eigen job besides the sampled batch: the full K, its
 # symmetrised copy, LAPACK work.
@@ -47,9 +47,8 @@ def min_eigen_mem_mb(cfg: RunConfig, base_width: int) -> int:
     return BASE_MEM_MB + int((2 * batch * per_draw + EIGEN_MATRICES * size * size * itemsize) / 2**20)
 
 
-# Flop-equivalents per second of the cost model (ntk_eoc.math.cost.map_cost) on one CPU core: a
-# conditioned draw at n = 16, depth 6, quadratic widths from m = 4096 (3.6e9 flop-equivalents) took
-# 130 ms on a quiet 2-core x86 machine. Used only to size jobs, never to pick a value.
+# Flop-equivalents per second of the cost model (ntk_eoc.math.cost.map_cost) on one CPU core (measured:
+# benchmarks/README.md, Constants). Used only to size jobs, never to pick a value.
 FLOPS_PER_SECOND = 2.8e10
 # A sampling job computes for at least about this long, so its ~2 s of process start, imports and
 # compilation stay a small part of it: base widths whose draw block is estimated below it are sampled

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake_interface_logger_plugins.common import LogEvent
 
+from ntk_eoc.pipeline.plan import Plan
 from snakemake_logger_plugin_ntk_eoc import LogHandler, LogHandlerSettings, describe
 
-SAMPLE = {"sample_key": "sphere-n8-d4-s0/relu__quadratic__depth~3__out~1/seed~0__float32__auto",
-          "widths": "4-8", "start": "0", "stop": "4"}  # fmt: skip
+
+def _sample_wildcards() -> dict[str, str]:
+    """The wildcards of a sampling job of the test experiment (relu, quadratic, depth 3), named by the
+    project's own naming code (the plan's table of runs), as Snakemake hands them to the console."""
+    root = Path(__file__).resolve().parents[3]
+    config = {
+        "experiment": "test", "overrides": [], "sweep": ["activation=relu", "schedule=quadratic"],
+        "hydra_config_dir": str(root / "config" / "hydra"), "hydra_config_name": "config",
+        "results_dir": "results", "jax_cache_dir": "",
+    }  # fmt: skip
+    (run,) = Plan(config, root / "workflow" / "schemas" / "config.schema.yaml").runs.values()
+    return {"sample_key": run.sample_key, "widths": "4-8", "start": "0", "stop": "4"}
+
+
+SAMPLE = _sample_wildcards()
 
 
 def _handler() -> tuple[LogHandler, io.StringIO]:
