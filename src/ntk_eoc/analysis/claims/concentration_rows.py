@@ -100,6 +100,11 @@ def _value(da: xr.DataArray, name: str, *given: Mapping):
     return None
 
 
+def _measured_row(claim: str, predicted: float, value: float, ci: tuple[float, float], rule) -> dict:
+    """A measured claim row: the estimate, its interval and the rule's verdict on it."""
+    return claim_row(claim, Kind.MEASURED, predicted, value, ci, rule, rule.decide(predicted, *ci))
+
+
 def slope_rows(dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed) -> list[dict]:
     """Exponent of mean ``var`` in m over m >= m_min, predicted -1/2 (Equivalence), per cell."""
     if dev.sizes.get("base_width", 0) < 2:
@@ -115,10 +120,7 @@ def slope_rows(dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed) -
         fit = paired_loglog_slope(da.sel(cell), "base_width", seed=child, **s.boot)
         widths = f"m={int(da.base_width.min())}..{int(da.base_width.max())}"
         claim = f"slope of log mean {var} vs log m ({_describe(cell, fixed)}, {widths})"
-        ci = (fit.ci_low, fit.ci_high)
-        rows.append(
-            claim_row(claim, Kind.MEASURED, PREDICTED_SLOPE, fit.slope, ci, rule, rule.decide(PREDICTED_SLOPE, *ci))
-        )
+        rows.append(_measured_row(claim, PREDICTED_SLOPE, fit.slope, (fit.ci_low, fit.ci_high), rule))
     return rows
 
 
@@ -203,8 +205,5 @@ def ratio_rows(
             factors = [theory_bound_factor(activations(a), int(depth), int(out)) for a in ("abs", "relu")]
             note = f"; bound factor ratio {factors[0] / factors[1]:.3f}"
         claim = f"mean {var} ratio abs/relu < 1 ({_describe(cell, fixed)}){note}"
-        ci = (est.ci_low, est.ci_high)
-        rows.append(
-            claim_row(claim, Kind.MEASURED, RATIO_THRESHOLD, est.value, ci, rule, rule.decide(RATIO_THRESHOLD, *ci))
-        )
+        rows.append(_measured_row(claim, RATIO_THRESHOLD, est.value, (est.ci_low, est.ci_high), rule))
     return rows
