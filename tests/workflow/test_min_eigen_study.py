@@ -13,6 +13,8 @@ from workflow_helpers import ROOT
 from ntk_eoc.analysis.min_eigen import CLAIM_COLUMNS, TABLE_COLUMNS
 from ntk_eoc.storage.store import open_store
 
+pytestmark = pytest.mark.slow  # end-to-end: run by default, deselected by -m 'not slow'
+
 # config/hydra/experiment/test_min_eigen.yaml: 2 settings x n in {6, 24}, d = 3, 3 draws in one job each.
 CONFIG = ("experiment=test_min_eigen", f"jax_cache_dir={ROOT / '.jax_cache'}")
 RESULTS = "results/test_min_eigen"

@@ -17,6 +17,8 @@ from workflow_helpers import RUNS, TINY, Project, copy_workflow, parse_jobs
 
 from ntk_eoc.storage.store import open_store
 
+pytestmark = pytest.mark.slow  # end-to-end: run by default, deselected by -m 'not slow'
+
 RELU, LEAKY = RUNS
 WIDTHS = (4, 8)
 # Sampled kernels are float32 Gram sums: symmetric up to a few float32 ulps of their scale.

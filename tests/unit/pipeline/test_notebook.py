@@ -16,6 +16,8 @@ nbclient = pytest.importorskip("nbclient", reason="the test extra installs nbcli
 pytest.importorskip("ipykernel", reason="the test extra installs ipykernel")
 from jupyter_client import KernelManager  # noqa: E402  (installed with nbclient)
 
+pytestmark = pytest.mark.slow  # end-to-end: run by default, deselected by -m 'not slow'
+
 NOTEBOOK = Path(__file__).resolve().parents[3] / "workflow" / "notebooks" / "quickstart.ipynb"
 CELL_TIMEOUT_S = 600  # a stuck cell fails the test instead of hanging it (not a speed requirement)
 # Where Jupyter, IPython and matplotlib would otherwise write under the home directory.

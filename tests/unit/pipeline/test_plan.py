@@ -123,6 +123,7 @@ def test_bad_snakemake_config_names_the_key():
         Plan({**CONFIG, "bogus": 1}, SCHEMA)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "config/hydra/experiment").glob("*.yaml")))
 def test_every_shipped_experiment_is_planned(experiment):
     """Each experiment in config/hydra/experiment composes, validates (memory of its largest draw
