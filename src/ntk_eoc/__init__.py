@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Activation": "ntk_eoc.math.activations",
     "Architecture": "ntk_eoc.math.architecture",
-    "Elementwise": "ntk_eoc.math.elementwise",
+    "Elementwise": "ntk_eoc.math.activations",
     "LimitLayers": "ntk_eoc.math.limit",
     "draw_keys": "ntk_eoc.math.samplers",
     "empirical_ntk": "ntk_eoc.math.empirical",
@@ -56,9 +56,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .analysis.spectrum import limit_spectrum
-    from .math.activations import Activation
+    from .math.activations import Activation, Elementwise
     from .math.architecture import Architecture
-    from .math.elementwise import Elementwise
     from .math.empirical import empirical_ntk
     from .math.limit import LimitLayers, limit_kernel, limit_layers
     from .math.samplers import draw_keys, sample_kernels

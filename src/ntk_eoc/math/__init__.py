@@ -1,7 +1,8 @@
 """The math of ntk-eoc, one concept per module (SCIENCE §1-§5):
 
 - :mod:`.activations`   phi(s) = a s + b|s|, sigma_EOC, Delta_phi, kappa_phi
-- :mod:`.elementwise`   sigmoid, tanh, erf for the finite-width samplers (no limit kernel)
+  (and :class:`~.activations.Elementwise`: sigmoid, tanh, erf for the finite-width samplers, no limit kernel)
+- :mod:`.datasets`      input datasets x in R^{n x m_0}, scaled to ||x||^2 = m_0; distinctness check
 - :mod:`.schedules`     layer widths m_k = k^2 m (and linear, constant, explicit)
 - :mod:`.architecture`  an MLP as a chain of linear maps: factorized layers, eoc / standard initialisation
 - :mod:`.layout`        the (n m_l) x (n m_l) matrix layout and its 1/n factor

@@ -22,10 +22,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .activations import Activation, ab_dphi, ab_phi
+from .activations import Activation, Elementwise, ab_dphi, ab_phi
 from .architecture import Architecture
 from .conditioning import backward_noise_shape, condition_on_noise, delta_apply_from, dot
-from .elementwise import Elementwise
 from .empirical import backward, forward, layer_kernel, sum_by_layer
 from .layout import dataset_scale, expand_points
 

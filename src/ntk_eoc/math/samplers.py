@@ -58,7 +58,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..validate import MAX_DRAW_ID, MAX_SEED, InvalidValue, choice, integer
-from .activations import Activation
+from .activations import Activation, Elementwise
 from .architecture import Architecture, Init
 from .cost import (
     BATCH_BYTES,
@@ -72,7 +72,6 @@ from .cost import (
     resolve_method,
 )
 from .draw_program import _conditioned_program, _draw_key, _explicit_draw, _skeleton
-from .elementwise import Elementwise
 
 __all__ = ["DEFAULT_MAX_BYTES", "device_batch_budget", "draw_keys", "sample_kernels"]
 

@@ -31,11 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..math.activations import Activation, activation_from_config
+from ..math.activations import Activation, Elementwise, activation_from_config
 from ..math.architecture import Architecture, Init
 from ..math.cost import DEFAULT_MAX_BYTES, DType, Method, draw_bytes, resolve_method
 from ..math.datasets import DatasetConfig
-from ..math.elementwise import Elementwise
 from ..math.schedules import WidthSchedule
 from ..validate import MAX_SEED, ConfigError, InvalidValue, choice, integer, real
 from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings

@@ -17,11 +17,10 @@ import types
 import typing
 from typing import Any, Self, Union
 
-from ..math.activations import Activation, activation_from_config
+from ..math.activations import Activation, Elementwise, activation_from_config
 from ..math.architecture import Architecture
 from ..math.cost import DType, Method
 from ..math.datasets import DatasetConfig
-from ..math.elementwise import Elementwise
 from .settings import ClaimSettings, ConcentrationSettings, FigureSettings, MinEigenSettings, SpectrumSettings
 
 __all__ = [

@@ -23,10 +23,9 @@ from ntk_eoc.analysis.min_eigen import (
     summary_table,
 )
 from ntk_eoc.math import eigen, samplers
-from ntk_eoc.math.activations import activation_from_config
+from ntk_eoc.math.activations import Elementwise, activation_from_config
 from ntk_eoc.math.architecture import Architecture
 from ntk_eoc.math.eigen import DENSE_MAX_N, block_names, block_params, block_spectra, largest_eigenvalue
-from ntk_eoc.math.elementwise import Elementwise
 from ntk_eoc.pipeline import resources
 from ntk_eoc.pipeline.runs import ConfigError, RunConfig, checked
 from ntk_eoc.pipeline.settings import MinEigenSettings

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from ntk_eoc.math.elementwise import ELEMENTWISE_NAMES, GAUSS_HERMITE_NODES, Elementwise
+from ntk_eoc.math.activations import ELEMENTWISE_NAMES, GAUSS_HERMITE_NODES, Elementwise
 
 # Points on both sides of 0, 0 itself and the tails where the derivatives are small.
 POINTS = np.array([-6.0, -2.5, -1.0, -1e-3, 0.0, 1e-3, 0.7, 1.9, 4.0])
