@@ -180,3 +180,28 @@ def test_the_check_finds_each_kind_of_stale_reference():
         "bench_samplers.py: unknown flag(s) ['--no-such-flag']",
     ):
         assert expected in found, (expected, found)
+
+
+README_COMMANDS = """# ntk-eoc
+
+```bash
+bash .ci/setup.sh && .venv/bin/snakemake --cores all
+```
+
+```bash
+bash .ci/setup.sh && .venv/bin/ruff check . && .venv/bin/python -m pytest
+```
+"""
+
+
+def test_readme_starts_with_the_two_commands_and_stays_short():
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith(README_COMMANDS)
+    assert len(text.splitlines()) <= 160
+
+
+def test_the_store_path_scheme_is_written_once():
+    """Only docs/developing.md spells the stores' path patterns; every other doc links to it."""
+    pattern = re.compile(r"draws_<a>-<b>\.zarr|stores/(?:samples|limit|concentration|fluctuations|spectrum)/<")
+    spelled = [str(d.relative_to(ROOT)) for d in DOCS if pattern.search(d.read_text())]
+    assert spelled == ["docs/developing.md"]
