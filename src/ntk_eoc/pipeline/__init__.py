@@ -2,6 +2,8 @@
 
 - :mod:`.plan`      the DAG side (no JAX): Hydra composition, the table of runs, paths, params,
   resources and final targets; ``workflow/rules/common.smk`` makes one :class:`~.plan.Plan`
+- :mod:`.outputs`   what a run writes and where: store patterns, store names by value, views, figures, tables
+- :mod:`.resources` the memory model and the size of the sampling jobs
 - :mod:`.compose`   Hydra composition of an experiment's sweep
 - :mod:`.runs`      one run's config, typed and validated (:class:`~.runs.RunConfig`)
 - :mod:`.settings`  the analysis sections of the config

@@ -3,7 +3,7 @@
 Two kinds of output folders under ``<results_dir>/``:
 
 ``stores/``
-    Every store that costs compute, once, named by the values it holds (:mod:`.table`), shared by every
+    Every store that costs compute, once, named by the values it holds (below), shared by every
     experiment and variant that needs it. The log and benchmark of each job under ``stores/logs/`` and
     ``stores/benchmarks/``, with the store's path (``stores/logs/samples/.../draws_0-64.log``).
 
@@ -26,18 +26,55 @@ Two kinds of output folders under ``<results_dir>/``:
     with ``overrides`` or ``sweep`` it is ``demo+<what they change>`` (e.g. ``demo+draws=512``), or the
     ``name`` given in the config, so variants never overwrite the experiment's figures and tables while
     reusing every store they share with it.
+
+Store names. Every store that costs compute lives once under ``<results_dir>/stores/``, named by the values it holds,
+so that every experiment and variant whose runs need the same data reuse it:
+
+=====================  ==========================================================================
+name                   built from (example)
+=====================  ==========================================================================
+dataset                generator, n, m_0, seed, options: ``sphere-n32-d16-s0``, ``gaussian-n100-d10-s0-raw``
+activation             config section: ``relu``, ``abs``, ``leaky_relu~0.1``, ``custom~0.25~0.75``
+network                activation, schedule, depth, m_l, factorization, init:
+                       ``relu__quadratic__depth~4__out~1``, ``relu__explicit~1-4__depth~3__out~1__rank~x-0.25-x``
+sampler                seed, dtype, method: ``seed~0__float32__auto``
+=====================  ==========================================================================
+
+A sample key ``<dataset>/<network>/<sampler>`` names everything a draw depends on (the base width and
+the draw ids come from the file name). Names stay short because only non-default choices add parts
+(``__init~standard``, ``__rank~...``); nothing is a bare hash except a suffix where a list would be long
+(the spectrum's depths).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from ..math.architecture import Init
 from ..validate import ConfigError
-from .table import config_hash
+from .runs import RunConfig
 
-__all__ = ["FIGURES", "FIGURE_NEEDS", "MIN_EIGEN_OUTPUTS", "STORE_PATTERNS", "TABLES", "figure_names", "view_name"]
+__all__ = [
+    "FIGURES",
+    "FIGURE_NEEDS",
+    "MIN_EIGEN_OUTPUTS",
+    "STORE_PATTERNS",
+    "TABLES",
+    "Run",
+    "activation_name",
+    "config_hash",
+    "dataset_name",
+    "figure_names",
+    "network_name",
+    "run_axes",
+    "sampler_name",
+    "view_name",
+]
 
 # Output of each shared stage under <results_dir>/stores/ (module doc).
 STORE_PATTERNS = {
@@ -119,3 +156,106 @@ def view_name(experiment: str, overrides: Sequence[str], sweep: Sequence[str] | 
     if len(label) > VIEW_NAME_CHARS:
         label = f"{label[: VIEW_NAME_CHARS - 7]}-{config_hash(parts)}"
     return label
+
+
+# --- store names ---------------------------------------------------------------------------------
+
+_HASH_CHARS = 6
+
+
+def config_hash(tree: Any) -> str:
+    """Short sha1 of the canonical JSON of a config sub-tree."""
+    text = json.dumps(tree, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:_HASH_CHARS]
+
+
+def _num(value: float | int) -> str:
+    return f"{value:g}"
+
+
+def dataset_name(cfg: RunConfig) -> str:
+    """``<generator>-n<n>-d<m_0>-s<seed>``, plus ``-raw`` (gaussian not normalized) or ``-a<deg>`` (close_pairs)."""
+    ds = cfg.dataset
+    name = f"{ds.name}-n{ds.n_points}-d{ds.input_dim}-s{ds.seed}"
+    if ds.normalize is False:
+        name += "-raw"
+    if ds.min_angle_deg is not None:
+        name += f"-a{_num(ds.min_angle_deg)}"
+    return name
+
+
+def activation_name(cfg: RunConfig) -> str:
+    """The activation's config section joined by ``~``: ``relu``, ``leaky_relu~0.1``, ``custom~0.25~0.75``."""
+    section = cfg.activation.config()
+    return "~".join([section["name"], *(_num(section[k]) for k in ("alpha", "a", "b") if k in section)])
+
+
+def network_name(cfg: RunConfig) -> str:
+    """``<activation>__<schedule>__depth~<l>__out~<m_l>`` plus ``__rank~<f_1>-...`` (factorized layers, x for
+    dense) and ``__init~<init>`` (when not eoc)."""
+    schedule = cfg.schedule.config()
+    sched = "~".join([schedule["name"], *(["-".join(map(str, schedule["factors"]))] if "factors" in schedule else [])])
+    name = f"{activation_name(cfg)}__{sched}__depth~{cfg.depth}__out~{cfg.output_dim}"
+    if cfg.rank_factors is not None:
+        name += "__rank~" + "-".join("x" if f is None else _num(f) for f in cfg.rank_factors)
+    if cfg.init != Init.EOC:
+        name += f"__init~{cfg.init}"
+    return name
+
+
+def sampler_name(cfg: RunConfig) -> str:
+    """``seed~<seed>__<dtype>__<method>``."""
+    s = cfg.sampler
+    return f"seed~{s.seed}__{s.dtype}__{s.method}"
+
+
+def run_axes(composed_axes: Mapping[str, Any], activation_label: str) -> dict[str, Any]:
+    """Swept values; every swept ``activation`` or ``activation.<param>`` key becomes one ``activation``
+    axis valued by the activation's label (relu, abs, leaky_relu(0.5)), which spectrum stores carry too."""
+    axes = {k: v for k, v in composed_axes.items() if k != "activation" and not k.startswith("activation.")}
+    if len(axes) < len(composed_axes):
+        axes["activation"] = activation_label
+    return axes
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of the table of runs: id, swept values (typed; the activation axis by name), config."""
+
+    run_id: str
+    axes: dict[str, Any]
+    resolved: dict[str, Any]
+    config: RunConfig
+
+    @property
+    def dataset(self) -> str:
+        """Name of the dataset store."""
+        return dataset_name(self.config)
+
+    @property
+    def sample_key(self) -> str:
+        """``<dataset>/<network>/<sampler>``: everything a draw depends on but its base width and id."""
+        return f"{self.dataset}/{network_name(self.config)}/{sampler_name(self.config)}"
+
+    @property
+    def limit_key(self) -> str:
+        """``<dataset>/<activation>__depth~<l>__out~<m_l>`` (+ ``__fact~`` x/f per layer): the limit does not
+        depend on the schedule, the base width or the sampler."""
+        cfg = self.config
+        name = f"{self.dataset}/{activation_name(cfg)}__depth~{cfg.depth}__out~{cfg.output_dim}"
+        if any(cfg.factorized):
+            name += "__fact~" + "-".join("f" if f else "x" for f in cfg.factorized)
+        return name
+
+    @property
+    def spectrum_key(self) -> str:
+        """``<dataset>/<activation>__depths~<min>-<max>x<count>-<hash>``."""
+        depths = self.config.spectrum.depths
+        span = f"{depths[0]}-{depths[-1]}x{len(depths)}-{config_hash(list(depths))}"
+        return f"{self.dataset}/{activation_name(self.config)}__depths~{span}"
+
+    @property
+    def concentration_key(self) -> str:
+        """``<sample key>/m~<widths>__draws~<N>``: the deviations of every draw at every base width."""
+        widths = "-".join(map(str, self.config.base_widths))
+        return f"{self.sample_key}/m~{widths}__draws~{self.config.draws}"

@@ -27,7 +27,7 @@ from ..math.activations import Activation
 from ..math.cost import resolve_method
 from ..validate import ConfigError
 from .compose import compose_runs, validate_workflow_config
-from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, figure_names, view_name
+from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, Run, figure_names, run_axes, view_name
 from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
 from .runs import RunConfig, Study
 from .specs import (
@@ -44,7 +44,6 @@ from .specs import (
     Spec,
     SpectrumSpec,
 )
-from .table import Run, run_axes
 
 __all__ = ["FIGURES", "STORE_PATTERNS", "TABLES", "Job", "Plan", "figure_names", "view_name"]  # outputs: re-exported
 

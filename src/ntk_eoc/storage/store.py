@@ -2,7 +2,7 @@
 
 Every store is a zarr v3 directory written by exactly one job through :func:`write_store` and read
 through :func:`open_store`. Stores live under ``results/stores/``, shared by every experiment, and are
-named by the values they depend on (:mod:`ntk_eoc.pipeline.table`): a dataset ``<dataset>`` such as
+named by the values they depend on (:mod:`ntk_eoc.pipeline.outputs`): a dataset ``<dataset>`` such as
 ``sphere-n32-d16-s0``, a network ``<act>__<schedule>__depth~<l>__out~<m_l>`` and a sampler
 ``seed~<s>__<dtype>__<method>``. The store contract:
 

@@ -10,9 +10,9 @@ import pytest
 
 from ntk_eoc.math.schedules import Schedule
 from ntk_eoc.pipeline.compose import compose_runs, run_id, sweep_axes
+from ntk_eoc.pipeline.outputs import Run
 from ntk_eoc.pipeline.runs import ConfigError, RunConfig
 from ntk_eoc.pipeline.specs import SampleSpec
-from ntk_eoc.pipeline.table import Run
 
 HYDRA_DIR = str(Path(__file__).resolve().parents[3] / "config" / "hydra")
 

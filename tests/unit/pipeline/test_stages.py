@@ -11,12 +11,12 @@ import xarray as xr
 
 from ntk_eoc.analysis.grid import grid, reference
 from ntk_eoc.math.activations import activation_from_config
+from ntk_eoc.pipeline.outputs import run_axes
 from ntk_eoc.pipeline.plan import figure_names
 from ntk_eoc.pipeline.runs import ConfigError, checked
 from ntk_eoc.pipeline.settings import DEFAULT_DEPTHS, ConcentrationSettings, FigureSettings, SpectrumSettings
 from ntk_eoc.pipeline.stages.concentration import concentration
 from ntk_eoc.pipeline.stages.spectrum import finite_part
-from ntk_eoc.pipeline.table import run_axes
 
 
 def _axes(run_id: str) -> dict:
