@@ -3,7 +3,8 @@
 Each check returns the value in its canonical type or raises :class:`InvalidValue`, a ``ValueError``
 that names the key and the value: ``depth=0: must be an integer >= 1``. Library functions prefix the
 message with their own name (``widths: depth=0: ...``); the config layer turns it into a
-:class:`~ntk_eoc.pipeline.runs.ConfigError` with the key path of the config (``invalid config: ...``).
+:class:`ConfigError` (defined here, a leaf module, and re-exported by :mod:`ntk_eoc.pipeline.runs`) with the
+key path of the config (``invalid config: ...``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
+    "MAX_DRAW_ID",
+    "MAX_SEED",
+    "ConfigError",
     "InvalidValue",
     "NonFinite",
     "check_finite",
@@ -29,11 +33,13 @@ __all__ = [
 
 E = TypeVar("E", bound=enum.Enum)
 
-# Every seed (the sampler's weights seed, the dataset seed, the bootstrap seed) and every draw id is an
-# integer in [0, 2^32): draw s of a configuration is the network of JAX key fold_in(key(seed), s), and
+# Every seed and every draw id is an integer in [0, 2^32). The three seeds, each checked where its section
+# is validated: sampler.seed, of the weights (:func:`ntk_eoc.math.samplers.sample_kernels`, the run's
+# sampler section), dataset.seed, of the input points (math.datasets), and concentration.seed, of the
+# bootstrap (pipeline.settings). Draw s of a configuration is the network of JAX key fold_in(key(seed), s);
 # jax.random.key keeps 32 bits of a seed when 64-bit mode is off and fold_in takes a 32-bit id, so a
 # larger value would silently repeat the draws of a smaller one [SCIENCE §5]. The dataset and bootstrap
-# seeds (numpy generators) share the range so that a seed means one thing.
+# seeds (numpy generators) could take 63 bits but share the range so that a seed means one thing.
 MAX_SEED = 2**32 - 1
 MAX_DRAW_ID = 2**32 - 1
 

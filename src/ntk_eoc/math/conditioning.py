@@ -60,13 +60,10 @@ __all__ = [
     "EIGEN_FLOOR",
     "ConditionedMap",
     "backward_noise_shape",
-    "condition_on_inputs",
     "condition_on_noise",
-    "delta_apply",
     "delta_apply_from",
     "dot",
     "gram_factors",
-    "noise_rows",
     "noise_rows_from",
 ]
 
@@ -166,11 +163,6 @@ def condition_on_noise(z1: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Arra
     return jnp.where(dead, 0, dot(root_t.astype(b.dtype), z1)), gram, ConditionedMap(basis_t, z1)
 
 
-def condition_on_inputs(key: jax.Array, b: jax.Array, fan_out: int) -> tuple[jax.Array, jax.Array, ConditionedMap]:
-    """:func:`condition_on_noise` with Z1 (n x m_out) drawn from ``key``."""
-    return condition_on_noise(jax.random.normal(key, (b.shape[0], fan_out), b.dtype), b)
-
-
 def backward_noise_shape(fan_in: int, fan_out: int, rows: int) -> tuple[int, int]:
     """Shape of the Gaussian block of :func:`noise_rows_from`: G'^T's (m_out, m_in) when m_out < n m_l
     (``rows``), else Z3^T's (n m_l, m_in)."""
@@ -188,12 +180,6 @@ def noise_rows_from(noise: jax.Array, d: jax.Array, delta_gram: jax.Array) -> ja
     return dot(root_t.astype(d.dtype), noise)
 
 
-def noise_rows(key: jax.Array, fan_in: int, d: jax.Array, delta_gram: jax.Array) -> jax.Array:
-    """:func:`noise_rows_from` with its block drawn from ``key``."""
-    shape = backward_noise_shape(fan_in, d.shape[1], d.shape[0])
-    return noise_rows_from(jax.random.normal(key, shape, d.dtype), d, delta_gram)
-
-
 def delta_apply_from(noise: jax.Array, state: ConditionedMap, d: jax.Array, delta_gram: jax.Array) -> jax.Array:
     """D W (n m_l x m_in) in law, given the forward pass's Z1: the transpose of (module doc)
 
@@ -208,9 +194,3 @@ def delta_apply_from(noise: jax.Array, state: ConditionedMap, d: jax.Array, delt
     basis_t, z1 = state
     y_t = noise_rows_from(noise, d, delta_gram)
     return y_t + dot((dot(z1, d.T) - dot(basis_t, y_t.T)).T, basis_t)
-
-
-def delta_apply(key: jax.Array, state: ConditionedMap, d: jax.Array, delta_gram: jax.Array) -> jax.Array:
-    """:func:`delta_apply_from` with the backward block drawn from ``key``."""
-    shape = backward_noise_shape(state.basis_t.shape[1], d.shape[1], d.shape[0])
-    return delta_apply_from(jax.random.normal(key, shape, d.dtype), state, d, delta_gram)

@@ -25,7 +25,6 @@ __all__ = [
     "choose_method",
     "draw_bytes",
     "gaussian_blocks",
-    "gaussians_per_draw",
     "map_cost",
     "resolve_method",
 ]
@@ -128,11 +127,6 @@ def gaussian_blocks(method: Method | str, arch: Architecture, n: int) -> tuple[t
         if j > 0:
             blocks.append((min(m.fan_out, n * out_dim), m.fan_in))
     return tuple(blocks)
-
-
-def gaussians_per_draw(method: Method | str, arch: Architecture, n: int) -> int:
-    """N(0, 1) numbers one draw generates: the sizes of :func:`gaussian_blocks` summed."""
-    return sum(rows * cols for rows, cols in gaussian_blocks(method, arch, n))
 
 
 def draw_bytes(method: Method | str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> int:

@@ -253,7 +253,7 @@ class DatasetConfig:
             name,
             integer("n_points", section["n_points"], 2),
             integer("input_dim", section["input_dim"]),
-            integer("seed", section["seed"], 0, MAX_SEED),
+            integer("seed", section["seed"], 0, MAX_SEED),  # dataset.seed: the input points
             normalize,
             angle,
         )

@@ -119,22 +119,16 @@ def _skeleton(arch: Architecture, n: int, routes: Sequence[bool]) -> tuple[_Skel
     return skeleton, (coeffs, tuple(m.scale for m in maps), tuple(m.weight * dataset_scale(n) for m in maps))
 
 
-def _phi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """The activation: a s + b |s| with traced (a, b) = ``coeffs`` (:func:`activations.ab_phi`), or the
-    elementwise one's own."""
-    return ab_phi(*coeffs, s) if act is None else act.phi(s)
-
-
-def _dphi(act: Elementwise | None, coeffs: tuple, s: jax.Array) -> jax.Array:
-    """Its derivative (:func:`activations.ab_dphi`, or the elementwise one's own)."""
-    return ab_dphi(*coeffs, s) if act is None else act.dphi(s)
-
-
 def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: _Skeleton) -> jax.Array:
     """Per-layer kernels (l, n m_l, n m_l) of one conditioned draw from its skeleton and arguments
     (module doc)."""
     coeffs, scales, coefs = params
     maps, routes, act, out_dim = skeleton
+    # phi, phi': a s + b |s| with traced (a, b) = coeffs (the definition Activation.phi uses), or Elementwise's
+    if act is None:
+        phi, dphi = functools.partial(ab_phi, *coeffs), functools.partial(ab_dphi, *coeffs)
+    else:
+        phi, dphi = act.phi, act.dphi
     n, n_maps = x.shape[0], len(maps)
     shapes = _noise_shapes_of(maps, routes, n, out_dim)
     noise = _noise(key, shapes, x.dtype)
@@ -145,7 +139,7 @@ def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: 
         pre.append(z)
         states.append(state)
         grams.append(gram)
-        b = _phi(act, coeffs, z) if nonlinear else z
+        b = phi(z) if nonlinear else z
     d = jnp.tile(jnp.eye(out_dim, dtype=x.dtype), (n, 1))
     kernels: list = [None] * n_maps
     for j in range(n_maps - 1, -1, -1):
@@ -156,7 +150,7 @@ def _conditioned_kernels(key: jax.Array, x: jax.Array, params: tuple, skeleton: 
         d = delta_apply_from(noise[n_maps + j], states[j], d, delta_gram) if routes[j] else dot(d, states[j])
         d = scales[j] * d
         if maps[j - 1][3]:
-            d = d * jnp.repeat(_dphi(act, coeffs, pre[j - 1]), out_dim, axis=0)
+            d = d * jnp.repeat(dphi(pre[j - 1]), out_dim, axis=0)
     return sum_by_layer(kernels, [layer for layer, *_ in maps])
 
 

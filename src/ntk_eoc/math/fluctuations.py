@@ -32,7 +32,6 @@ __all__ = [
     "fluctuation_weight",
     "v_diag",
     "v_diag_constant_asymptotic",
-    "v_diag_linear_asymptotic",
     "v_diag_quadratic_limit",
 ]
 
@@ -93,9 +92,3 @@ def v_diag_constant_asymptotic(activation: Activation, base_width: float, depth:
     c, c_prime = fluctuation_constants(activation)
     depth = integer("depth", depth, where="v_diag_constant_asymptotic")
     return math.expm1((2.0 * c + c_prime) * depth / (3.0 * _base(base_width, "v_diag_constant_asymptotic")))
-
-
-def v_diag_linear_asymptotic(activation: Activation, base_width: float, depth: int) -> float:
-    """C ln(l) / m for m_k = k m (the sum is dominated by small k, where w ~ C).   [SCIENCE §6]"""
-    depth = integer("depth", depth, where="v_diag_linear_asymptotic")
-    return fluctuation_constants(activation)[0] * math.log(depth) / _base(base_width, "v_diag_linear_asymptotic")

@@ -46,7 +46,6 @@ from .layout import dataset_scale, expand_points
 
 __all__ = [
     "LimitLayers",
-    "angle_step",
     "correlation_map",
     "derivative_map",
     "half_angle_step",
@@ -70,13 +69,17 @@ _BLOCK_ENTRIES = 2**21
 
 
 def correlation_map(rho: np.ndarray, delta: float) -> np.ndarray:
-    """f(rho) = (1-Delta) rho + Delta (2/pi) (sqrt(1-rho^2) + rho arcsin rho)."""
+    """f(rho) = (1-Delta) rho + Delta (2/pi) (sqrt(1-rho^2) + rho arcsin rho), in the rho form of SCIENCE §3.
+
+    Reference for tests: SCIENCE §3 (the library runs on the half angle, :func:`half_angle_step`)."""
     rho = np.clip(rho, -1.0, 1.0)
     return (1.0 - delta) * rho + delta * _TWO_OVER_PI * (np.sqrt(1.0 - rho**2) + rho * np.arcsin(rho))
 
 
 def derivative_map(rho: np.ndarray, delta: float) -> np.ndarray:
-    """fdot(rho) = f'(rho) = (1-Delta) + Delta (2/pi) arcsin rho."""
+    """fdot(rho) = f'(rho) = (1-Delta) + Delta (2/pi) arcsin rho.
+
+    Reference for tests: SCIENCE §3 (the library runs on the half angle, :func:`half_angle_step`)."""
     return (1.0 - delta) + delta * _TWO_OVER_PI * np.arcsin(np.clip(rho, -1.0, 1.0))
 
 
@@ -104,20 +107,6 @@ def half_angle_step(
     one_minus_f = np.clip(u - delta * _TWO_OVER_PI * s, 0.0, 2.0)
     fdot = 1.0 - delta * _TWO_OVER_PI * angle
     return np.sqrt(0.5 * one_minus_f), np.sqrt(1.0 - 0.5 * one_minus_f), one_minus_f, fdot
-
-
-def angle_step(angle: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One layer of the correlation recursion in angle form (:func:`half_angle_step` on t_k).
-
-    Args:
-        angle: t_k = arccos rho_k in [0, pi], any shape.
-        delta: Delta_phi.
-
-    Returns:
-        (t_{k+1}, 1 - rho_{k+1}, fdot(rho_k)), each of ``angle``'s shape.
-    """
-    sin_half, cos_half, one_minus_f, fdot = half_angle_step(np.sin(0.5 * angle), np.cos(0.5 * angle), delta)
-    return 2.0 * np.arctan2(sin_half, cos_half), one_minus_f, fdot
 
 
 def _validate_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

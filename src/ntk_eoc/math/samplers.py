@@ -192,7 +192,7 @@ def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarr
         raise ValueError(f"sample_kernels: x must have shape (n, m_0={arch.widths[0]}), got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("sample_kernels: x contains NaN or inf")
-    integer("seed", seed, minimum=0, maximum=MAX_SEED, where=where)
+    integer("seed", seed, minimum=0, maximum=MAX_SEED, where=where)  # the weights: key(seed) of every draw
     if draws is None:
         raise InvalidValue("draws", draws, "required: a 1-d sequence of draw ids", where)
     ids = np.asarray(draws)

@@ -93,7 +93,7 @@ class SamplerConfig:
             choice("method", section.get("method"), Method),
             choice("dtype", section.get("dtype"), DType),
             integer("draws_per_job", section.get("draws_per_job")),
-            integer("seed", section.get("seed"), 0, MAX_SEED),
+            integer("seed", section.get("seed"), 0, MAX_SEED),  # sampler.seed: the weights (JAX key of every draw)
             real("max_gib", section.get("max_gib", DEFAULT_MAX_GIB), positive=True),
         )
 

@@ -86,7 +86,7 @@ class ConcentrationSettings(_Section):
             raise InvalidValue("quantiles", list(quantiles), "levels must lie in [0, 1]")
         return cls(
             integer("n_boot", out.n_boot, 2),
-            integer("seed", out.seed, 0, MAX_SEED),
+            integer("seed", out.seed, 0, MAX_SEED),  # concentration.seed: the bootstrap resampling
             real("confidence", out.confidence, low=0.0, high=1.0),
             levels,
             _one_of("claims_norm", out.claims_norm, DEVIATION_VARS),

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from math_helpers import condition_on_inputs, delta_apply, noise_rows
 
 from ntk_eoc.math import conditioning
 
@@ -35,8 +36,8 @@ def _conditioned_inputs(cond: float, seed: int) -> np.ndarray:
 
 
 def _condition(b: np.ndarray, key_seed: int = 0):
-    """(H, G, state) of :func:`conditioning.condition_on_inputs`, jit-compiled."""
-    run = jax.jit(conditioning.condition_on_inputs, static_argnums=2)
+    """(H, G, state) of ``condition_on_inputs``, jit-compiled."""
+    run = jax.jit(condition_on_inputs, static_argnums=2)
     return run(jax.random.key(key_seed), jnp.asarray(b), FAN_OUT)
 
 
@@ -164,8 +165,8 @@ def test_delta_apply_is_the_projection_formula(seed):
         d = jnp.asarray(rng.standard_normal((rows, FAN_OUT)), jnp.float32)
         delta_gram = conditioning.dot(d, d.T)
         key = jax.random.key(seed)
-        got = jax.jit(conditioning.delta_apply)(key, state, d, delta_gram)
-        y_t = np.asarray(jax.jit(conditioning.noise_rows, static_argnums=1)(key, FAN_IN, d, delta_gram), np.float64)
+        got = jax.jit(delta_apply)(key, state, d, delta_gram)
+        y_t = np.asarray(jax.jit(noise_rows, static_argnums=1)(key, FAN_IN, d, delta_gram), np.float64)
         q_t, z1 = (np.asarray(a, np.float64) for a in state)
         want = y_t + (z1 @ np.asarray(d, np.float64).T - q_t @ y_t.T).T @ q_t
         # Three float32 matmuls with inner dimensions <= m_out = 300.
@@ -179,7 +180,7 @@ def test_noise_rows_have_the_covariance_of_the_delta_gram(seed):
     d = jnp.asarray(rng.standard_normal((DELTA_ROWS, FAN_OUT)) / np.sqrt(FAN_OUT), jnp.float32)
     delta_gram = conditioning.dot(d, d.T)
     fan_in = 20000
-    y_t = np.asarray(jax.jit(conditioning.noise_rows, static_argnums=1)(jax.random.key(seed), fan_in, d, delta_gram))
+    y_t = np.asarray(jax.jit(noise_rows, static_argnums=1)(jax.random.key(seed), fan_in, d, delta_gram))
     want = np.asarray(delta_gram, np.float64)
     scale = np.sqrt(np.outer(np.diag(want), np.diag(want)))  # sd of a product entry ~ sqrt(G_ii G_jj)
     np.testing.assert_allclose(y_t @ y_t.T / fan_in, want, rtol=0, atol=6 * np.sqrt(2 / fan_in) * scale.max())
@@ -187,7 +188,7 @@ def test_noise_rows_have_the_covariance_of_the_delta_gram(seed):
 
 def test_the_factorizations_refuse_to_run_without_64_bit_jax(seed):
     with jax.enable_x64(False), pytest.raises(RuntimeError, match=r"jax.enable_x64"):
-        conditioning.condition_on_inputs(jax.random.key(0), jnp.ones((4, 8), jnp.float32), 3)
+        condition_on_inputs(jax.random.key(0), jnp.ones((4, 8), jnp.float32), 3)
 
 
 def test_a_zero_row_of_the_inputs_gives_an_exactly_zero_output_row(seed):

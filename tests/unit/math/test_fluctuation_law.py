@@ -14,7 +14,6 @@ from ntk_eoc.math.fluctuations import (
     fluctuation_weight,
     v_diag,
     v_diag_constant_asymptotic,
-    v_diag_linear_asymptotic,
     v_diag_quadratic_limit,
 )
 
@@ -81,7 +80,6 @@ def test_linear_schedule_grows_like_log_depth(act):
     value = v_diag(act, [m * k for k in range(1, depth)])
     # m V / C - ln l -> gamma + int_0^1 (w(t)/C - 1) dt / t = gamma - 1 + C'/C (error O(1/l) + O(ln(l)^2/m))
     assert m * value / c - math.log(depth) == pytest.approx(EULER_GAMMA - 1 + c_prime / c, abs=1e-4)
-    assert v_diag_linear_asymptotic(act, m, depth) == pytest.approx(c * math.log(depth) / m, rel=FLOAT64_RTOL)
 
 
 def test_bad_widths_name_the_key():

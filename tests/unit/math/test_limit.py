@@ -7,10 +7,11 @@ from decimal import Decimal, getcontext, localcontext
 
 import numpy as np
 import pytest
+from math_helpers import angle_step
 from scipy import integrate
 
 from ntk_eoc import Activation, limit_kernel, limit_layers
-from ntk_eoc.math.limit import angle_step, correlation_map, derivative_map, input_angles
+from ntk_eoc.math.limit import correlation_map, derivative_map, input_angles
 
 RELU = Activation.named("relu")
 ABS = Activation.named("abs")

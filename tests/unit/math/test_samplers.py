@@ -6,8 +6,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from math_helpers import gaussians_per_draw
 
-from ntk_eoc import Activation, draw_keys, sample_kernels
+from ntk_eoc import Activation, Elementwise, draw_keys, sample_kernels
 from ntk_eoc.math import samplers as samplers_module
 from ntk_eoc.math.architecture import Architecture
 from ntk_eoc.math.cost import (
@@ -17,7 +18,6 @@ from ntk_eoc.math.cost import (
     choose_maps,
     choose_method,
     gaussian_blocks,
-    gaussians_per_draw,
 )
 
 ACT = Activation(-0.3, 0.8)
@@ -197,6 +197,24 @@ def test_routes_are_an_argument_checked_before_compute(x, seed):
         sample_kernels(x, arch, draws=range(2), seed=seed, method="conditioned", routes=(True,))
     with pytest.raises(ValueError, match="routes are for method='conditioned'"):
         sample_kernels(x, arch, draws=range(2), seed=seed, method="explicit", routes=(True,) * len(arch.maps))
+
+
+@pytest.mark.parametrize(
+    "act",
+    [Activation.named("relu"), Activation.named("abs"), ACT, Elementwise("tanh")],
+    ids=["relu", "abs", "ab", "tanh"],
+)
+@pytest.mark.parametrize("ranks", [None, (None, 12, None)], ids=["dense", "factorized"])
+def test_the_shared_program_with_every_map_explicit_is_the_explicit_draw(x, seed, act, ranks):
+    """The conditioned program takes scales, kernel weights and (a, b) as arguments; with every map
+    explicit it cuts the same weights from the draw's key as the explicit draw, so the two are the same
+    network: per-layer kernels equal to float32 rounding."""
+    arch = Architecture(WIDTHS, act, ranks)
+    explicit = sample_kernels(x, arch, draws=range(3), seed=seed, method="explicit", per_layer=True)
+    shared = sample_kernels(
+        x, arch, draws=range(3), seed=seed, method="conditioned", per_layer=True, routes=(False,) * len(arch.maps)
+    )
+    np.testing.assert_allclose(shared, explicit, rtol=0, atol=1e-5 * np.abs(explicit).max())
 
 
 def test_activations_of_the_same_kind_share_one_compiled_program(x, seed):
