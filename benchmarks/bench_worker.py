@@ -27,7 +27,7 @@ _MIB = 2**20
 def layer_widths(m: int) -> list[int]:
     import ntk_eoc
 
-    return ntk_eoc.widths(SCHEDULE, m, DEPTH, INPUT_DIM, OUTPUT_DIM, max_bytes_per_point=None)
+    return ntk_eoc.widths(SCHEDULE, m, DEPTH, INPUT_DIM, OUTPUT_DIM)
 
 
 def n_params(widths: list[int]) -> int:

@@ -204,7 +204,7 @@ def predicted_fluctuations(
         if sched not in SCHEDULES:
             raise InvalidValue("schedule", sched, f"must be one of {', '.join(SCHEDULES)}", "predicted_fluctuations")
         act = activations[name] if activations and name in activations else Activation.named(str(name))
-        hidden = widths(str(sched), int(m), int(depth), 1, 1, max_bytes_per_point=None)[1:-1]
+        hidden = widths(str(sched), int(m), int(depth), 1, 1)[1:-1]
         pred[index], betas[index] = v_diag(act, hidden), beta(hidden)
     coords = {d: cells[d] for d in dims if d in cells.coords}
     return xr.Dataset({"v_diag_pred": (dims, pred), "beta": (dims, betas)}, coords=coords)
@@ -309,8 +309,7 @@ def predicted_curves(
     }
     ls = [integer(f"depths[{k}]", d, where="predicted_curves") for k, d in enumerate(depths)]
     pred = [
-        [[v_diag(act, widths(s, base_width, d, 1, 1, max_bytes_per_point=None)[1:-1]) for d in ls] for s in schedules]
-        for act in acts.values()
+        [[v_diag(act, widths(s, base_width, d, 1, 1)[1:-1]) for d in ls] for s in schedules] for act in acts.values()
     ]
     coords = {"activation": list(acts), "schedule": list(schedules), "depth": ls, "base_width": base_width}
     return xr.Dataset(

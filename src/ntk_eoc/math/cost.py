@@ -7,11 +7,13 @@ Cost model (flop-equivalents of a float32 matmul), its constants calibrated by
 factorization of an n x n Gram (:func:`conditioning.gram_factors`, a Cholesky and a triangular inverse
 when G is well conditioned) ``FACTOR_CUBIC n^3 + FACTOR_SQUARE n^2``. It is used only to choose, per
 linear map, between drawing the weights and conditioning on the inputs (:func:`choose_maps`); the memory
-model (:func:`draw_bytes`) sizes batches and job requests.
+model (:func:`draw_bytes`) sizes batches and job requests. :func:`draw_cost` gathers the route, the bytes,
+the batch and the flops of one network's draw, so the workflow computes them once per network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 from .architecture import Architecture
@@ -19,11 +21,13 @@ from .architecture import Architecture
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DType",
+    "DrawCost",
     "Method",
     "batch_size",
     "choose_maps",
     "choose_method",
     "draw_bytes",
+    "draw_cost",
     "gaussian_blocks",
     "map_cost",
     "resolve_method",
@@ -170,3 +174,34 @@ def batch_size(
     call of one compiled executable, so the batch size never changes a draw's bits."""
     per_draw = draw_bytes(method, arch, n, itemsize, per_layer)
     return int(min(max_batch, max(1, budget_bytes // max(per_draw, 1))))
+
+
+@dataclasses.dataclass(frozen=True)
+class DrawCost:
+    """One draw of a network on n points as the cost model sizes it: the resolved ``method``, the route of
+    each map (True: conditioned), the bytes one draw needs (:func:`draw_bytes`), the draws of one batch at
+    the CPU budget (:func:`batch_size`), and the flop-equivalents of the chain (:func:`map_cost` summed)."""
+
+    method: Method
+    routes: tuple[bool, ...]
+    bytes: int
+    batch: int
+    flops: float
+
+
+def draw_cost(method: Method | str, arch: Architecture, n: int, itemsize: int, per_layer: bool = False) -> DrawCost:
+    """The :class:`DrawCost` of one draw of ``arch`` on n points (``method`` auto resolved here)."""
+    method = resolve_method(method, arch, n)
+    routes = choose_maps(arch, n) if method == Method.CONDITIONED else (False,) * len(arch.maps)
+    out_dim = arch.widths[-1]
+    flops = sum(
+        map_cost(route, m.fan_in, m.fan_out, n, out_dim, j > 0)
+        for j, (route, m) in enumerate(zip(routes, arch.maps, strict=True))
+    )
+    return DrawCost(
+        method,
+        tuple(routes),
+        draw_bytes(method, arch, n, itemsize, per_layer),
+        batch_size(method, arch, n, itemsize, per_layer),
+        float(flops),
+    )

@@ -17,11 +17,9 @@ from typing import Any
 from ..validate import InvalidValue, choice, integer
 
 __all__ = [
-    "DEFAULT_MAX_BYTES_PER_POINT",
     "SCHEDULES",
     "Schedule",
     "WidthSchedule",
-    "point_state_bytes",
     "widths",
 ]
 
@@ -38,17 +36,6 @@ class Schedule(enum.StrEnum):
 # The schedules given by name alone (explicit needs its factors).
 SCHEDULES = ("quadratic", "linear", "constant")
 _FACTOR = {"quadratic": lambda k: k * k, "linear": lambda k: k, "constant": lambda k: 1}
-# float32 forward and backward state of one input point (see point_state_bytes); a draw over n
-# points needs n times this, so 256 MiB per point is ~16 GiB for n = 64: above that, widths are
-# almost surely a typo.
-DEFAULT_MAX_BYTES_PER_POINT = 256 * 2**20
-_BYTES_FLOAT32 = 4
-
-
-def point_state_bytes(layer_widths: Sequence[int]) -> int:
-    """4 (2 + m_l) sum_{k=1}^{l} m_k: float32 bytes of h_k, phi'(h_k) and delta_k for one point."""
-    out_dim = layer_widths[-1]
-    return _BYTES_FLOAT32 * (2 + out_dim) * sum(layer_widths[1:])
 
 
 def widths(
@@ -57,8 +44,6 @@ def widths(
     depth: int,
     input_dim: int,
     output_dim: int = 1,
-    *,
-    max_bytes_per_point: int | None = DEFAULT_MAX_BYTES_PER_POINT,
 ) -> list[int]:
     """[m_0, m_1, ..., m_l] with hidden widths from ``schedule``.
 
@@ -69,8 +54,9 @@ def widths(
         depth: number of weight layers l >= 1 (l = 1 is the linear model x -> W_1 x / sqrt(m_0)).
         input_dim: m_0 >= 1.
         output_dim: m_l >= 1.
-        max_bytes_per_point: reject configurations whose per-point state
-            (:func:`point_state_bytes`) exceeds this; None disables the check.
+
+    Memory is not checked here: the sampler refuses a draw whose cost model
+    (:func:`ntk_eoc.math.cost.draw_bytes`) exceeds its cap.
 
     Raises:
         ValueError: naming the offending key and value.
@@ -95,16 +81,7 @@ def widths(
                 f"network, got {len(hidden)}", "widths",
             )  # fmt: skip
         hidden = [integer(f"schedule[{k}]", w, where="widths") for k, w in enumerate(hidden)]
-    result = [input_dim, *hidden, output_dim]
-    if max_bytes_per_point is not None:
-        need = point_state_bytes(result)
-        if need > max_bytes_per_point:
-            raise InvalidValue(
-                "widths", result, f"need {need / 2**20:.1f} MiB of state per input point, over "
-                f"max_bytes_per_point={max_bytes_per_point} ({max_bytes_per_point / 2**20:.0f} MiB); "
-                "lower base_width or raise max_bytes_per_point", "widths",
-            )  # fmt: skip
-    return result
+    return [input_dim, *hidden, output_dim]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from ..math.activations import Activation
-from ..math.cost import resolve_method
 from ..validate import ConfigError
 from .compose import compose_runs, validate_workflow_config
 from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, Run, figure_names, run_axes, view_name
@@ -262,12 +261,12 @@ class Plan:
 
     def _sample_jobs(self) -> Iterable[Job]:
         for key, run in self.samples.items():
-            cfg, n = run.config, run.config.dataset.n_points
-            s = cfg.sampler
+            cfg, s = run.config, run.config.sampler
             for group in width_groups(cfg):
                 arches = tuple(cfg.architecture(m) for m in group)
-                methods = tuple(resolve_method(s.method, arch, n) for arch in arches)
-                spec = SampleSpec(key, group, arches, s.seed, methods, s.dtype)
+                costs = [cfg.draw_cost(m) for m in group]
+                methods, routes = tuple(c.method for c in costs), tuple(c.routes for c in costs)
+                spec = SampleSpec(key, group, arches, s.seed, methods, routes, s.dtype)
                 mem = sample_mem_mb(cfg, group)
                 for a, b in cfg.blocks():
                     out = self.path("sample", sample_key=key, widths="-".join(map(str, group)), start=a, stop=b)
@@ -317,10 +316,10 @@ class Plan:
 
     def _min_eigen_jobs(self) -> Iterable[Job]:
         for key, run in self.samples.items():
-            cfg, n = run.config, run.config.dataset.n_points
+            cfg = run.config
             for m in cfg.base_widths:
-                arch = cfg.architecture(m)
-                spec = MinEigenSpec(key, m, arch, cfg.sampler.seed, resolve_method(cfg.sampler.method, arch, n))
+                cost = cfg.draw_cost(m)
+                spec = MinEigenSpec(key, m, cfg.architecture(m), cfg.sampler.seed, cost.method, cost.routes, cost.batch)
                 mem = min_eigen_mem_mb(cfg, m)
                 for a, b in cfg.blocks():
                     out = self.path("min_eigen", sample_key=key, width=m, start=a, stop=b)

@@ -1,10 +1,9 @@
-"""Resources of the jobs, without JAX: the one memory model of each stage that requests memory (``mem_mb``)
-and the size of the sampling jobs (which base widths one job samples), both from the run's architecture
-and the sampler's cost model (:mod:`ntk_eoc.math.cost`)."""
+"""Resources of the jobs, without JAX: the memory request of each stage that samples (``mem_mb``) and the
+size of the sampling jobs (which base widths one job samples), both from the run's one
+:class:`~ntk_eoc.math.cost.DrawCost` per base width (:meth:`RunConfig.draw_cost`)."""
 
 from __future__ import annotations
 
-from ..math.cost import DType, Method, batch_size, choose_maps, draw_bytes, map_cost, resolve_method
 from .runs import RunConfig
 
 __all__ = [
@@ -27,24 +26,19 @@ EIGEN_MATRICES = 4
 def sample_mem_mb(cfg: RunConfig, widths: tuple[int, ...]) -> int:
     """Memory of one sampling job (MB): a base, one compiled batch of draws at the widest base width, and
     twice the job's kernels (the draws of every width, and their copy in the store)."""
-    n, dtype = cfg.dataset.n_points, cfg.sampler.dtype
-    arch = cfg.architecture(max(widths))
-    method = resolve_method(cfg.sampler.method, arch, n)
-    batch = batch_size(method, arch, n, dtype.itemsize)
-    kernels = len(widths) * cfg.sampler.draws_per_job * (n * cfg.output_dim) ** 2 * dtype.itemsize
-    return BASE_MEM_MB + int((batch * draw_bytes(method, arch, n, dtype.itemsize) + 2 * kernels) / 2**20)
+    n, itemsize = cfg.dataset.n_points, cfg.sampler.dtype.itemsize
+    cost = cfg.draw_cost(max(widths))
+    kernels = len(widths) * cfg.sampler.draws_per_job * (n * cfg.output_dim) ** 2 * itemsize
+    return BASE_MEM_MB + int((cost.batch * cost.bytes + 2 * kernels) / 2**20)
 
 
 def min_eigen_mem_mb(cfg: RunConfig, base_width: int) -> int:
     """Memory of one min_eigen job (MB): a base, one per-layer batch twice (the compiled output and its
     host copy) and :data:`EIGEN_MATRICES` float64 N x N matrices for the solver. Independent of
     ``draws_per_job``: draws are processed batch by batch (at N = 3000, depth 3, d ~ 1000: ~2.1 GB)."""
-    arch, n, itemsize = cfg.architecture(base_width), cfg.dataset.n_points, DType.FLOAT64.itemsize
-    method = resolve_method(cfg.sampler.method, arch, n)
-    batch = batch_size(method, arch, n, itemsize, per_layer=True)
-    per_draw = draw_bytes(method, arch, n, itemsize, per_layer=True)
-    size = n * cfg.output_dim
-    return BASE_MEM_MB + int((2 * batch * per_draw + EIGEN_MATRICES * size * size * itemsize) / 2**20)
+    cost, size = cfg.draw_cost(base_width), cfg.dataset.n_points * cfg.output_dim
+    itemsize = cfg.sampler.dtype.itemsize  # float64: study=min_eigen refuses any other dtype
+    return BASE_MEM_MB + int((2 * cost.batch * cost.bytes + EIGEN_MATRICES * size * size * itemsize) / 2**20)
 
 
 # Flop-equivalents per second of the cost model (ntk_eoc.math.cost.map_cost) on one CPU core (measured:
@@ -58,15 +52,7 @@ GROUP_SECONDS = 10.0
 
 def draw_seconds(cfg: RunConfig, base_width: int) -> float:
     """Estimated seconds of one draw at base width m (cost model, route chosen per map)."""
-    arch, n = cfg.architecture(base_width), cfg.dataset.n_points
-    method = resolve_method(cfg.sampler.method, arch, n)
-    routes = choose_maps(arch, n) if method == Method.CONDITIONED else (False,) * len(arch.maps)
-    out_dim = arch.widths[-1]
-    flops = sum(
-        map_cost(route, m.fan_in, m.fan_out, n, out_dim, j > 0)
-        for j, (route, m) in enumerate(zip(routes, arch.maps, strict=True))
-    )
-    return flops / FLOPS_PER_SECOND
+    return cfg.draw_cost(base_width).flops / FLOPS_PER_SECOND
 
 
 def width_groups(cfg: RunConfig) -> list[tuple[int, ...]]:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from ..math.activations import Activation, Elementwise, activation_from_config
 from ..math.architecture import Architecture, Init
-from ..math.cost import DEFAULT_MAX_BYTES, DType, Method, draw_bytes, resolve_method
+from ..math.cost import DEFAULT_MAX_BYTES, DrawCost, DType, Method, draw_cost
 from ..math.datasets import DatasetConfig
 from ..math.schedules import WidthSchedule
 from ..validate import MAX_SEED, ConfigError, InvalidValue, choice, integer, real
@@ -82,6 +82,11 @@ class SamplerConfig:
     draws_per_job: int
     seed: int
     max_gib: float = DEFAULT_MAX_GIB
+
+    @property
+    def max_bytes(self) -> int:
+        """``max_gib`` in bytes, the unit of the cost model (:func:`~ntk_eoc.math.cost.draw_bytes`)."""
+        return int(self.max_gib * 2**30)
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SamplerConfig:
@@ -171,14 +176,12 @@ class RunConfig:
 
     def _check_memory(self, arch: Architecture, base_width: int) -> None:
         """Refuse, before any job, a base width whose single draw needs more than the sampler allows."""
-        n, itemsize = self.dataset.n_points, self.sampler.dtype.itemsize
-        method = resolve_method(self.sampler.method, arch, n)
-        need = draw_bytes(method, arch, n, itemsize, per_layer=self.study == Study.MIN_EIGEN)
-        if need > self.sampler.max_gib * 2**30:
+        cost = self.draw_cost(base_width)
+        if cost.bytes > self.sampler.max_bytes:
             reason = (
-                f"one {method} draw at widths {list(arch.widths)} with n={n} needs {need / 2**30:.1f} GiB, over "
-                f"sampler.max_gib={self.sampler.max_gib:g} (raise it where the machine has the memory; "
-                "method=conditioned needs less for wide layers)"
+                f"one {cost.method} draw at widths {list(arch.widths)} with n={self.dataset.n_points} needs "
+                f"{cost.bytes / 2**30:.1f} GiB, over sampler.max_gib={self.sampler.max_gib:g} (raise it where the "
+                "machine has the memory; method=conditioned needs less for wide layers)"
             )
             raise ConfigError("base_widths", base_width, reason)
 
@@ -211,8 +214,28 @@ class RunConfig:
         return self.schedule.widths(base_width, self.depth, self.dataset.input_dim, self.output_dim)
 
     def architecture(self, base_width: int) -> Architecture:
-        """The :class:`Architecture` at base width m."""
-        return Architecture(tuple(self.layer_widths(base_width)), self.activation, self.ranks(base_width), self.init)
+        """The :class:`Architecture` at base width m (built once per base width and run)."""
+        return self._once("architecture", base_width, lambda: Architecture(
+            tuple(self.layer_widths(base_width)), self.activation, self.ranks(base_width), self.init
+        ))  # fmt: skip
+
+    def draw_cost(self, base_width: int) -> DrawCost:
+        """The cost model's :class:`~ntk_eoc.math.cost.DrawCost` of one draw at base width m, made once per run:
+        the route (``sampler.method`` resolved), bytes, batch and flops of the stage that samples this run
+        (per-layer float64 kernels for study=min_eigen, whole kernels in ``sampler.dtype`` otherwise)."""
+        per_layer = self.study == Study.MIN_EIGEN
+        n, itemsize = self.dataset.n_points, self.sampler.dtype.itemsize
+        return self._once("draw_cost", base_width, lambda: draw_cost(
+            self.sampler.method, self.architecture(base_width), n, itemsize, per_layer
+        ))  # fmt: skip
+
+    def _once(self, what: str, base_width: int, make: Callable[[], T]) -> T:
+        """``make()`` the first time (what, base_width) is asked of this run, the same object afterwards (the
+        run is frozen, so the memo lives beside its fields and is not one of them)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if (what, base_width) not in memo:
+            memo[what, base_width] = make()
+        return memo[what, base_width]
 
     def blocks(self) -> list[tuple[int, int]]:
         """Draw blocks [start, stop) of ``draws_per_job`` draws covering 0..draws-1."""

@@ -124,16 +124,18 @@ class DatasetSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class SampleSpec(Spec):
-    """Stage sample: one network (its sample key) at a group of base widths, one architecture and one
-    resolved method (explicit or conditioned, chosen by the plan) per width; the draw block comes from the
-    job's wildcards, so the spec (and the params trigger) does not depend on the number of draws or their
-    split."""
+    """Stage sample: one network (its sample key) at a group of base widths, with per width the
+    architecture and the route the plan chose (its resolved method, explicit or conditioned, and per map
+    whether it is conditioned); ``weight_seed`` keys the weights of every draw. The draw block comes from
+    the job's wildcards, so the spec (and the params trigger) does not depend on the number of draws or
+    their split."""
 
     key: str
     base_widths: tuple[int, ...]
     architectures: tuple[Architecture, ...]
-    seed: int
+    weight_seed: int
     methods: tuple[Method, ...]
+    routes: tuple[tuple[bool, ...], ...]
     dtype: DType
 
 
@@ -198,14 +200,17 @@ class FiguresSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class MinEigenSpec(Spec):
-    """Stage min_eigen: one network (its sample key) at one base width, sampled in float64 with the method
-    the plan resolved."""
+    """Stage min_eigen: one network (its sample key) at one base width, sampled in float64 with the route the
+    plan chose (method, per-map routes) ``batch`` draws at a time (the batch its memory request assumes);
+    ``weight_seed`` keys the weights of every draw."""
 
     key: str
     base_width: int
     architecture: Architecture
-    seed: int
+    weight_seed: int
     method: Method
+    routes: tuple[bool, ...]
+    batch: int
 
 
 @dataclasses.dataclass(frozen=True)

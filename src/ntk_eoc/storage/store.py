@@ -55,7 +55,7 @@ fails on a flipped bit. The metadata is consolidated (into the root ``zarr.json`
 ``xr.open_zarr(path)`` reads a store without listing it and without warnings (Snakemake's
 ``.snakemake_timestamp`` file is never looked at).
 
-Stage extras: sample stores carry ``key``, ``draw_start``, ``draw_stop``, ``seed``, ``dtype``,
+Stage extras: sample stores carry ``key``, ``draw_start``, ``draw_stop``, ``weight_seed``, ``dtype``,
 ``sampler_method`` and the job's timing (``draw_seconds``, ``compile_seconds``); concentration stores
 ``key`` and ``limit_key`` (naming the stores they were computed from); fluctuation stores
 ``random_numbers``. The limit store depends only on (dataset, activation, depth, output_dim), so it is

@@ -51,7 +51,7 @@ def test_stored_eigenvalues_match_numpy_on_the_same_draws(activation, init):
     act = activation_from_config({"name": activation})
     arch = Architecture((4, 6, 6, 1), act, init=init)
     x = _x(10, 4)
-    ds = min_eigen_draws(x, arch, [0, 1, 2], seed=3, method="explicit", batch=2)
+    ds = min_eigen_draws(x, arch, [0, 1, 2], 3, "explicit", None, batch=2)
     layers = samplers.sample_kernels(
         x, act, arch.widths, [0, 1, 2], 3, "explicit", "float64", init=init, per_layer=True
     )
@@ -258,7 +258,7 @@ def test_relu_full_ntk_is_singular_between_p_eff_and_p():
     """d = 3: P = 21 and P_eff = 21 - 6 = 15 < N = 18 <= P: lambda_min(K) = 0 up to rounding."""
     act = activation_from_config({"name": "relu"})
     arch = Architecture((3, 3, 3, 1), act, init="eoc")
-    ds = min_eigen_draws(_x(18, 3, seed=11), arch, [0, 1], seed=0, method="explicit")
+    ds = min_eigen_draws(_x(18, 3, seed=11), arch, [0, 1], 0, "explicit", None, batch=1)
     assert not bool(ds.rank_zero.sel(block="full"))
     lam = ds.lambda_min.sel(block="full").values
     assert np.all(np.abs(lam) <= np.finfo(float).eps * 18 * ds.lambda_max.sel(block="full").values * 10)

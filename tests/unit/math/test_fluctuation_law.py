@@ -24,7 +24,7 @@ EULER_GAMMA = 0.5772156649015329
 
 
 def _hidden(schedule: str, m: int, depth: int) -> list[int]:
-    return widths(schedule, m, depth, 1, max_bytes_per_point=None)[1:-1]
+    return widths(schedule, m, depth, 1)[1:-1]
 
 
 def test_science_examples():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from ntk_eoc import widths
-from ntk_eoc.math.schedules import point_state_bytes
 
 
 @pytest.mark.parametrize(
@@ -26,11 +25,6 @@ def test_explicit_schedule_lists_the_hidden_widths_and_ignores_base_width():
 
 def test_depth_one_is_the_linear_model_with_no_hidden_layer():
     assert widths("quadratic", 8, 1, input_dim=16, output_dim=3) == [16, 3]
-
-
-def test_point_state_bytes_is_four_times_two_plus_output_dim_times_the_hidden_and_output_widths():
-    # 4 bytes * (2 + m_l) * (m_1 + ... + m_l) = 4 * 4 * (8 + 32 + 2)
-    assert point_state_bytes([16, 8, 32, 2]) == 4 * 4 * 42
 
 
 @pytest.mark.parametrize(
@@ -71,12 +65,5 @@ def test_explicit_schedule_with_a_non_positive_width_raises_naming_its_position(
         widths([5, 0], None, 3, input_dim=4)
 
 
-def test_memory_limit_exceeded_raises_naming_the_limit():
-    need = point_state_bytes([4, 8, 32, 1])
-    assert widths("quadratic", 8, 3, input_dim=4, max_bytes_per_point=need) == [4, 8, 32, 1]
-    with pytest.raises(ValueError, match=rf"max_bytes_per_point={need - 1}"):
-        widths("quadratic", 8, 3, input_dim=4, max_bytes_per_point=need - 1)
-
-
-def test_memory_limit_none_disables_the_check():
-    assert widths("constant", 10**6, 2, input_dim=4, max_bytes_per_point=None) == [4, 10**6, 1]
+def test_widths_do_not_cap_memory_the_sampler_does():
+    assert widths("constant", 10**6, 2, input_dim=4) == [4, 10**6, 1]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ntk_eoc.math.cost import resolve_method
+from ntk_eoc.math.cost import batch_size, choose_maps, draw_bytes, resolve_method
 from ntk_eoc.pipeline.plan import VIEW_STAGES, Plan, view_name
 from ntk_eoc.pipeline.runs import ConfigError
 from ntk_eoc.pipeline.specs import SampleSpec
@@ -60,9 +60,19 @@ def test_sample_spec_holds_the_runs_architectures(plan):
     assert spec.architectures == (run.config.architecture(4), run.config.architecture(8))
     assert spec.architectures[1].widths == (4, 8, 8, 1)
     # sampler.method=auto is resolved once, in the plan, by the cost model: the job gets a concrete route
+    # (method and per-map routes), the same DrawCost the memory check and the memory request used
     n = run.config.dataset.n_points
     assert spec.methods == tuple(resolve_method("auto", arch, n) for arch in spec.architectures)
     assert "auto" not in spec.methods
+    built = job.spec  # the plan's own objects (spec is their JSON round trip)
+    for m, arch, method, routes in zip(
+        built.base_widths, built.architectures, built.methods, built.routes, strict=True
+    ):
+        cost = run.config.draw_cost(m)
+        assert cost is run.config.draw_cost(m) and run.config.architecture(m) is arch
+        conditioned = choose_maps(arch, n) if method == "conditioned" else (False,) * len(arch.maps)
+        assert (cost.method, cost.routes) == (method, routes) == (method, conditioned)
+        assert cost.bytes == draw_bytes(method, arch, n, 4) and cost.batch == batch_size(method, arch, n, 4)
     assert plan.mem_mb("sample")(wildcards) == job.mem_mb >= 1000
 
 

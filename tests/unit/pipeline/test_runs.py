@@ -89,8 +89,8 @@ def test_leaky_relu_and_custom_need_their_parameters():
 
 def test_sampling_spec_does_not_depend_on_draw_count_or_split():
     def spec(run: RunConfig) -> str:
-        s = run.sampler
-        return SampleSpec("r", (4,), (run.architecture(4),), s.seed, (s.method,), s.dtype).to_json()
+        s, cost = run.sampler, run.draw_cost(4)
+        return SampleSpec("r", (4,), (run.architecture(4),), s.seed, (cost.method,), (cost.routes,), s.dtype).to_json()
 
     a = RunConfig.from_dict(BASE)
     b = RunConfig.from_dict({**BASE, "draws": 50, "sampler": {**BASE["sampler"], "draws_per_job": 7}})

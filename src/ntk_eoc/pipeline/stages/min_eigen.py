@@ -27,7 +27,7 @@ Convention: K = [(1/n) K_theta(x_i, x_j)] (SCIENCE §2). Bombari, Amani, Mondell
 the NTK without the 1/n factor: their lambda_min is n times the stored one.
 
 Attributes: the provenance of :func:`ntk_eoc.storage.store.provenance` plus ``key``, ``base_width``,
-``layer_widths``, ``draw_start``, ``draw_stop``, ``seed``, ``dtype``, ``sampler_method``, ``init``,
+``layer_widths``, ``draw_start``, ``draw_stop``, ``weight_seed``, ``dtype``, ``sampler_method``, ``init``,
 ``ranks``, ``n_points``, ``input_dim``, ``draw_batch`` (draws sampled at once), ``sampling_seconds``,
 ``eigen_seconds`` (all eigenvalue solver calls), ``wall_time_s`` and ``seconds_per_draw``.
 """
@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from ...math.architecture import Architecture
+from ...math.cost import Method
 from ...math.eigen import block_names, block_params, block_spectra, rank_bound_zero
 from ...storage.store import open_store, provenance, write_store
 from ..specs import MinEigenSpec
@@ -55,26 +56,22 @@ def min_eigen_draws(
     x: np.ndarray,
     arch: Architecture,
     draws: Sequence[int],
-    seed: int,
-    method: str,
+    weight_seed: int,
+    method: Method | str,
+    routes: Sequence[bool] | None,
+    batch: int,
     *,
-    batch: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> xr.Dataset:
-    """The min_eigen dataset (module doc) of ``draws`` for the network ``arch`` on inputs ``x``.
-
-    Draws are sampled ``batch`` at a time (default :func:`ntk_eoc.math.samplers.batch_size` with
-    per_layer), so at most one batch of per-layer kernels is in memory. Needs ``jax_enable_x64``.
-    Attributes ``sampling_seconds`` and ``eigen_seconds`` are set on the result.
+    """The min_eigen dataset (module doc) of ``draws`` for the network ``arch`` on inputs ``x``, the weights
+    keyed by ``weight_seed`` and drawn by ``method`` with per-map ``routes`` (conditioned only; None: the cost
+    model's), ``batch`` draws at a time, so at most one batch of per-layer kernels is in memory. Needs
+    ``jax_enable_x64``. Attributes ``sampling_seconds`` and ``eigen_seconds`` are set on the result.
     """
-    from ...math.cost import batch_size, resolve_method
     from ...math.samplers import sample_kernels
 
     ids = np.asarray(draws, dtype=np.int64)
-    n = x.shape[0]
-    size = n * arch.widths[-1]
-    method = resolve_method(method, arch, n)
-    batch = batch or batch_size(method, arch, n, 8, per_layer=True)
+    size = x.shape[0] * arch.widths[-1]
     params = block_params(arch)
     low = np.zeros((ids.size, arch.depth + 1))
     high = np.zeros_like(low)
@@ -83,9 +80,11 @@ def min_eigen_draws(
     for start in range(0, ids.size, batch):
         chunk = ids[start : start + batch]
         tick = time.perf_counter()
+        # max_bytes=None: the plan checked the memory of a draw against sampler.max_gib
         layers = sample_kernels(
-            x, arch, draws=chunk, seed=seed, method=method, dtype="float64", per_layer=True, max_bytes=None
-        )  # the plan checked the memory of a draw against sampler.max_gib
+            x, arch, draws=chunk, seed=weight_seed, method=method, dtype="float64", per_layer=True, routes=routes,
+            max_bytes=None,
+        )  # fmt: skip
         sampling += time.perf_counter() - tick
         for j, draw_layers in enumerate(layers):
             low[start + j], high[start + j], seconds = block_spectra(draw_layers, params)
@@ -129,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.info("draws %d/%d done (%.2f s)", done, total, seconds)
 
     began = time.perf_counter()
-    ds = min_eigen_draws(x, arch, range(start, stop), spec.seed, spec.method, progress=progress)
+    routes = spec.routes if spec.method == Method.CONDITIONED else None
+    ids = range(start, stop)
+    ds = min_eigen_draws(x, arch, ids, spec.weight_seed, spec.method, routes, spec.batch, progress=progress)
     wall = time.perf_counter() - began
     for block in ds.block.values:
         row = ds.sel(block=block)
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         layer_widths=list(arch.widths),
         draw_start=start,
         draw_stop=stop,
-        seed=spec.seed,
+        weight_seed=spec.weight_seed,
         dtype="float64",
         activation=arch.activation.config(),
         ranks=arch.config()["ranks"],

@@ -39,10 +39,16 @@ def draw_block_parser(description: str, spec: type[SampleSpec | MinEigenSpec]) -
 
 
 def sample_width(
-    x: np.ndarray, arch: Architecture, method: Method, spec: SampleSpec, draws: tuple[int, int], log: logging.Logger
+    x: np.ndarray,
+    arch: Architecture,
+    method: Method,
+    routes: tuple[bool, ...],
+    spec: SampleSpec,
+    draws: tuple[int, int],
+    log: logging.Logger,
 ):
     """(K of draws start..stop-1, seconds per compiled draw, seconds of compilation) of one architecture,
-    sampled with the method the plan chose.
+    sampled with the method and per-map routes the plan chose.
 
     Draw s does not depend on the split (ntk_eoc.math.samplers), so the first draw pays the compilation
     alone and the rest time the compiled draw."""
@@ -58,8 +64,9 @@ def sample_width(
 
     def sample(ids: np.ndarray) -> np.ndarray:
         # max_bytes=None: the plan checked each draw's memory against sampler.max_gib before any job ran
-        kw = {"seed": spec.seed, "method": method, "dtype": spec.dtype, "progress": progress, "max_bytes": None}
-        return sample_kernels(x, arch, draws=ids, **kw)
+        kw = {"seed": spec.weight_seed, "method": method, "dtype": spec.dtype, "progress": progress}
+        chosen = routes if method == Method.CONDITIONED else None
+        return sample_kernels(x, arch, draws=ids, routes=chosen, max_bytes=None, **kw)
 
     began = time.perf_counter()
     first = sample(np.arange(start, start + 1))
@@ -90,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("JAX compilation cache: %s", jax.config.jax_compilation_cache_dir or "off")
     x = open_store(args.dataset)["x"].values
     began = time.perf_counter()
-    pairs = zip(spec.architectures, spec.methods, strict=True)
-    results = [sample_width(x, arch, method, spec, args.draws, log) for arch, method in pairs]
+    routes = zip(spec.architectures, spec.methods, spec.routes, strict=True)
+    results = [sample_width(x, arch, method, maps, spec, args.draws, log) for arch, method, maps in routes]
     wall = time.perf_counter() - began
     (start, stop), arches = args.draws, spec.architectures
     ds = xr.Dataset(
@@ -110,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     compiling = sum(r[2] for r in results)
     attrs = provenance(
-        spec.config(), stage="sample", key=spec.key, draw_start=start, draw_stop=stop, seed=spec.seed,
+        spec.config(), stage="sample", key=spec.key, draw_start=start, draw_stop=stop, weight_seed=spec.weight_seed,
         dtype=str(spec.dtype), sampler_method=[str(m) for m in spec.methods], wall_time_s=wall,
         draw_seconds=wall - compiling, compile_seconds=compiling,
     )  # fmt: skip
