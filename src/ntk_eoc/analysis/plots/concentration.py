@@ -23,6 +23,7 @@ from .style import (
     band_lines,
     data_ticks,
     deviation_label,
+    finish_log_axes,
     group_label,
     groups,
     log_ticks,
@@ -60,10 +61,8 @@ def plot_deviation_vs_width(
     anchors = band_lines(ax, stat, "base_width", slope_text(slopes) if slopes is not None else None)
     reference_line(ax, anchors[0], stat.base_width.values, reference_slope, f"slope {reference_slope:g} (theory)")
     ax.set(xscale="log", yscale="log", xlabel="base width m", ylabel=deviation_label(var, statistic))
-    data_ticks(ax, stat.base_width.values)
-    log_ticks(ax)
-    title(ax, f"Concentration of K(θ) around K∞ ({_ci_text(summary)})", settings_text(stat, settings))
-    ax.legend(fontsize="small")
+    heading = f"Concentration of K(θ) around K∞ ({_ci_text(summary)})"
+    finish_log_axes(ax, stat.base_width.values, heading, settings_text(stat, settings))
     return fig
 
 
@@ -82,11 +81,8 @@ def plot_schedule_comparison(
     ax = fig.subplots()
     band_lines(ax, stat, "depth")
     ax.set(yscale="log", xlabel="depth l", ylabel=deviation_label(var, statistic))
-    data_ticks(ax, stat.depth.values)
-    log_ticks(ax)
     head = "Width schedules at equal base width (theory: quadratic m_k = k² m concentrates best)"
-    title(ax, head, settings_text(stat, settings))
-    ax.legend(fontsize="small")
+    finish_log_axes(ax, stat.depth.values, head, settings_text(stat, settings))
     return fig
 
 
@@ -161,10 +157,8 @@ def plot_output_dimension(
             label = "∝ (Δ⁻² + √m_l · l) κ² (bound)" if k == 0 else None
             ax.plot(stat.output_dim, y0 * f / f.isel(output_dim=0), **{**GUIDE, "color": style["color"]}, label=label)
     ax.set(xscale="log", yscale="log", xlabel="output dimension m_l", ylabel=deviation_label(var, statistic))
-    data_ticks(ax, stat.output_dim.values)
-    log_ticks(ax)
-    title(ax, f"Cost of the output dimension ({_ci_text(summary)})", settings_text(stat, settings))
-    ax.legend(fontsize="small")
+    heading = f"Cost of the output dimension ({_ci_text(summary)})"
+    finish_log_axes(ax, stat.output_dim.values, heading, settings_text(stat, settings))
     return fig
 
 

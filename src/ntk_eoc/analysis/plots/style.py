@@ -300,6 +300,15 @@ def data_ticks(ax: Axes, values) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def finish_log_axes(ax: Axes, x_values, heading: str, subtitle: str) -> None:
+    """The common end of a log-scale figure: x ticks at the measured values, labelled log ticks, the title
+    with its settings line, and the legend."""
+    data_ticks(ax, x_values)
+    log_ticks(ax)
+    title(ax, heading, subtitle)
+    ax.legend(fontsize="small")
+
+
 def slope_text(slopes: xr.Dataset):
     def suffix(sel: dict) -> str:
         one = slopes.sel({k: v for k, v in sel.items() if k in slopes.dims})
