@@ -2,7 +2,7 @@
 exact samplers of its finite-width fluctuations.
 
 "SCIENCE §N" in docstrings is section N of the science notes ``src/ntk_eoc/SCIENCE.md`` (this package's
-directory): conventions, formulas, the papers' claims with their references (§8) and what is tested.
+directory): conventions, formulas, the papers' claims with their references (§9) and what is tested.
 
 The package is laid out by layer (imports go one way, down this list):
 

@@ -42,7 +42,7 @@ from ..math.fluctuations import beta, v_diag, v_diag_constant_asymptotic, v_diag
 from ..math.schedules import SCHEDULES, widths
 from ..validate import InvalidValue, check_finite, integer
 from .bootstrap import DRAW_DIM, RANDOM_NUMBERS, aligned_draws, check_bootstrap_args, percentile_ci, resample_counts
-from .claims.verdicts import Equivalence, Kind, claim_row
+from .claims.verdicts import Equivalence, Kind, Role, claim_row
 from .names import CLAIM_DEFAULTS, DEFAULT_FLUCTUATION_MARGIN
 
 __all__ = [
@@ -269,7 +269,9 @@ def fluctuation_rows(
 ) -> list[dict]:
     """One claim row per configuration: measured V_diag = the product form at every base width m >= m_min,
     read as R = 1 (:func:`pooled_ratio`), Equivalence with a relative margin: holds if R's CI lies inside
-    1 +- margin, fails if it lies wholly outside, inconclusive otherwise.
+    1 +- margin, fails if it lies wholly outside, inconclusive otherwise. At depth 2 the law is an identity
+    (K_ii is a mean of m i.i.d. terms: V_diag = w(1/2)/m exactly, SCIENCE §8.5): those rows check the
+    estimator and are labelled ``calibration``.
     """
     rule = Equivalence(margin, relative=True)
     pooled = pooled_ratio(summary, m_min)
@@ -285,7 +287,10 @@ def fluctuation_rows(
         where = ", ".join(f"{k}={cell[k].item()}" for k in names if k in cell.coords)
         claim = f"V_diag = prod_k (1 + w(k/l)/m_k) - 1: measured / predicted, geometric mean over m={span} ({where})"
         ci = (float(cell.ratio_ci_low), float(cell.ratio_ci_high))
-        rows.append(claim_row(claim, Kind.MEASURED, 1.0, float(cell.ratio), ci, rule, rule.decide(1.0, *ci)))
+        depth = cell["depth"].item() if "depth" in cell.coords else None
+        role = Role.CALIBRATION if depth == 2 else Role.CLAIM
+        verdict = rule.decide(1.0, *ci)
+        rows.append(claim_row(claim, Kind.MEASURED, 1.0, float(cell.ratio), ci, rule, verdict, role=role))
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BOUNDS",
     "CLAIM_DEFAULTS",
+    "CLAIM_NOTE",
     "DEFAULT_FLUCTUATION_MARGIN",
     "DEFAULT_LIMIT_MIN_DEPTH",
     "DEFAULT_N_BOOT",
@@ -34,6 +35,9 @@ DEFAULT_LIMIT_MIN_DEPTH = 100
 # Relative margin of "measured V_diag = product form": the law is first order in 1/m_k, and Monte Carlo
 # (SCIENCE §6) puts the measured values within ~3% of it at m_k >= 32; 10% leaves room for O(1/m^2).
 DEFAULT_FLUCTUATION_MARGIN = 0.1
+# Prefix of a note line of a claims table's Markdown (rows the sweep cannot carry and where they are);
+# the run summary prints these lines.
+CLAIM_NOTE = "Note: "
 # Defaults of the claim settings (config section ``claims``), each with its reason.
 CLAIM_DEFAULTS = {
     # O(1/m) finite-width bias: below m ~ 32 the log-log curve of the deviation still bends.
@@ -43,8 +47,13 @@ CLAIM_DEFAULTS = {
     # Exponent in depth: SCIENCE §6 predicts ~0.16 (quadratic, l = 2..32) and 0.6-0.8 (constant), so 0.25
     # separates "flat" from "grows".
     "depth_margin": 0.25,
-    # Bound exponents: the measured exponent may exceed the bound's by at most 0.05.
+    # Bound exponent in m_l: the measured exponent may exceed the bound's by at most 0.05.
     "bound_margin": 0.05,
+    # The bound's depth form on the deep pair (L/2, L): the law's own excess s is <= 0.14 at 16 -> 32 and
+    # a hidden ln(l) factor would add about 0.29 (SCIENCE §8.1), so 0.15 tells them apart.
+    "bound_depth_margin": 0.15,
+    # Deepest depth L of the deep pair (L/2, L) of the depth rows: R(l) saturates by l = 16-32.
+    "deep_depth": 32,
     # Deep limits: ln-l coefficients and l x plain inverse-cosine error within 5% of the prediction
     # (they are within 1% at l = 10^4 for relu and abs).
     "limit_margin": 0.05,

@@ -6,7 +6,8 @@
     concentration: {n_boot: 2000, seed: 0, confidence: 0.95, quantiles: [0.1, 0.25, 0.5, 0.75, 0.9],
                     claims_norm: op_abs}
     figures: {deviation: op_rel, statistic: mean, dpi: 150}
-    claims: {m_min: 32, slope_margin: 0.1, depth_margin: 0.25, bound_margin: 0.05, limit_margin: 0.05,
+    claims: {m_min: 32, slope_margin: 0.1, depth_margin: 0.25, bound_margin: 0.05, bound_depth_margin: 0.15,
+             deep_depth: 32, limit_margin: 0.05,
              inv_cos_margin: 0.05, limit_min_depth: 100, fluctuation_margin: 0.1}
     spectrum: {depths: [1, 2, 3, 5, 10, ..., 10000]}
     min_eigen: {confidence: 0.95, dpi: 150}
@@ -151,6 +152,8 @@ class ClaimSettings(_Section):
     slope_margin: float = CLAIM_DEFAULTS["slope_margin"]
     depth_margin: float = CLAIM_DEFAULTS["depth_margin"]
     bound_margin: float = CLAIM_DEFAULTS["bound_margin"]
+    bound_depth_margin: float = CLAIM_DEFAULTS["bound_depth_margin"]
+    deep_depth: int = CLAIM_DEFAULTS["deep_depth"]
     limit_margin: float = CLAIM_DEFAULTS["limit_margin"]
     inv_cos_margin: float = CLAIM_DEFAULTS["inv_cos_margin"]
     limit_min_depth: int = CLAIM_DEFAULTS["limit_min_depth"]
@@ -164,5 +167,6 @@ class ClaimSettings(_Section):
         return cls(
             m_min=integer("m_min", out.m_min),
             limit_min_depth=integer("limit_min_depth", out.limit_min_depth, 3),
+            deep_depth=integer("deep_depth", out.deep_depth, 4),
             **margins,
         )

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..analysis.names import CLAIM_NOTE
+
 __all__ = ["summarize", "warnings_in"]
 
 CLAIMS_TABLES = ("claims.csv", "min_eigen_claims.csv")
@@ -29,7 +31,8 @@ def _claims(table: Path) -> list[dict[str, str]]:
 
 def _row_text(row: dict[str, str]) -> str:
     interval = f" [{row['ci_low']}, {row['ci_high']}]" if row.get("ci_low") else ""
-    return f"{row['verdict']}: {row['claim']} (measured {row.get('measured', '')}{interval})"
+    role = f" ({row['role']})" if row.get("role", "claim") != "claim" else ""
+    return f"{row['verdict']}{role}: {row['claim']} (measured {row.get('measured', '')}{interval})"
 
 
 def warnings_in(logs: Iterable[Path]) -> Counter:
@@ -45,6 +48,35 @@ def warnings_in(logs: Iterable[Path]) -> Counter:
     return found
 
 
+def _counts(rows: list[dict]) -> str:
+    """'N claims (k holds, ...)', then the controls (expected to fail) and calibrations, each counted apart."""
+    parts = []
+    labels = {"claim": "claims", "control": "controls, expected to fail", "calibration": "calibrations"}
+    for role, label in labels.items():
+        mine = [row for row in rows if row.get("role", "claim") == role]
+        if mine or role == "claim":
+            counts = Counter(row.get("verdict", "") for row in mine)
+            verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+            parts.append(f"{len(mine)} {label} ({verdicts})" if mine else f"0 {label}")
+    return "; ".join(parts)
+
+
+def _notes(markdown: Path) -> list[str]:
+    """The note lines of a claims table's Markdown twin (rows the sweep cannot carry, and where they are)."""
+    try:
+        text = markdown.read_text(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.startswith(CLAIM_NOTE)]
+
+
+def _open(row: dict) -> bool:
+    """A row to list under the counts: a claim or calibration that did not hold, a control that did not fail."""
+    if row.get("role") == "control":
+        return row.get("verdict") != "fails"
+    return row.get("verdict") not in ("holds", "by theorem")
+
+
 def summarize(view: str | Path, logs: Iterable[str | Path] = ()) -> str:
     """The summary of a results folder ``view`` (``results/<view>``); ``logs``: job logs to scan for
     warnings besides the view's own ``logs/``."""
@@ -55,9 +87,9 @@ def summarize(view: str | Path, logs: Iterable[str | Path] = ()) -> str:
         if not table.is_file():
             continue
         rows = _claims(table)
-        counts = Counter(row.get("verdict", "") for row in rows)
-        lines.append(f"  {table}: {len(rows)} claims, " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-        open_rows = [row for row in rows if row.get("verdict") not in ("holds", "by theorem")]
+        lines.append(f"  {table}: {_counts(rows)}")
+        lines += [f"    {note}" for note in _notes(table.with_suffix(".md"))]
+        open_rows = [row for row in rows if _open(row)]
         lines += [f"    {_row_text(row)}" for row in open_rows[:MAX_LISTED]]
         if len(open_rows) > MAX_LISTED:
             lines.append(f"    ... {len(open_rows) - MAX_LISTED} more in {table.with_suffix('.md')}")

@@ -19,9 +19,10 @@ import pytest
 import xarray as xr
 
 from ntk_eoc import Activation
+from ntk_eoc.analysis.claims.concentration_rows import deep_pair, law_slope
 from ntk_eoc.analysis.claims.table import COLUMNS, DEFAULTS, claims_markdown, claims_table, write_claims
 from ntk_eoc.analysis.spectrum import limit_spectrum
-from ntk_eoc.analysis.stats import bound_log_slope
+from ntk_eoc.analysis.stats import bound_log_slope, theory_bound_factor
 
 N_BOOT = 300
 NOISE, N_DRAWS = 0.05, 64
@@ -58,87 +59,116 @@ def _table(dev=None, spec=None, **kwargs) -> pd.DataFrame:
 WIDTHS = [8, 32, 64, 128, 256]
 
 
+# The law's slope of sqrt(V_diag) over m = 32..256 at depth 8 (SCIENCE §8.3: -0.509 quadratic relu).
+LAW_SLOPE = law_slope(Activation.named("relu"), "quadratic", 8, [32, 64, 128, 256])
+
+
 @pytest.mark.parametrize(
     ("slope", "noise", "n_draws", "verdict"),
-    [(-0.5, NOISE, N_DRAWS, "holds"), (-0.8, NOISE, N_DRAWS, "fails"), (-0.6, EDGE_NOISE, EDGE_DRAWS, "inconclusive")],
+    [
+        (LAW_SLOPE, NOISE, N_DRAWS, "holds"),
+        (-0.8, NOISE, N_DRAWS, "fails"),
+        (LAW_SLOPE - 0.1, EDGE_NOISE, EDGE_DRAWS, "inconclusive"),
+    ],
 )
-def test_slope_rows(slope, noise, n_draws, verdict):
+def test_slope_rows_compare_with_the_laws_slope_at_the_fitted_widths(slope, noise, n_draws, verdict):
     def mean(base_width, activation):  # with an O(1/m) bend below m_min = 32, which the fit ignores
         return 2.0 * base_width**slope * xr.where(base_width < 32, 3.0, 1.0)
 
-    dev = _deviations({"activation": ["relu"], "base_width": WIDTHS}, mean, noise, n_draws)
+    dev = _deviations({"activation": ["relu"], "base_width": WIDTHS}, mean, noise, n_draws, schedule="quadratic",
+                      depth=8)  # fmt: skip
     row = _only(_table(dev), "slope of log mean op_abs vs log m")
-    assert (row.kind, row.predicted, row.margin, row.verdict) == ("measured", -0.5, DEFAULTS["slope_margin"], verdict)
+    assert (row.kind, row.role, row.margin, row.verdict) == ("measured", "claim", DEFAULTS["slope_margin"], verdict)
+    assert row.predicted == pytest.approx(LAW_SLOPE) and -0.52 < LAW_SLOPE < -0.5
     assert "m=32..256" in row.claim and row.ci_low <= row.measured <= row.ci_high
     assert row.measured == pytest.approx(slope, abs=1e-12)  # sample means are exactly planted
 
 
-DEPTHS = [2, 4, 8]
+def test_the_laws_slope_is_steeper_than_one_half_for_constant_widths_at_small_m():
+    """SCIENCE §8.3: -0.569 (relu) and -0.524 (abs) for constant widths over m = 32..256 at depth 8."""
+    ms = [32, 64, 128, 256]
+    assert law_slope(Activation.named("relu"), "constant", 8, ms) == pytest.approx(-0.569, abs=0.002)
+    assert law_slope(Activation.named("abs"), "constant", 8, ms) == pytest.approx(-0.524, abs=0.002)
+    assert law_slope(Activation.named("relu"), "constant", 8, [2**14, 2**15]) == pytest.approx(-0.5, abs=0.002)
 
 
+DEEP = [2, 4, 8, 16, 32]
+ROLES = {"quadratic": "claim", "constant": "control"}
+
+
+@pytest.mark.parametrize("schedule", ["quadratic", "constant"])
 @pytest.mark.parametrize(
-    ("schedule", "exponent", "noise", "n_draws", "verdict"),
-    [
-        ("quadratic", 0.0, NOISE, N_DRAWS, "holds"),
-        ("quadratic", 0.6, NOISE, N_DRAWS, "fails"),
-        ("quadratic", 0.25, EDGE_NOISE, EDGE_DRAWS, "inconclusive"),
-        ("constant", 0.7, NOISE, N_DRAWS, "holds"),
-        ("constant", 0.0, NOISE, N_DRAWS, "fails"),
-        ("constant", 0.25, EDGE_NOISE, EDGE_DRAWS, "inconclusive"),
-    ],
+    ("exponent", "noise", "n_draws", "verdict"),
+    [(0.0, NOISE, N_DRAWS, "holds"), (0.6, NOISE, N_DRAWS, "fails"), (0.25, EDGE_NOISE, EDGE_DRAWS, "inconclusive")],
 )
-def test_depth_rows(schedule, exponent, noise, n_draws, verdict):
-    dev = _deviations(
-        {"depth": DEPTHS, "base_width": [64, 128]},
-        lambda depth, base_width: depth**exponent * base_width**-0.5,
-        noise,
-        n_draws,
-        var="op_rel",
-        schedule=schedule,
-    )
-    row = _only(_table(dev, var="op_rel"), f"{schedule} schedule: mean op_rel")
-    word = "flat" if schedule == "quadratic" else "grows"
-    assert word in row.claim and "base_width=128" in row.claim and "l=2..8" in row.claim
-    assert (row.kind, row.predicted, row.verdict) == ("measured", 0.0, verdict)
+def test_flat_rows_read_the_deep_pair(schedule, exponent, noise, n_draws, verdict):
+    """Flatness is the exponent over (L/2, L) = (16, 32); the shallow depths may bend as they like."""
+
+    def mean(depth, base_width):
+        return xr.where(depth >= 16, depth**exponent, 5.0 * depth) * base_width**-0.5
+
+    coords = {"depth": DEEP, "base_width": [64]}
+    rel = _deviations(coords, mean, noise, n_draws, var="op_rel")
+    dev = _deviations(coords, mean, n_draws=n_draws, seed=2).merge(rel)
+    dev = dev.assign_coords(schedule=schedule, activation="relu", output_dim=1)
+    row = _only(_table(dev), "mean op_rel flat in depth")
+    assert "l=16->32" in row.claim and "base_width=64" in row.claim
+    assert (row.kind, row.role, row.predicted, row.verdict) == ("measured", ROLES[schedule], 0.0, verdict)
+    assert row.measured == pytest.approx(exponent, abs=1e-12)
 
 
-def test_depth_rows_use_the_relative_deviation_and_need_three_depths():
-    coords = {"depth": DEPTHS, "base_width": [64, 128]}
-    dev = _deviations(coords, lambda depth, base_width: depth * base_width**-0.5, schedule="quadratic")
-    rel = _deviations(coords, lambda depth, base_width: 0 * depth + base_width**-0.5, var="op_rel", seed=2)
-    row = _only(_table(dev.merge(rel)), "quadratic schedule: mean op_rel flat")
-    assert row.verdict == "holds"  # op_abs grows like l, op_rel is flat: the row reads op_rel
-    two = _table(dev.merge(rel).sel(depth=[2, 4]))
-    assert not two.claim.str.contains("schedule: mean").any()
-
-
-@pytest.mark.parametrize("along", ["depth", "output_dim"])
-@pytest.mark.parametrize(("offset", "verdict"), [(-0.3, "holds"), (0.4, "fails"), (0.05, "inconclusive")])
-def test_bound_rows(along, offset, verdict):
+@pytest.mark.parametrize("schedule", ["quadratic", "constant"])
+@pytest.mark.parametrize(
+    ("excess", "noise", "n_draws", "verdict"),
+    [(-0.1, NOISE, N_DRAWS, "holds"), (0.5, NOISE, N_DRAWS, "fails"), (0.15, EDGE_NOISE, EDGE_DRAWS, "inconclusive")],
+)
+def test_bound_depth_form_rows(schedule, excess, noise, n_draws, verdict):
+    """s = log2 growth of mean op_abs minus that of b(l) = Delta^-2 + sqrt(m_l) l over (16, 32), AtMost 0 +
+    0.15; op_abs planted as b(l) l^excess, so s = excess exactly."""
     relu = Activation.named("relu")
-    values = [2, 4, 8] if along == "depth" else [1, 2, 4]
-    fixed = {"output_dim": 1} if along == "depth" else {"depth": 4}
-    bound = bound_log_slope(relu, values if along == "depth" else [4], [1] if along == "depth" else values)
-    wide = verdict == "inconclusive"
-    dev = _deviations(
-        {along: values, "base_width": [64]},
-        lambda base_width, **c: c[along] ** (bound + offset) + 0 * base_width,
-        EDGE_NOISE if wide else NOISE,
-        EDGE_DRAWS if wide else N_DRAWS,
-        schedule="quadratic",
-        activation="relu",
-        **fixed,
-    )
-    symbol = "l" if along == "depth" else "m_l"
-    row = _only(_table(dev), f"op_abs in {symbol} at most the bound's")
-    assert (row.kind, row.verdict, row.margin) == ("bound", verdict, DEFAULTS["bound_margin"])
-    assert row.predicted == pytest.approx(bound)
+    b = xr.DataArray([theory_bound_factor(relu, d, 1) for d in DEEP], dims="depth", coords={"depth": DEEP})
+    coords = {"depth": DEEP, "base_width": [8, 64]}
+    dev = _deviations(coords, lambda depth, base_width: b * depth**excess * base_width**-0.5, noise, n_draws)
+    flat = _deviations(coords, lambda depth, base_width: 0 * depth + base_width**-0.5, n_draws=n_draws, var="op_rel")
+    dev = dev.merge(flat)
+    table = _table(dev.assign_coords(schedule=schedule, activation="relu", output_dim=1))
+    row = _only(table, "bound's depth form")
+    assert (row.kind, row.role, row.verdict, row.margin) == ("bound", ROLES[schedule], verdict, 0.15)
+    assert row.measured == pytest.approx(excess, abs=1e-12) and "base_width=64" in row.claim  # m = 8 < 16: no row
+    r = [d**excess for d in DEEP]  # R(l) = l^excess (kappa^2 = 1 for relu)
+    assert "R(l) = op_abs / bound at l=[2, 4, 8, 16, 32]: " + ", ".join(f"{v:.3g}" for v in r) in row.claim
 
 
-def test_bound_rows_only_for_the_quadratic_schedule():
-    dev = _deviations({"depth": [2, 4], "base_width": [64]}, lambda depth, base_width: depth + 0 * base_width,
-                      schedule="constant", activation="relu", output_dim=1)  # fmt: skip
-    assert not _table(dev).claim.str.contains("at most the bound").any()
+def test_depth_rows_need_a_deep_pair_and_say_where_they_are():
+    coords = {"depth": [2, 4, 8], "base_width": [64]}
+    dev = _deviations(coords, lambda depth, base_width: depth * base_width**-0.5)
+    dev = dev.merge(_deviations(coords, lambda depth, base_width: depth * base_width**-0.5, var="op_rel", seed=2))
+    table = _table(dev.assign_coords(schedule="quadratic", activation="relu", output_dim=1))
+    assert not table.claim.str.contains("depth form|flat in depth").any()
+    (note,) = table.attrs["notes"]
+    assert "L >= 32" in note and "l = [2, 4, 8]" in note and "`depth` experiment" in note
+    assert note in claims_markdown(table)
+    assert deep_pair([2, 4, 8, 16, 32], 32) == (16, 32) and deep_pair([2, 8, 32], 32) is None
+    assert deep_pair([4, 8, 16], 32) is None and deep_pair([4, 8, 16], 16) == (8, 16)
+
+
+def test_bound_rows_in_the_output_dimension():
+    relu = Activation.named("relu")
+    bound = bound_log_slope(relu, [4], [1, 2, 4])
+    for offset, verdict in [(-0.3, "holds"), (0.4, "fails")]:
+        dev = _deviations({"output_dim": [1, 2, 4], "base_width": [64]},
+                          lambda base_width, output_dim, e=bound + offset: output_dim**e + 0 * base_width,
+                          schedule="quadratic", activation="relu", depth=4)  # fmt: skip
+        row = _only(_table(dev), "op_abs in m_l at most the bound's")
+        assert (row.kind, row.verdict, row.margin) == ("bound", verdict, DEFAULTS["bound_margin"])
+        assert row.predicted == pytest.approx(bound)
+
+    def linear(output_dim, base_width):
+        return output_dim + 0 * base_width
+
+    const = _deviations({"output_dim": [1, 2], "base_width": [64]}, linear, schedule="constant", activation="relu",
+                        depth=4)  # fmt: skip
+    assert not _table(const).claim.str.contains("at most the bound").any()  # the bound is proved for k^2 m only
 
 
 @pytest.mark.parametrize(
@@ -209,7 +239,8 @@ def test_deep_limit_rows_need_two_depths_from_the_minimum(relu_x):
 
 def test_rows_are_reproducible_and_nan_is_refused():
     dev = _deviations({"activation": ["relu", "abs"], "base_width": [32, 64, 128]},
-                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1)  # fmt: skip
+                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1,
+                      schedule="quadratic")  # fmt: skip
     pd.testing.assert_frame_equal(_table(dev), _table(dev))
     bad = dev.copy(deep=True)
     bad["op_abs"][0, 0, 3] = np.nan
@@ -219,7 +250,8 @@ def test_rows_are_reproducible_and_nan_is_refused():
 
 def test_table_is_written_as_csv_and_markdown(relu_x, tmp_path):
     dev = _deviations({"activation": ["relu", "abs"], "base_width": [32, 64, 128]},
-                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1)  # fmt: skip
+                      lambda activation, base_width: base_width**-0.5, depth=3, output_dim=1,
+                      schedule="quadratic")  # fmt: skip
     table = _table(dev, limit_spectrum(relu_x, Activation.named("relu"), [1000, 2000, 5000]))
     assert tuple(table.columns) == COLUMNS
     csv, md = tmp_path / "tables" / "claims.csv", tmp_path / "tables" / "claims.md"
@@ -228,7 +260,7 @@ def test_table_is_written_as_csv_and_markdown(relu_x, tmp_path):
     assert tuple(back.columns) == COLUMNS and len(back) == len(table)
     assert back.ci_low.isna().sum() == table.ci_low.isna().sum()
     text = md.read_text()
-    assert text.startswith("| claim | kind | predicted |") and "Verdict rules" in text
+    assert text.startswith("| claim | kind | role | predicted |") and "Verdict rules" in text
     assert sum(line.startswith("| ") for line in text.splitlines()) == len(table) + 1  # header + claims
     rules = table.rule.unique()
     assert all(f"- **R{k + 1}**: {r}" in text for k, r in enumerate(rules))

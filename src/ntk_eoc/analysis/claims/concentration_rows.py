@@ -1,22 +1,30 @@
-"""Claim rows of the concentration study ([TGS25-Conc], SCIENCE §4.1, §6, §7), from per-draw deviations.
+"""Claim rows of the concentration study ([TGS25-Conc], SCIENCE §4.1, §6, §7, §8), from per-draw deviations.
 
 Every interval is a paired percentile bootstrap (:mod:`.bootstrap`): the configurations a row compares
 share draw ids (common random numbers), and each resample draws the ids jointly for all of them. The
 reference cell of a row fixes each swept dim it does not vary: the largest ``depth``, the smallest
-``output_dim``, the largest ``base_width``. Rows (kind in brackets):
+``output_dim``, the largest ``base_width``. Rows (kind, role in brackets):
 
-- slope [measured]: exponent of mean ``var`` in m, fitted over m >= m_min (the O(1/m) finite-width bias
-  bends the curve at small m), per (activation, schedule); predicted -1/2 (proved for m_k = k^2 m,
-  first order in 1/m for every schedule, SCIENCE §6); :class:`~.verdicts.Equivalence`.
-- flat / grows in depth [measured] (>= 3 depths): exponent in l of the mean RELATIVE deviation
-  ``depth_var`` at the largest m (K_inf's norm grows like l, so the absolute deviation carries a factor l
-  that says nothing about concentration). Quadratic: predicted 0, Equivalence ("flat"); constant:
-  :class:`~.verdicts.AtLeast` the margin ("grows"). The first-order law of SCIENCE §6 puts the exponent
-  of sqrt(V_diag) at ~0.16 (quadratic, l = 2..32) and 0.6-0.8 (constant, m = 64..256).
-- bound in l and in m_l [bound] (quadratic only, >= 2 values): the measured exponent of mean ``var`` is
-  at most the bound's own, the OLS log-slope of (Delta^-2 + sqrt(m_l) l) over the same points
-  (:func:`~.stats.bound_log_slope`); :class:`~.verdicts.AtMost`. The sqrt(m_l) l factor is part of an
-  upper bound, not a rate: the row can only show that the data do not exceed it.
+- slope [measured, claim]: exponent of mean ``var`` in m, fitted over m >= m_min, per (activation,
+  schedule); predicted: the first-order law's own log-slope of sqrt(V_diag) over the same widths
+  (SCIENCE §6, §8.3: -1/2 only asymptotically, e.g. -0.569 for constant relu widths at m = 32..256,
+  depth 8); :class:`~.verdicts.Equivalence`.
+- depth form of the bound and flatness in depth, on the deep pair (L/2, L) with L >= ``deep_depth``
+  (SCIENCE §8.1, §8.4; a local exponent over small depths compares nothing the theorem states):
+  per base width m >= 16,
+
+  * bound [bound]: s = log2[mean op_abs(L) / mean op_abs(L/2)] - log2[b(L) / b(L/2)],
+    b(l) = Delta^-2 + sqrt(m_l) l, :class:`~.verdicts.AtMost` 0 with margin ``bound_depth_margin``
+    (R(l) = op_abs / (b(l) kappa^2 m^-1/2) stays bounded); the claim text lists R(l) at every depth;
+  * flat [measured]: exponent log2[mean ``depth_var``(L) / mean ``depth_var``(L/2)] inside 0 +-
+    ``depth_margin``.
+
+  Quadratic widths are the claims; the same rules on constant widths are negative controls (role
+  ``control``), expected to fail. A sweep without such a pair gets no depth rows, only the note of
+  :func:`depth_note`.
+- bound in m_l [bound] (quadratic only, >= 2 values): the measured exponent of mean ``var`` in m_l is
+  at most the bound's own OLS log-slope of (Delta^-2 + sqrt(m_l) l) (:func:`~.stats.bound_log_slope`);
+  :class:`~.verdicts.AtMost`.
 - abs vs relu [measured]: paired ratio of mean ``var``, abs over relu, per schedule; predicted < 1;
   AtMost(1) with margin 0 ("direction").
 """
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,17 +41,32 @@ import numpy as np
 import xarray as xr
 
 from ...math.activations import Activation
+from ...math.fluctuations import v_diag
+from ...math.schedules import widths
 from ...validate import real
 from ..bootstrap import DRAW_DIM, paired_loglog_slope, paired_ratio
 from ..stats import bound_log_slope, theory_bound_factor
-from .verdicts import AtLeast, AtMost, Equivalence, Kind, claim_row
+from .verdicts import AtMost, Equivalence, Kind, Role, claim_row
 
-__all__ = ["ConcentrationClaimSettings", "bound_rows", "depth_rows", "ratio_rows", "slope_rows"]
+__all__ = [
+    "ConcentrationClaimSettings",
+    "bound_rows",
+    "deep_pair",
+    "depth_note",
+    "depth_rows",
+    "law_slope",
+    "ratio_rows",
+    "slope_rows",
+]
 
 log = logging.getLogger(__name__)
 
-PREDICTED_SLOPE = -0.5
 RATIO_THRESHOLD = 1.0
+# The depth rows compare base widths from here on (SCIENCE §8.1: R(l) hardly depends on m from m = 16).
+DEPTH_MIN_WIDTH = 16
+# Role of the depth rows per schedule: the bound is proved for quadratic widths; constant widths are
+# its negative control (and that of flatness: their deviation grows like l^0.6-0.8, SCIENCE §6).
+_DEPTH_ROLES = {"quadratic": Role.CLAIM, "constant": Role.CONTROL}
 # Reference value of each swept dim a row does not vary.
 _REFERENCE: dict[str, Callable] = {"depth": max, "output_dim": min, "base_width": max}
 
@@ -58,9 +82,11 @@ class ConcentrationClaimSettings:
     slope_margin: float
     depth_margin: float
     bound_margin: float
+    bound_depth_margin: float
+    deep_depth: int
 
     def __post_init__(self) -> None:
-        for key in ("m_min", "slope_margin", "depth_margin", "bound_margin"):
+        for key in ("m_min", "slope_margin", "depth_margin", "bound_margin", "bound_depth_margin", "deep_depth"):
             if real(key, getattr(self, key), where="claims") < 0:
                 raise ValueError(f"claims: {key}={getattr(self, key)!r}: must be >= 0")
 
@@ -105,8 +131,20 @@ def _measured_row(claim: str, predicted: float, value: float, ci: tuple[float, f
     return claim_row(claim, Kind.MEASURED, predicted, value, ci, rule, rule.decide(predicted, *ci))
 
 
-def slope_rows(dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed) -> list[dict]:
-    """Exponent of mean ``var`` in m over m >= m_min, predicted -1/2 (Equivalence), per cell."""
+def law_slope(activation: Activation, schedule: str, depth: int, base_widths: Sequence[int]) -> float:
+    """OLS log-log slope of sqrt(V_diag) (the first-order law, SCIENCE §6) against m over ``base_widths``:
+    the slope the law predicts at these sizes (-1/2 as m -> infinity)."""
+    m = np.asarray(base_widths, dtype=np.float64)
+    v = [v_diag(activation, widths(schedule, int(w), int(depth), 1, 1)[1:-1]) for w in base_widths]
+    x, y = np.log(m) - np.log(m).mean(), 0.5 * np.log(v)
+    return float((x * (y - y.mean())).sum() / (x * x).sum())
+
+
+def slope_rows(
+    dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed, activations: Callable[[str], Activation]
+) -> list[dict]:
+    """Exponent of mean ``var`` in m over m >= m_min against the law's slope over the same widths
+    (Equivalence), per cell."""
     if dev.sizes.get("base_width", 0) < 2:
         return []
     da, fixed = _fix(dev[var], ("base_width",))
@@ -117,35 +155,92 @@ def slope_rows(dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed) -
     rule, rows = Equivalence(s.slope_margin), []
     cells = _cells(da, ("base_width",))
     for cell, child in zip(cells, _seeds(seed, len(cells)), strict=True):
-        fit = paired_loglog_slope(da.sel(cell), "base_width", seed=child, **s.boot)
-        widths = f"m={int(da.base_width.min())}..{int(da.base_width.max())}"
-        claim = f"slope of log mean {var} vs log m ({_describe(cell, fixed)}, {widths})"
-        rows.append(_measured_row(claim, PREDICTED_SLOPE, fit.slope, (fit.ci_low, fit.ci_high), rule))
+        one = da.sel(cell)
+        name, sched, depth = (_value(one, k, cell, fixed) for k in ("activation", "schedule", "depth"))
+        if None in (name, sched, depth):
+            log.warning("claims: slope row needs activation, schedule and depth, got %s", _describe(cell, fixed))
+            continue
+        ms = [int(m) for m in one.base_width.values]
+        predicted = law_slope(activations(str(name)), str(sched), int(depth), ms)
+        fit = paired_loglog_slope(one, "base_width", seed=child, **s.boot)
+        claim = (
+            f"slope of log mean {var} vs log m, predicted: the law's slope at these widths "
+            f"({_describe(cell, fixed)}, m={ms[0]}..{ms[-1]})"
+        )
+        rows.append(_measured_row(claim, predicted, fit.slope, (fit.ci_low, fit.ci_high), rule))
     return rows
 
 
-def depth_rows(dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed) -> list[dict]:
-    """Quadratic flat in depth (Equivalence about 0), constant grows (AtLeast the margin), >= 3 depths."""
-    if dev.sizes.get("depth", 0) < 3:
+def deep_pair(depths: Sequence[int], deep_depth: int) -> tuple[int, int] | None:
+    """(L/2, L) for the largest swept depth L if L >= ``deep_depth`` and L/2 is swept too, else None."""
+    ls = sorted(int(d) for d in depths)
+    if not ls or ls[-1] < deep_depth or ls[-1] % 2 or ls[-1] // 2 not in ls:
+        return None
+    return ls[-1] // 2, ls[-1]
+
+
+def depth_note(dev: xr.Dataset, s: ConcentrationClaimSettings) -> str:
+    """One line when the depth sweep cannot carry the depth rows (no deep pair), naming where they are."""
+    if dev.sizes.get("depth", 0) < 2 or deep_pair(dev.depth.values.tolist(), s.deep_depth) is not None:
+        return ""
+    return (
+        f"Depth rows (the bound's depth form and flatness in depth, with their constant-width controls) need "
+        f"depths L/2 and L with L >= {s.deep_depth}; this sweep has l = {dev.depth.values.tolist()}, so they "
+        "are left to the `depth` experiment (SCIENCE §8.1, §8.4)."
+    )
+
+
+def depth_rows(
+    dev: xr.Dataset,
+    var: str,
+    depth_var: str,
+    s: ConcentrationClaimSettings,
+    seed,
+    activations: Callable[[str], Activation],
+) -> list[dict]:
+    """The bound's depth form (on ``var``) and flatness (on ``depth_var``) on the deep pair (L/2, L), per
+    (activation, schedule, base width >= 16): claims for quadratic widths, controls for constant ones."""
+    pair = deep_pair(dev.depth.values.tolist(), s.deep_depth) if "depth" in dev.dims else None
+    if pair is None:
         return []
-    if var not in dev:
-        log.warning("claims: no %r variable: no depth rows", var)
+    if depth_var not in dev:
+        log.warning("claims: no %r variable: no depth rows", depth_var)
         return []
-    da, fixed = _fix(dev[var], ("depth",))
-    rules = {"quadratic": ("flat", Equivalence(s.depth_margin)), "constant": ("grows", AtLeast(s.depth_margin))}
-    cells = _cells(da, ("depth",))
+    keep = dev.base_width[dev.base_width >= DEPTH_MIN_WIDTH] if "base_width" in dev.dims else None
+    sub = dev if keep is None else dev.sel(base_width=keep)
+    absolute, fixed = _fix(sub[var], ("depth", "base_width"))
+    relative, _ = _fix(sub[depth_var], ("depth", "base_width"))
+    bound_rule, flat_rule = AtMost(s.bound_depth_margin), Equivalence(s.depth_margin)
+    cells = _cells(absolute, ("depth",))
     rows = []
+    half, top = pair
     for cell, child in zip(cells, _seeds(seed, len(cells)), strict=True):
-        name = _value(da, "schedule", cell)
-        if name not in rules:
-            log.warning("claims: schedule %r has no depth claim (%s)", name, _describe(cell))
+        one = absolute.sel(cell)
+        name, sched, out = (_value(one, k, cell, fixed) for k in ("activation", "schedule", "output_dim"))
+        if sched not in _DEPTH_ROLES or None in (name, out):
+            log.warning("claims: no depth rows for %s", _describe(cell, fixed))
             continue
-        word, rule = rules[name]
-        fit = paired_loglog_slope(da.sel(cell), "depth", seed=child, **s.boot)
-        depths = f"l={int(da.depth.min())}..{int(da.depth.max())}"
-        claim = f"{name} schedule: mean {var} {word} in depth, exponent in l ({_describe(cell, fixed)}, {depths})"
-        verdict = rule.decide(0.0, fit.ci_low, fit.ci_high)
-        rows.append(claim_row(claim, Kind.MEASURED, 0.0, fit.slope, (fit.ci_low, fit.ci_high), rule, verdict))
+        role, act, m = _DEPTH_ROLES[sched], activations(str(name)), int(_value(one, "base_width", cell, fixed))
+        seeds = child.spawn(2)
+        b = {int(d): theory_bound_factor(act, int(d), int(out)) for d in one.depth.values}
+        means = one.mean(DRAW_DIM)
+        ratios = ", ".join(f"{float(means.sel(depth=d)) / (b[int(d)] * m**-0.5):.3g}" for d in one.depth.values)
+        est = paired_ratio(one.sel(depth=top), one.sel(depth=half), seed=seeds[0], **s.boot)
+        shift = math.log2(b[top] / b[half])
+        value, ci = math.log2(est.value) - shift, (math.log2(est.ci_low) - shift, math.log2(est.ci_high) - shift)
+        where = f"{_describe(cell, fixed)}, l={half}->{top}"
+        claim = (
+            f"bound's depth form: log2 growth of mean {var} minus that of Delta^-2 + sqrt(m_l) l at most 0 ({where}); "
+            f"R(l) = {var} / bound at l={one.depth.values.tolist()}: {ratios}"
+        )
+        verdict = bound_rule.decide(0.0, *ci)
+        rows.append(claim_row(claim, Kind.BOUND, 0.0, value, ci, bound_rule, verdict, role=role))
+        flat = relative.sel(cell)
+        est = paired_ratio(flat.sel(depth=top), flat.sel(depth=half), seed=seeds[1], **s.boot)
+        value, ci = math.log2(est.value), (math.log2(est.ci_low), math.log2(est.ci_high))
+        claim = f"mean {depth_var} flat in depth: exponent in l over the deep pair ({where})"
+        verdict = flat_rule.decide(0.0, *ci)
+        rows.append(claim_row(claim, Kind.MEASURED, 0.0, value, ci, flat_rule, verdict, role=role))
     return rows
 
 
@@ -157,7 +252,7 @@ def bound_rows(
     seed,
     activations: Callable[[str], Activation],
 ) -> list[dict]:
-    """Measured exponent of mean ``var`` in ``along`` (depth or output_dim) at most the bound's own."""
+    """Measured exponent of mean ``var`` in ``along`` (output_dim) at most the bound's own."""
     if dev.sizes.get(along, 0) < 2:
         return []
     da, fixed = _fix(dev[var], (along,))

@@ -1,9 +1,11 @@
 """The claims table: what the papers prove (SCIENCE §4) and the fluctuation law (§6) against the data.
 
-Columns :data:`COLUMNS` = ``claim, kind, predicted, measured, ci_low, ci_high, margin, rule, verdict``.
-``kind`` is "measured" (a rate, direction or law read from draws or exact limits), "bound" (a measured
-exponent compared with a proved upper bound's own dependence) or "theorem" (true by a theorem, nothing
-measured; kept in a separate section). ``rule`` is the full text of the verdict rule with its margin;
+Columns :data:`COLUMNS` = ``claim, kind, role, predicted, measured, ci_low, ci_high, margin, rule,
+verdict``. ``kind`` is "measured" (a rate, direction or law read from draws or exact limits), "bound" (a
+measured growth compared with a proved upper bound's own dependence) or "theorem" (true by a theorem,
+nothing measured; kept in a separate section); ``role`` is "claim", "control" (expected to fail) or
+"calibration" (an identity exact at these sizes) (:class:`~.verdicts.Role`). ``rule`` is the full text
+of the verdict rule with its margin;
 every rule can give "holds", "fails" or "inconclusive" (:mod:`.verdicts`).
 
 Rows: :mod:`.concentration_claims` (slope in m, flat / growing in depth, bound exponents in l and m_l,
@@ -26,8 +28,15 @@ from ...math.activations import Activation
 from ...validate import InvalidValue, integer
 from ..bootstrap import RANDOM_NUMBERS
 from ..fluctuations import fluctuation_rows
-from ..names import CLAIM_DEFAULTS, DEFAULT_N_BOOT
-from .concentration_rows import ConcentrationClaimSettings, bound_rows, depth_rows, ratio_rows, slope_rows
+from ..names import CLAIM_DEFAULTS, CLAIM_NOTE, DEFAULT_N_BOOT
+from .concentration_rows import (
+    ConcentrationClaimSettings,
+    bound_rows,
+    depth_note,
+    depth_rows,
+    ratio_rows,
+    slope_rows,
+)
 from .limit_rows import limit_rows
 from .verdicts import COLUMNS, Kind
 
@@ -70,6 +79,8 @@ def claims_table(
     slope_margin: float = DEFAULTS["slope_margin"],
     depth_margin: float = DEFAULTS["depth_margin"],
     bound_margin: float = DEFAULTS["bound_margin"],
+    bound_depth_margin: float = DEFAULTS["bound_depth_margin"],
+    deep_depth: int = DEFAULTS["deep_depth"],
     limit_margin: float = DEFAULTS["limit_margin"],
     inv_cos_margin: float = DEFAULTS["inv_cos_margin"],
     limit_min_depth: int = DEFAULTS["limit_min_depth"],
@@ -95,7 +106,9 @@ def claims_table(
     Returns:
         DataFrame with columns :data:`COLUMNS`, measured and bound rows first (NaN CI for exact rows).
     """
-    s = ConcentrationClaimSettings(n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin)
+    s = ConcentrationClaimSettings(
+        n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin, bound_depth_margin, deep_depth
+    )
     integer("limit_min_depth", limit_min_depth, 3, where="claims_table")
     if deviations is not None:
         for key, name in (("var", var), ("depth_var", depth_var)):
@@ -107,17 +120,18 @@ def claims_table(
     get = _lookup(activations)
     rows: list[dict] = []
     if deviations is not None:
-        rows += slope_rows(deviations, var, s, seeds[0])
-        rows += depth_rows(deviations, depth_var or _relative(var), s, seeds[1])
-        rows += bound_rows(deviations, var, "depth", s, seeds[2], get)
+        rows += slope_rows(deviations, var, s, seeds[0], get)
+        rows += depth_rows(deviations, var, depth_var or _relative(var), s, seeds[1], get)
         rows += bound_rows(deviations, var, "output_dim", s, seeds[3], get)
         rows += ratio_rows(deviations, var, s, seeds[4], get)
     if spectrum is not None:
         rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
     if fluctuations is not None:
         rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, m_min=m_min)
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return _theorems_last(table)
+    table = _theorems_last(pd.DataFrame(rows, columns=list(COLUMNS)))
+    note = depth_note(deviations, s) if deviations is not None else ""
+    table.attrs["notes"] = [note] if note else []
+    return table
 
 
 def _theorems_last(table: pd.DataFrame) -> pd.DataFrame:
@@ -155,8 +169,10 @@ def markdown(table: pd.DataFrame, rules: Mapping[str, str] | None = None, note: 
 
 
 def claims_markdown(table: pd.DataFrame) -> str:
-    """The claims table as Markdown, with the random-number design of its intervals (SCIENCE §7)."""
-    return markdown(table, note=f"Random numbers: {RANDOM_NUMBERS}.\n")
+    """The claims table as Markdown, with its notes (``table.attrs["notes"]``: rows this sweep cannot carry)
+    and the random-number design of its intervals (SCIENCE §7)."""
+    notes = "".join(f"{CLAIM_NOTE}{n}\n\n" for n in table.attrs.get("notes", []))
+    return markdown(table, note=f"{notes}Random numbers: {RANDOM_NUMBERS}.\n")
 
 
 def write_claims(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, *, text: str | None = None) -> None:

@@ -19,6 +19,11 @@ its :attr:`text` (printed under the claims table) says exactly when each verdict
 
 Rows true by a theorem carry :attr:`Verdict.BY_THEOREM` and :attr:`Kind.THEOREM`: nothing is measured.
 NaN or inf reaching a rule raises ``ValueError``.
+
+Every row has a :class:`Role`: a ``claim`` (what the papers or the law state, expected to hold), a
+``control`` (the same rule on a configuration the theory says it does not cover, expected to fail: a
+rule that cannot fail there tests nothing), or a ``calibration`` (an identity exact at these sizes,
+which checks the estimator and is not a finding).
 """
 
 from __future__ import annotations
@@ -33,11 +38,23 @@ import numpy as np
 
 from ...validate import finite_array, real
 
-__all__ = ["COLUMNS", "AtLeast", "AtMost", "Converges", "Equivalence", "Kind", "Rule", "Verdict", "claim_row"]
+__all__ = [
+    "COLUMNS",
+    "AtLeast",
+    "AtMost",
+    "Converges",
+    "Equivalence",
+    "Kind",
+    "Role",
+    "Rule",
+    "Verdict",
+    "claim_row",
+]
 
-# The columns of every claims table: what is claimed, what kind of row it is, the prediction, the
-# measurement with its CI (NaN for exact or theorem rows), the rule's margin and text, the verdict.
-COLUMNS = ("claim", "kind", "predicted", "measured", "ci_low", "ci_high", "margin", "rule", "verdict")
+# The columns of every claims table: what is claimed, what kind of row it is and its role, the
+# prediction, the measurement with its CI (NaN for exact or theorem rows), the rule's margin and text,
+# the verdict.
+COLUMNS = ("claim", "kind", "role", "predicted", "measured", "ci_low", "ci_high", "margin", "rule", "verdict")
 
 
 class Verdict(enum.StrEnum):
@@ -55,6 +72,14 @@ class Kind(enum.StrEnum):
     MEASURED = "measured"
     BOUND = "bound"
     THEOREM = "theorem"
+
+
+class Role(enum.StrEnum):
+    """What a row is for (module doc): a claim, a negative control (expected to fail), a calibration."""
+
+    CLAIM = "claim"
+    CONTROL = "control"
+    CALIBRATION = "calibration"
 
 
 def _interval(low: float, high: float, where: str) -> tuple[float, float]:
@@ -90,11 +115,13 @@ def claim_row(
     rule: Rule | str,
     verdict: Verdict,
     margin: float = math.nan,
+    role: Role = Role.CLAIM,
 ) -> dict:
     """One row of :data:`COLUMNS`; a :class:`Rule` gives its own margin and text, a plain string keeps ``margin``."""
     text = rule if isinstance(rule, str) else rule.text
     margin = margin if isinstance(rule, str) else rule.margin
-    values = (claim, str(kind), float(predicted), float(measured), float(ci[0]), float(ci[1]), float(margin))
+    role = Role(role)
+    values = (claim, str(kind), str(role), float(predicted), float(measured), float(ci[0]), float(ci[1]), float(margin))
     return dict(zip(COLUMNS, (*values, text, str(verdict)), strict=True))
 
 
