@@ -20,6 +20,7 @@ import xarray as xr
 
 from ntk_eoc import Activation
 from ntk_eoc.analysis.claims.concentration_rows import deep_pair, law_slope
+from ntk_eoc.analysis.claims.limit_rows import delta_rows
 from ntk_eoc.analysis.claims.table import COLUMNS, DEFAULTS, claims_markdown, claims_table, write_claims
 from ntk_eoc.analysis.spectrum import limit_spectrum
 from ntk_eoc.analysis.stats import bound_log_slope, theory_bound_factor
@@ -277,6 +278,10 @@ def test_fluctuation_rows_join_the_table():
     row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
     assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.955, 1.045] vs band [0.98, 1.02]
     assert _only(_table(fluctuations=summary, fluctuation_margin=0.05), "V_diag = prod_k").verdict == "holds"
+    assert row.role == "claim"
+    # at depth 2 the law is an identity (V_diag = w(1/2)/m): the row checks the estimator, a calibration
+    shallow = summary.assign_coords(depth=2)
+    assert _only(_table(fluctuations=shallow, fluctuation_margin=0.05), "V_diag = prod_k").role == "calibration"
 
 
 def test_bad_settings_name_the_key():
@@ -291,3 +296,27 @@ def test_bad_settings_name_the_key():
         _table(dev, limit_min_depth=1)
     with pytest.raises(ValueError, match=r"margin=-0\.1"):
         _table(dev, slope_margin=-0.1)
+
+
+@pytest.fixture(scope="module")
+def both_spectra(relu_x) -> xr.Dataset:
+    depths = [2, 3, 5, 10, 20, 50, 100, 1000, 5000]
+    parts = [limit_spectrum(relu_x, Activation.named(a), depths) for a in ("relu", "abs")]
+    return xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
+
+
+def test_the_spectrum_papers_claim_holds_deep_and_its_swapped_control_fails(both_spectra):
+    rows = delta_rows(both_spectra, min_depth=100)
+    below, control, rises = (pd.Series(r) for r in rows)
+    assert (below.role, below.verdict) == ("claim", "holds") and below.measured < 1
+    assert (control.role, control.verdict) == ("control", "fails") and control.measured > 1
+    assert control.measured == pytest.approx(1 / float(
+        ((both_spectra.cond - both_spectra.pred_cond).sel(activation="abs")
+         / (both_spectra.cond - both_spectra.pred_cond).sel(activation="relu")).sel(depth=100)))  # fmt: skip
+    assert (rises.role, rises.verdict) == ("claim", "holds") and "l=100..5000" in rises.claim
+    # from shallow depths the ratio first falls (abs's advantage grows before it fades): the same rule fails
+    shallow = [pd.Series(r) for r in delta_rows(both_spectra, min_depth=3)]
+    assert shallow[2].verdict == "fails"
+    assert delta_rows(both_spectra.sel(activation=["relu"]), min_depth=100) == []
+    table = _table(spec=both_spectra)
+    assert table.claim.str.contains("smaller for abs than for relu").sum() == 1

@@ -19,6 +19,15 @@ stated):
   30% off at l = 10^4 for ReLU, so the coefficient is read from differences instead);
 - plain inverse-cosine form C (1 - rho_l)^-1/2: l x median relative error -> 1/2 (it overestimates by 1/8);
 - corrected form C (1 - rho_l)^-1/2 - 1/8: l x max relative error -> 0 (o(1/l)), absolute margin.
+
+The spectrum paper's own claim (SCIENCE §8.6), when the spectrum holds relu and abs: Delta sets the rate at
+which cond(K_inf) converges, abs better than relu. With gap(l) = cond(K_inf) - (1 + n/3), exact, at the
+depths >= ``min_depth`` (an asymptotic statement; at l = 2 the gaps can be in the other order):
+
+- gap_abs(l) < gap_relu(l) at every such depth; the same rule with the activations swapped is the row's
+  negative control (role ``control``, expected to fail);
+- gap_abs / gap_relu rises towards 1 (the ln(l)/l term does not depend on Delta): holds if the ratio
+  increases at every step and stays below 1, fails if it falls at a step or reaches 1.
 """
 
 from __future__ import annotations
@@ -31,9 +40,18 @@ import xarray as xr
 from ...validate import check_finite
 from ..names import DEFAULT_LIMIT_MIN_DEPTH
 from ..spectrum import INV_COS_PLAIN_SCALED_ERROR
-from .verdicts import Converges, Kind, claim_row
+from .verdicts import Converges, Kind, Role, Verdict, claim_row
 
-__all__ = ["DEFAULT_LIMIT_MIN_DEPTH", "limit_rows", "log_coefficients"]
+__all__ = ["DEFAULT_LIMIT_MIN_DEPTH", "delta_rows", "limit_rows", "log_coefficients"]
+
+# The exact rules of the spectrum paper's claim (module doc): no CI, no margin.
+BELOW_RULE = (
+    "exact, every depth >= the minimum: holds if the first gap is below the second at every depth; fails otherwise"
+)
+RISES_RULE = (
+    "exact, every depth >= the minimum: holds if the ratio increases at every step and stays below 1; "
+    "fails if it falls at a step or reaches 1"
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,4 +134,39 @@ def limit_rows(
             log.warning("claims: activation %s has Delta = 0 (linear): no deep-limit rows", one.activation.item())
             continue
         rows += _one_activation(one, min_depth, rel, corrected)
+    return rows
+
+
+def delta_rows(spectrum: xr.Dataset, *, min_depth: int = DEFAULT_LIMIT_MIN_DEPTH) -> list[dict]:
+    """The spectrum paper's claim (module doc): abs's cond gap below relu's at every depth >= ``min_depth``
+    (with its swapped control), and their ratio rising towards 1. Needs relu and abs over ``activation``."""
+    if "activation" not in spectrum.dims or not {"abs", "relu"} <= set(spectrum.activation.values.tolist()):
+        return []
+    deep = spectrum.sortby("depth")
+    deep = deep.sel(depth=deep.depth[deep.depth >= min_depth])
+    if deep.sizes["depth"] < 2:
+        log.warning("claims: fewer than 2 spectrum depths >= %d: no abs-vs-relu spectrum rows", min_depth)
+        return []
+    gap = deep["cond"] - deep["pred_cond"]
+    check_finite(gap.to_dataset(name="cond gap"), "limit claims")
+    ls = deep.depth.values
+    span = f"n={deep.attrs.get('n_points', '?')}, l={int(ls[0])}..{int(ls[-1])}"
+    rows = []
+    for first, second, role in (("abs", "relu", Role.CLAIM), ("relu", "abs", Role.CONTROL)):
+        ratio = (gap.sel(activation=first) / gap.sel(activation=second)).values
+        verdict = Verdict.HOLDS if np.all(ratio < 1.0) else Verdict.FAILS
+        claim = (
+            f"cond(K_inf) - (1 + n/3) smaller for {first} than for {second} at every depth: max ratio "
+            f"{first}/{second} over the depths ({span})"
+        )
+        nan2 = (np.nan, np.nan)
+        rows.append(claim_row(claim, Kind.MEASURED, 1.0, float(ratio.max()), nan2, BELOW_RULE, verdict, role=role))
+    ratio = (gap.sel(activation="abs") / gap.sel(activation="relu")).values
+    rises = bool(np.all(np.diff(ratio) > 0) and np.all(ratio < 1.0))
+    claim = (
+        f"gap ratio abs/relu of cond(K_inf) - (1 + n/3) rises towards 1: {ratio[0]:.3f} at l={int(ls[0])} to "
+        f"{ratio[-1]:.3f} at l={int(ls[-1])} ({span})"
+    )
+    verdict = Verdict.HOLDS if rises else Verdict.FAILS
+    rows.append(claim_row(claim, Kind.MEASURED, 1.0, float(ratio[-1]), (np.nan, np.nan), RISES_RULE, verdict))
     return rows

@@ -37,7 +37,7 @@ from .concentration_rows import (
     ratio_rows,
     slope_rows,
 )
-from .limit_rows import limit_rows
+from .limit_rows import delta_rows, limit_rows
 from .verdicts import COLUMNS, Kind
 
 __all__ = [
@@ -126,6 +126,7 @@ def claims_table(
         rows += ratio_rows(deviations, var, s, seeds[4], get)
     if spectrum is not None:
         rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
+        rows += delta_rows(spectrum, min_depth=limit_min_depth)
     if fluctuations is not None:
         rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, m_min=m_min)
     table = _theorems_last(pd.DataFrame(rows, columns=list(COLUMNS)))

@@ -310,8 +310,12 @@ def finish_log_axes(ax: Axes, x_values, heading: str, subtitle: str) -> None:
 
 
 def slope_text(slopes: xr.Dataset):
+    """Legend suffix of a curve: its fitted slope, CI and the widths the fit used (``slopes.attrs["widths"]``)."""
+    widths = slopes.attrs.get("widths") or []
+    span = f", m={widths[0]}..{widths[-1]}" if widths else ""
+
     def suffix(sel: dict) -> str:
         one = slopes.sel({k: v for k, v in sel.items() if k in slopes.dims})
-        return f" (slope {float(one.slope):.3f} [{float(one.ci_low):.3f}, {float(one.ci_high):.3f}])"
+        return f" (slope {float(one.slope):.3f} [{float(one.ci_low):.3f}, {float(one.ci_high):.3f}]{span})"
 
     return suffix

@@ -77,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         else None
     )
     summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), workers=args.threads, **boot)
-    slopes = stats.fit_slopes(conc, cfg.figures.deviation, **boot) if conc.sizes["base_width"] > 1 else None
+    # one fit range per curve: the claims' (m >= claims.m_min) wherever it keeps two widths
+    fitted = int((conc.base_width >= cfg.claims.m_min).sum())
+    min_width = cfg.claims.m_min if fitted >= 2 else None
+    fit = conc.sizes["base_width"] > 1
+    slopes = stats.fit_slopes(conc, cfg.figures.deviation, min_width=min_width, **boot) if fit else None
     kernel_spectra, infinite = tables.kernel_spectra(conc)
     if infinite:
         log.warning("cond(K(theta)) is infinite for %d draws (lambda_min <= 0): not summarized", infinite)
@@ -88,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         conc, spec, fluct, var=c.claims_norm, activations=acts, **boot, **cfg.claims.config()
     )  # fmt: skip
     tables.tidy(summary, DEVIATION_VARS).to_csv(table_paths["concentration_summary.csv"], index=False)
-    (pd.DataFrame() if slopes is None else tables.frame(slopes)).to_csv(table_paths["slopes.csv"], index=False)
+    if slopes is not None:  # the fitted widths beside every slope, as in the figure's legend
+        span = {"fit_m_min": slopes.attrs["widths"][0], "fit_m_max": slopes.attrs["widths"][-1]}
+    slope_table = pd.DataFrame() if slopes is None else tables.frame(slopes).assign(**span)
+    slope_table.to_csv(table_paths["slopes.csv"], index=False)
     names_k = [v for v in ("lambda_min", "lambda_max", "cond") if v in ksum]
     tables.tidy(ksum, names_k).to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
     tables.frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)
