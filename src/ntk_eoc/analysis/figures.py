@@ -49,10 +49,12 @@ def _bound_factor(acts: dict[str, Any], names: Sequence[str], depth: int, out_di
     return xr.DataArray(values, dims=("activation", "output_dim"), coords=coords)
 
 
-def _infinite_cond_note(conc: xr.Dataset, keep: Sequence[str]) -> str:
-    """Why the kernel_spectrum figure has no cond panel: the draws with lambda_min <= 0."""
-    lam = reference(conc["lambda_min"], keep)
-    return f"cond(K(θ)) not drawn: λ_min ≤ 0 (cond infinite) in {int((lam <= 0).sum())} of {lam.size} draws"
+def _singular_note(ksum: xr.Dataset) -> str:
+    """What the cond panel leaves out: the numerically singular draws (``n_used`` of ``n_draws`` per cell)."""
+    if "n_used" not in ksum:
+        return ""
+    left = int((ksum["n_draws"] - ksum["n_used"]).sum())
+    return f"cond(K(θ)) over the non-singular draws: {left} singular draws left out (λ_min ≈ 0)" if left else ""
 
 
 def _concentration_figures(names, summary, slopes, acts, core, cfg) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def draw_figures(names, conc, summary, slopes, ksum, spec, fluct, acts, core, cf
         limit = limit.rename({k: k.removeprefix("limit_") for k in limit.data_vars})
         kept = ("activation", "base_width")
         names_k = [n for n in ("lambda_min", "lambda_max", "cond") if n in ksum]
-        note = "" if "cond" in ksum else _infinite_cond_note(conc, (*kept, "draw"))
+        note = _singular_note(reference(ksum, kept))
         figs["kernel_spectrum"] = plots.plot_kernel_spectrum_vs_width(
             reference(ksum, kept), reference(limit, kept), names=names_k, settings=fixed, note=note
         )

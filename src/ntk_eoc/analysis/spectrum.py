@@ -38,6 +38,7 @@ from .stats import MATRIX_DIMS, SYMMETRY_RTOL
 __all__ = [
     "INV_COS_CORRECTION",
     "INV_COS_PLAIN_SCALED_ERROR",
+    "SINGULAR_FACTOR",
     "PredictedLimits",
     "asymptotic_residuals",
     "condition_number",
@@ -46,6 +47,7 @@ __all__ = [
     "inverse_cosine_errors",
     "limit_spectrum",
     "predicted_limits",
+    "singular_draws",
 ]
 
 # Off-diagonal limit of Theta_l / l (SCIENCE §4).
@@ -101,6 +103,20 @@ def condition_number(lambda_min: np.ndarray, lambda_max: np.ndarray) -> np.ndarr
     lo, hi = np.asarray(lambda_min, dtype=np.float64), np.asarray(lambda_max, dtype=np.float64)
     positive = lo > 0
     return np.where(positive, hi / np.where(positive, lo, 1.0), np.inf)
+
+
+# A draw is numerically singular when lambda_min lies within this many eps N lambda_max of 0 (SCIENCE §8.7:
+# a dead input gives lambda_min = 0 exactly, returned as +-1e-17..1e-15 by eigvalsh; entries rounded to the
+# sampled dtype move eigenvalues by up to about eps N lambda_max, so a smaller lambda_min is not resolved).
+SINGULAR_FACTOR = 10.0
+
+
+def singular_draws(lambda_min: np.ndarray, lambda_max: np.ndarray, size: int, eps: float) -> np.ndarray:
+    """True where K is numerically singular: lambda_min <= SINGULAR_FACTOR eps N lambda_max (a PSD K's
+    lambda_min within rounding of 0, or below it), N = ``size`` (the order of K) and ``eps`` the machine
+    epsilon of the dtype K was sampled in (SCIENCE §8.7)."""
+    lo, hi = np.asarray(lambda_min, dtype=np.float64), np.asarray(lambda_max, dtype=np.float64)
+    return lo <= SINGULAR_FACTOR * eps * size * hi
 
 
 def _eig_core(values: np.ndarray) -> np.ndarray:

@@ -165,6 +165,7 @@ def summarize(
     seed: int,
     confidence: float = 0.95,
     workers: int = 1,
+    exclude: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """mean, median, q_{1-1/m} over draws, with percentile-bootstrap CIs, and fixed quantiles.
 
@@ -184,6 +185,9 @@ def summarize(
         seed: seeds ``SeedSequence(seed)``; cell c uses its c-th child (C order of the remaining dims).
         confidence: CI level.
         workers: threads over cells (numpy's partitions release the GIL); the result does not depend on it.
+        exclude: boolean over the draws of ``dev`` (its dims, broadcast): draws left out of their cell (e.g. the
+            numerically singular draws of cond); their values are never read. A cell keeps its other draws
+            (variable ``n_used``); a cell with fewer than 2 is NaN, by this request only.
 
     Returns:
         Dataset: ``<var>`` over (remaining dims, statistic, bound); ``<var>_quantile`` over
@@ -195,6 +199,9 @@ def summarize(
         raise ValueError(f"summarize: every variable needs dim {dim!r}, got {dict(dev.sizes)}")
     if width_dim not in dev.coords:
         raise ValueError(f"summarize: no {width_dim!r} coordinate (needed for the 1 - 1/m quantile)")
+    if exclude is not None:
+        exclude = exclude.astype(bool).broadcast_like(dev[names[0]])
+        dev = dev.assign({v: dev[v].where(~exclude, 0.0) for v in names})  # never read: a placeholder
     for v in names:
         check_finite(dev[v], f"summarize: {v}")
     stacked = xr.concat([dev[v].astype(np.float64) for v in names], dim="variable").transpose("variable", ..., dim)
@@ -208,16 +215,26 @@ def summarize(
     summary = np.empty((len(names), cells, len(STATISTICS), len(BOUNDS)))
     quant = np.empty((len(names), cells, len(quantiles)))
     levels = tail_b.values.reshape(-1)
+    keep = np.ones((cells, n_draws), dtype=bool)
+    if exclude is not None:
+        keep = ~exclude.transpose(*stacked.dims[1:]).values.reshape(cells, n_draws)
 
     def cell(c: int) -> None:
         rng = np.random.default_rng(children[c])
-        summary[:, c], quant[:, c] = _cell_summary(values[:, c], float(levels[c]), quantiles, n_boot, rng, confidence)
+        if keep[c].sum() < 2:
+            summary[:, c], quant[:, c] = np.nan, np.nan
+            return
+        x = values[:, c][:, keep[c]]
+        summary[:, c], quant[:, c] = _cell_summary(x, float(levels[c]), quantiles, n_boot, rng, confidence)
 
     with ThreadPoolExecutor(max_workers=integer("workers", workers, 1, where="summarize")) as pool:
         list(pool.map(cell, range(cells)))
     out = _summary_dataset(stacked, names, summary, quant, quantiles)
     out = out.assign_coords(tail_level=tail, tail_resolved=n_draws / dev[width_dim] >= 1)
     out["n_draws"] = n_draws
+    if exclude is not None:
+        shape = tuple(stacked.sizes[d] for d in cell_dims)
+        out["n_used"] = (cell_dims, keep.sum(axis=1).reshape(shape))
     out.attrs.update(ci_method=CI_METHOD, n_boot=int(n_boot), seed=int(seed), confidence=float(confidence))
     return out
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .spectrum import condition_number
+from .spectrum import condition_number, singular_draws
 
 __all__ = ["cost_table", "frame", "kernel_spectra", "tidy"]
 
@@ -37,13 +37,16 @@ def frame(ds: xr.Dataset) -> pd.DataFrame:
     return _ordered(ds.to_dataframe().reset_index(), list(ds.dims))
 
 
-def kernel_spectra(conc: xr.Dataset) -> tuple[xr.Dataset, int]:
-    """lambda_min, lambda_max and, when finite for every draw, cond = lambda_max / lambda_min of K(theta);
-    with the number of draws whose cond is infinite (lambda_min <= 0: then cond is left out)."""
+def kernel_spectra(conc: xr.Dataset, size: int, eps: float) -> tuple[xr.Dataset, xr.DataArray]:
+    """lambda_min, lambda_max and cond = lambda_max / lambda_min of K(theta), with the mask of the
+    numerically singular draws (:func:`~.spectrum.singular_draws`, K of order ``size`` sampled with machine
+    epsilon ``eps``), whose cond is not a number to summarise: it is set to 0 there, and the mask says so."""
     out = conc[["lambda_min", "lambda_max"]]
-    cond = condition_number(out.lambda_min.values, out.lambda_max.values)
-    infinite = int((~np.isfinite(cond)).sum())
-    return (out.assign(cond=(out.lambda_min.dims, cond)) if not infinite else out), infinite
+    singular = singular_draws(out.lambda_min.values, out.lambda_max.values, size, eps)
+    lo = np.where(singular, 1.0, out.lambda_min.values)
+    cond = np.where(singular, 0.0, condition_number(lo, out.lambda_max.values))
+    mask = xr.DataArray(singular, dims=out.lambda_min.dims, coords=out.lambda_min.coords, name="singular")
+    return out.assign(cond=(out.lambda_min.dims, cond)), mask
 
 
 def cost_table(conc: xr.Dataset, summary: xr.Dataset, ksum: xr.Dataset, var: str, n_points: int) -> pd.DataFrame:

@@ -51,12 +51,12 @@ def warnings_in(logs: Iterable[Path]) -> Counter:
 def _counts(rows: list[dict]) -> str:
     """'N claims (k holds, ...)', then the controls (expected to fail) and calibrations, each counted apart."""
     parts = []
-    labels = {"claim": "claims", "control": "controls, expected to fail", "calibration": "calibrations"}
-    for role, label in labels.items():
+    for role, extra in (("claim", ""), ("control", ", expected to fail"), ("calibration", "")):
         mine = [row for row in rows if row.get("role", "claim") == role]
         if mine or role == "claim":
             counts = Counter(row.get("verdict", "") for row in mine)
             verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+            label = f"{role}{'' if len(mine) == 1 else 's'}{extra}"
             parts.append(f"{len(mine)} {label} ({verdicts})" if mine else f"0 {label}")
     return "; ".join(parts)
 

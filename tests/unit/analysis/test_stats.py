@@ -11,6 +11,8 @@ import xarray as xr
 
 from ntk_eoc import Activation
 from ntk_eoc.analysis import stats
+from ntk_eoc.analysis.spectrum import singular_draws
+from ntk_eoc.analysis.tables import kernel_spectra
 
 # Eigen-solvers and sums of N^2 float64 terms agree to a few hundred ulps for N <= 32.
 FLOAT64_RTOL = 1e-12
@@ -122,6 +124,38 @@ def test_summarize_nan_raises():
     dev = xr.Dataset({"x": (("draw", "base_width"), [[1.0], [np.nan]])}, coords={"base_width": [8]})
     with pytest.raises(ValueError, match="non-finite"):
         stats.summarize(dev, n_boot=10, seed=0)
+
+
+def test_summarize_leaves_excluded_draws_out_of_their_cell_only():
+    """The excluded draws (inf here) are never read; each cell is summarised over its other draws, exactly
+    as if they were absent; a cell left with fewer than 2 draws is NaN and says so in n_used."""
+    rng = np.random.default_rng(4)
+    x = rng.random((40, 3))
+    x[[3, 7, 11], 0], x[5, 1], x[1:, 2] = np.inf, np.inf, np.inf
+    dev = xr.Dataset({"cond": (("draw", "base_width"), x)}, coords={"base_width": [8, 16, 32]})
+    out = stats.summarize(dev, n_boot=200, seed=0, exclude=~np.isfinite(dev.cond))
+    np.testing.assert_array_equal(out.n_used, [37, 39, 1])
+    for k, m in enumerate([8, 16]):
+        kept = x[np.isfinite(x[:, k]), k]
+        alone = xr.Dataset({"cond": (("draw", "base_width"), kept[:, None])}, coords={"base_width": [m]})
+        ref = stats.summarize(alone, n_boot=200, seed=0)
+        np.testing.assert_allclose(out.cond.sel(base_width=m, bound="value"), ref.cond.sel(base_width=m, bound="value"))
+    assert np.isnan(out.cond.sel(base_width=32)).all()
+    with pytest.raises(ValueError, match="non-finite"):
+        stats.summarize(dev, n_boot=10, seed=0)  # without the mask the same data are refused
+
+
+def test_singular_draws_are_classified_by_rank_not_by_the_sign_of_rounding():
+    """A dead input makes lambda_min = 0 exactly; the solver returns +-1e-17..1e-15 (SCIENCE §8.7): both signs are
+    singular, while a small but resolved lambda_min is not."""
+    lam_max = np.full(5, 10.0)
+    lam_min = np.array([1e-16, -1e-16, 0.0, 1e-3, 3e-4])
+    eps, size = float(np.finfo(np.float32).eps), 32  # threshold 10 eps N lambda_max = 3.8e-4
+    np.testing.assert_array_equal(singular_draws(lam_min, lam_max, size, eps), [True, True, True, False, True])
+    conc = xr.Dataset({"lambda_min": ("draw", lam_min), "lambda_max": ("draw", lam_max)}, coords={"draw": range(5)})
+    spectra, mask = kernel_spectra(conc, size, eps)
+    assert mask.values.tolist() == [True, True, True, False, True]
+    assert spectra.cond.values[3] == pytest.approx(1e4) and (spectra.cond.values[mask.values] == 0).all()
 
 
 def _coverage(out, var, statistic, truth):

@@ -30,7 +30,7 @@ def test_controls_and_calibrations_are_counted_apart_and_a_control_that_holds_is
     (tables / "claims.md").write_text("| claim |\n\nNote: depth rows are left to the `depth` experiment.\n")
     text = summarize(tmp_path)
     counts = (
-        "2 claims (1 holds, 1 inconclusive); 2 controls, expected to fail (1 fails, 1 holds); 1 calibrations (1 holds)"
+        "2 claims (1 holds, 1 inconclusive); 2 controls, expected to fail (1 fails, 1 holds); 1 calibration (1 holds)"
     )
     assert f"claims.csv: {counts}" in text
     assert "    Note: depth rows are left to the `depth` experiment." in text

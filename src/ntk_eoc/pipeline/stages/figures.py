@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ...analysis.figures import draw_figures
     from ...analysis.grid import grid, with_settings
     from ...analysis.names import DEVIATION_VARS
+    from ...analysis.spectrum import SINGULAR_FACTOR
     from ...math.activations import activation_from_config
     from ...storage.store import open_store
 
@@ -82,10 +84,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     min_width = cfg.claims.m_min if fitted >= 2 else None
     fit = conc.sizes["base_width"] > 1
     slopes = stats.fit_slopes(conc, cfg.figures.deviation, min_width=min_width, **boot) if fit else None
-    kernel_spectra, infinite = tables.kernel_spectra(conc)
-    if infinite:
-        log.warning("cond(K(theta)) is infinite for %d draws (lambda_min <= 0): not summarized", infinite)
-    ksum = stats.summarize(kernel_spectra, quantiles=list(c.quantiles), workers=args.threads, **boot)
+    size = int(core["dataset"]["n_points"]) * int(core["output_dim"])
+    eps = float(np.finfo(core["sampler"]["dtype"]).eps)
+    kernel_spectra, singular = tables.kernel_spectra(conc, size, eps)
+    if singular.any():
+        per_width = (
+            singular.sum([d for d in singular.dims if d != "base_width"]) if "base_width" in singular.dims else None
+        )
+        where = "" if per_width is None else " (" + ", ".join(
+            f"m={int(m)}: {int(k)}" for m, k in zip(per_width.base_width.values, per_width.values, strict=True) if k
+        ) + ")"  # fmt: skip
+        log.info(
+            "cond(K(theta)): %d draws numerically singular%s (lambda_min <= %g eps N lambda_max): cond summarized "
+            "over the other draws of each cell", int(singular.sum()), where, SINGULAR_FACTOR,
+        )  # fmt: skip
+    spectra_kw = {"quantiles": list(c.quantiles), "workers": args.threads, **boot}
+    ksum = xr.merge([
+        stats.summarize(kernel_spectra[["lambda_min", "lambda_max"]], **spectra_kw),
+        stats.summarize(kernel_spectra[["cond"]], exclude=singular, **spectra_kw),
+    ], compat="no_conflicts", join="exact")  # fmt: skip
     parts = [open_store(p).load() for p in args.spectrum]
     spec = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
     table = claims.claims_table(
