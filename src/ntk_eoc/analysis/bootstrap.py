@@ -11,9 +11,14 @@ Paired resampling is also valid when the configurations happen to be independent
 design offered here.
 
 Draw ids are read from the ``draw`` coordinate and aligned by value; arrays whose draw ids differ, repeat
-or are missing raise ``ValueError``. Intervals are percentile intervals: the (alpha/2, 1 - alpha/2)
-quantiles of B resampled statistics, alpha = 1 - confidence. Random numbers: ``numpy.random.default_rng``
-seeded by the given int or ``SeedSequence``.
+or are missing raise ``ValueError``. Intervals of means, differences and slopes are percentile intervals:
+the (alpha/2, 1 - alpha/2) quantiles of B resampled statistics, alpha = 1 - confidence. Intervals of
+variance ratios (skewed, heavy-tailed estimators whose percentile interval covers 88-89% at 128 draws,
+SCIENCE §8.8) are BCa intervals (:func:`bca_ci`): the percentile levels are moved by the bias
+z0 = Phi^-1(#{theta*_b < theta} / B) and the acceleration a = sum_s d_s^3 / (6 (sum_s d_s^2)^{3/2}),
+d_s = mean(theta_(.)) - theta_(s) over the leave-one-draw-out (jackknife) values, to
+Phi(z0 + (z0 + z)/(1 - a (z0 + z))) at z = Phi^-1(alpha/2) and Phi^-1(1 - alpha/2) [Efron 1987]. Random
+numbers: ``numpy.random.default_rng`` seeded by the given int or ``SeedSequence``.
 """
 
 from __future__ import annotations
@@ -23,16 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtr, ndtri
 
 from ..validate import check_finite, integer, real
 
 __all__ = [
+    "BCA_METHOD",
     "CI_METHOD",
     "DRAW_DIM",
     "RANDOM_NUMBERS",
     "Estimate",
     "SlopeFit",
     "aligned_draws",
+    "bca_ci",
     "check_bootstrap_args",
     "fit_loglog_slope",
     "paired_difference",
@@ -44,6 +52,7 @@ __all__ = [
 ]
 
 CI_METHOD = "percentile bootstrap"
+BCA_METHOD = "BCa bootstrap (bias-corrected and accelerated, jackknife over draw ids)"
 DRAW_DIM = "draw"
 # The random-number design, for provenance: how draws are seeded and how intervals resample them.
 RANDOM_NUMBERS = (
@@ -88,6 +97,42 @@ def percentile_ci(boot: np.ndarray, confidence: float, axis: int = 0) -> tuple[n
     alpha = 1.0 - confidence
     low, high = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0], axis=axis)
     return low, high
+
+
+def bca_ci(
+    boot: np.ndarray, point: np.ndarray | float, jack: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa interval (see the module docstring) of every cell, from the B resampled values ``boot`` (B, ...),
+    the point values (...) and the N leave-one-draw-out values ``jack`` (N, ...); cells of any shape.
+
+    The levels are clipped to the resolution of the B resamples, [1/(2B), 1 - 1/(2B)], and the quantiles are
+    read like ``np.quantile``'s default (linear between order statistics). With a = z0 = 0 it is the
+    percentile interval; leave-one-out values that agree to 1e-9 relative give a = 0.
+    """
+    boot = np.asarray(boot, dtype=np.float64)
+    point = np.asarray(point, dtype=np.float64)
+    jack = np.asarray(jack, dtype=np.float64)
+    n_boot = boot.shape[0]
+    below = (np.mean(boot < point, axis=0) + 0.5 * np.mean(boot == point, axis=0)).clip(0.5 / n_boot, 1 - 0.5 / n_boot)
+    z0 = ndtri(below)
+    d = jack.mean(axis=0) - jack
+    ss = np.sum(d * d, axis=0)
+    # leave-one-out values equal up to rounding carry no skewness: a = 0 (not a ratio of rounding errors)
+    spread = np.sqrt(ss) > 1e-9 * np.sqrt(jack.shape[0]) * np.abs(jack).max(axis=0)
+    accel = np.divide(np.sum(d**3, axis=0), 6.0 * ss**1.5, out=np.zeros_like(ss), where=spread)
+    alpha = 1.0 - confidence
+    ordered = np.sort(boot, axis=0)
+    out = []
+    for z in (ndtri(alpha / 2.0), ndtri(1.0 - alpha / 2.0)):
+        level = ndtr(z0 + (z0 + z) / (1.0 - accel * (z0 + z))).clip(0.0, 1.0)
+        at = level * (n_boot - 1)
+        lo = np.floor(at).astype(np.intp).clip(0, n_boot - 1)
+        hi = np.minimum(lo + 1, n_boot - 1)
+        frac = at - lo
+        low_v = np.take_along_axis(ordered, lo[None, ...], axis=0)[0]
+        high_v = np.take_along_axis(ordered, hi[None, ...], axis=0)[0]
+        out.append(low_v + frac * (high_v - low_v))
+    return out[0], out[1]
 
 
 def resample_counts(n_draws: int, n_boot: int, seed: int | np.random.SeedSequence) -> np.ndarray:

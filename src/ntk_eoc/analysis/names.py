@@ -61,4 +61,13 @@ CLAIM_DEFAULTS = {
     "inv_cos_margin": 0.05,
     "limit_min_depth": DEFAULT_LIMIT_MIN_DEPTH,
     "fluctuation_margin": DEFAULT_FLUCTUATION_MARGIN,
+    # Range of beta = sum_k 1/m_k in which the product form is a prediction: 3-9% below the measured V at
+    # beta = 0.1-0.25, 15-18% at beta ~ 0.45 (SCIENCE §6).
+    "product_beta_max": 0.25,
+    # ... and V_dsum (constant widths): 3-7% below the measured V up to beta = 0.48 (SCIENCE §6).
+    "dsum_beta_max": 0.5,
+    # Largest predicted V_diag a row is posed at: the forms were checked at 4000 draws up to V ~ 1.3; above
+    # V ~ 1 the kurtosis of K_ii grows so fast that a few hundred draws underestimate V (256 draws at
+    # V ~ 4.5 measured 0.55 of it), SCIENCE §6.
+    "fluctuation_v_max": 1.5,
 }

@@ -1,4 +1,5 @@
-"""The finite-width fluctuation law of the NTK diagonal, to first order in 1/m_k.   [SCIENCE §6]
+"""The finite-width fluctuation laws of the NTK diagonal: the first-order product form and the
+independent-layer sum.   [SCIENCE §6]
 
 For an input on the sphere (||x||^2 = m_0) and a depth-l EOC (a,b)-ReLU network with hidden widths
 m_1..m_{l-1}, a diagonal entry of K(theta) has, with t = k/l,
@@ -6,14 +7,25 @@ m_1..m_{l-1}, a diagonal entry of K(theta) has, with t = k/l,
     V_diag = Var(K_ii) / E[K_ii]^2  ~=  prod_{k=1}^{l-1} (1 + w(k/l) / m_k) - 1,
     w(t)   = C ((1-t)^2 + t^2) + 2 C' t (1-t),   C = 2 + 12 Delta (1-Delta),   C' = 4 Delta (1-Delta)
 
-(ReLU: C = 5, C' = 1; abs: C = 2, C' = 0), and E[K_ii] = l (times 1/n in the matrix). The law is
-first order: its error is O(sum_k 1/m_k^2). Asymptotic forms, with beta = sum_k 1/m_k:
+(ReLU: C = 5, C' = 1; abs: C = 2, C' = 0), and E[K_ii] = l (times 1/n in the matrix). The product form
+is first order: its error is O(sum_k 1/m_k^2). Asymptotic forms, with beta = sum_k 1/m_k:
 
 - quadratic m_k = k^2 m: V_diag -> sinh(pi sqrt(C/m)) / (pi sqrt(C/m)) - 1 ~ C pi^2 / (6m) as l grows;
-- constant m_k = m:      V_diag ~ exp((2C + C') l / (3m)) - 1;
+- constant m_k = m:      V_diag ~ (2C + C') beta / 3 for beta << 1 (not to be exponentiated);
 - linear m_k = k m:      V_diag ~ C ln(l) / m.
 
-Example values: ReLU, widths 8 k^2, l = 9: 0.898; ReLU, constant width 32, l = 9: 1.302.
+Beyond first order, K_ii = sum_{k=1}^{l} X_k (forward norm up to layer k-1 times backward norm from
+layer k), and if the hidden layers acted independently every order would give the independent-layer sum
+
+    V_dsum = (1/l^2) sum_{k,k'=1}^{l} prod_{j=1}^{l-1} (1 + c_j(k,k') / m_j) - 1,
+    c_j(k,k') = C' if min(k,k') <= j < max(k,k') (layer j between the two terms), else C,
+
+whose first-order expansion is the product form. For constant widths 1 + V_dsum ~ e^{C beta}
+2(u - 1 + e^{-u}) / u^2, u = (C - C') beta: log(1 + V) / beta rises from (2C + C')/3 to C (= 5 for ReLU,
+the rate e^{5 beta} of Hanin and Nica, whose form is 1.5-2.2x too high at beta = 0.1-0.5).
+
+Example values: ReLU, widths 8 k^2, l = 9: 0.898; ReLU, constant width 32, l = 9: 1.302 (product form);
+ReLU, constant width 64, l = 32: 4.51 (product form), 4.98 (V_dsum), 10.27 (e^{5 beta} - 1).
 """
 
 from __future__ import annotations
@@ -30,10 +42,15 @@ __all__ = [
     "beta",
     "fluctuation_constants",
     "fluctuation_weight",
+    "hanin_nica",
     "v_diag",
-    "v_diag_constant_asymptotic",
     "v_diag_quadratic_limit",
+    "v_dsum",
+    "v_dsum_constant_asymptotic",
 ]
+
+# Rows of the (l, l) pair matrix of v_dsum evaluated at once: 2^20 float64 per block, any depth.
+_DSUM_BLOCK = 2**20
 
 
 def fluctuation_constants(activation: Activation) -> tuple[float, float]:
@@ -87,8 +104,38 @@ def v_diag_quadratic_limit(activation: Activation, base_width: float) -> float:
     return math.sinh(a) / a - 1.0
 
 
-def v_diag_constant_asymptotic(activation: Activation, base_width: float, depth: int) -> float:
-    """exp((2C + C') l / (3m)) - 1 for m_k = m: the sum of w(k/l)/m as an integral.   [SCIENCE §6]"""
+def v_dsum(activation: Activation, hidden_widths: Sequence[int]) -> float:
+    """(1/l^2) sum_{k,k'} prod_{j=1}^{l-1} (1 + c_j(k,k') / m_j) - 1, c_j = C' between the terms, else C.
+
+    [SCIENCE §6] With A_j = log(1 + C/m_j), D_j = log(1 + C'/m_j) - A_j <= 0 and T_k = sum_{j<k} D_j, the
+    log of the product is sum_j A_j - |T_k - T_k'|; the mean of expm1 over the l^2 pairs keeps small V exact.
+
+    Args:
+        activation: the (a,b)-ReLU (only Delta enters); hidden_widths: m_1..m_{l-1}, as for :func:`v_diag`.
+    """
+    m = _hidden(hidden_widths, "v_dsum")
     c, c_prime = fluctuation_constants(activation)
-    depth = integer("depth", depth, where="v_diag_constant_asymptotic")
-    return math.expm1((2.0 * c + c_prime) * depth / (3.0 * _base(base_width, "v_diag_constant_asymptotic")))
+    a = np.log1p(c / m)
+    t = np.concatenate([[0.0], np.cumsum(np.log1p(c_prime / m) - a)])  # T_1..T_l
+    total, block = 0.0, max(1, _DSUM_BLOCK // t.size)
+    for start in range(0, t.size, block):
+        rows = t[start : start + block, None]
+        total += float(np.sum(np.expm1(a.sum() - np.abs(rows - t[None, :]))))
+    return total / t.size**2
+
+
+def v_dsum_constant_asymptotic(activation: Activation, base_width: float, depth: int) -> float:
+    """e^{C beta} 2(u - 1 + e^{-u}) / u^2 - 1, beta = (l-1)/m, u = (C - C') beta: :func:`v_dsum` for m_k = m
+    with the sums over layers as integrals (error O(1/l) + O(C^2 beta/m)).   [SCIENCE §6]"""
+    c, c_prime = fluctuation_constants(activation)
+    depth = integer("depth", depth, where="v_dsum_constant_asymptotic")
+    b = (depth - 1) / _base(base_width, "v_dsum_constant_asymptotic")
+    u = (c - c_prime) * b
+    mean_exp = 1.0 - u / 3.0 + u * u / 12.0 if u < 1e-4 else 2.0 * (math.expm1(-u) + u) / (u * u)
+    return math.exp(c * b) * mean_exp - 1.0
+
+
+def hanin_nica(hidden_widths: Sequence[int]) -> float:
+    """e^{5 beta} - 1: Hanin and Nica's ReLU growth of E[K^2]/E[K]^2 (up to constants), a reference curve,
+    not a prediction (it gives the shared layer's cross term C instead of C').   [SCIENCE §6]"""
+    return math.expm1(5.0 * beta(hidden_widths))

@@ -8,7 +8,8 @@
     figures: {deviation: op_rel, statistic: mean, dpi: 150}
     claims: {m_min: 32, slope_margin: 0.1, depth_margin: 0.25, bound_margin: 0.05, bound_depth_margin: 0.15,
              deep_depth: 32, limit_margin: 0.05,
-             inv_cos_margin: 0.05, limit_min_depth: 100, fluctuation_margin: 0.1}
+             inv_cos_margin: 0.05, limit_min_depth: 100, fluctuation_margin: 0.1,
+             product_beta_max: 0.25, dsum_beta_max: 0.5, fluctuation_v_max: 1.5}
     spectrum: {depths: [1, 2, 3, 5, 10, ..., 10000]}
     min_eigen: {confidence: 0.95, dpi: 150}
 """
@@ -158,12 +159,15 @@ class ClaimSettings(_Section):
     inv_cos_margin: float = CLAIM_DEFAULTS["inv_cos_margin"]
     limit_min_depth: int = CLAIM_DEFAULTS["limit_min_depth"]
     fluctuation_margin: float = CLAIM_DEFAULTS["fluctuation_margin"]
+    product_beta_max: float = CLAIM_DEFAULTS["product_beta_max"]
+    dsum_beta_max: float = CLAIM_DEFAULTS["dsum_beta_max"]
+    fluctuation_v_max: float = CLAIM_DEFAULTS["fluctuation_v_max"]
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> ClaimSettings:
-        """Validate the ``claims`` section: margins > 0, m_min >= 1, limit_min_depth >= 3."""
+        """Validate the ``claims`` section: margins and ranges > 0, m_min >= 1, limit_min_depth >= 3."""
         out = cls(**_known(section or {}, tuple(CLAIM_DEFAULTS)))
-        margins = {k: real(k, getattr(out, k), positive=True) for k in CLAIM_DEFAULTS if k.endswith("margin")}
+        margins = {k: real(k, getattr(out, k), positive=True) for k in CLAIM_DEFAULTS if k.endswith(("margin", "_max"))}
         return cls(
             m_min=integer("m_min", out.m_min),
             limit_min_depth=integer("limit_min_depth", out.limit_min_depth, 3),

@@ -19,8 +19,10 @@ path under ``results/stores/``                                     variable   di
 ``concentration/<dataset>/<network>/<sampler>/m~<w>__draws~<N>.zarr``  deviations and ``lambda_min``,
                                                                    ``lambda_max`` (base_width, draw) float64
 ``fluctuations/<dataset>/<network>/<sampler>/m~<w>__draws~<N>.zarr``   ``v_diag``, ``v_off`` with CIs,
-                                                                   ``v_diag_pred`` (base_width);
-                                                                   ``v_diag_boot`` (base_width, resample)
+                                                                   ``v_diag_pred``, ``v_dsum_pred``
+                                                                   (base_width); ``v_diag_boot``
+                                                                   (base_width, resample);
+                                                                   ``v_diag_jack`` (base_width, draw)
 ``spectrum/<dataset>/<act>__depths~<span>.zarr``                   spectrum of K_inf (depth[, eig]) float64
 ``min_eigen/<dataset>/<network>/<sampler>/m~<w>/draws_<a>-<b>.zarr``  ``lambda_min``, ``lambda_max`` (draw,
                                                                    block) float64; ``n_params``,

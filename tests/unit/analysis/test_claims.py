@@ -273,9 +273,15 @@ def test_fluctuation_rows_join_the_table():
     coords = {"base_width": [64], "activation": "relu", "schedule": "constant", "depth": 5}
     boot = 0.23 * np.linspace(0.95, 1.05, 2001)  # pooled CI [0.955, 1.045] x predicted
     data = {"v_diag": ("base_width", [0.23]), "v_diag_pred": ("base_width", [0.23]),
-            "v_diag_boot": (("base_width", "resample"), boot[None])}  # fmt: skip
+            "v_dsum_pred": ("base_width", [0.23]), "beta": ("base_width", [4 / 64]),
+            "v_diag_boot": (("base_width", "resample"), boot[None]),
+            "v_diag_jack": (("base_width", "draw"), np.full((1, 40), 0.23))}  # fmt: skip
     summary = xr.Dataset(data, coords=coords, attrs={"confidence": 0.95})
     row = _only(_table(fluctuations=summary, fluctuation_margin=0.02), "V_diag = prod_k")
+    assert len(_table(fluctuations=summary).query("claim.str.contains('V_dsum')")) == 1
+    # beyond the forms' ranges no row, and the table's note says why
+    far = _table(fluctuations=summary, dsum_beta_max=0.05, product_beta_max=0.05)
+    assert far.empty and "No fluctuation-law row" in far.attrs["notes"][0]
     assert (row.verdict, row.margin) == ("inconclusive", 0.02)  # CI [0.955, 1.045] vs band [0.98, 1.02]
     assert _only(_table(fluctuations=summary, fluctuation_margin=0.05), "V_diag = prod_k").verdict == "holds"
     assert row.role == "claim"

@@ -9,6 +9,7 @@ import xarray as xr
 
 from ntk_eoc import Activation, widths
 from ntk_eoc.analysis.fluctuations import (
+    fluctuation_note,
     fluctuation_rows,
     fluctuation_summary,
     measure_fluctuations,
@@ -16,7 +17,7 @@ from ntk_eoc.analysis.fluctuations import (
     predicted_curves,
     predicted_fluctuations,
 )
-from ntk_eoc.math.fluctuations import v_diag, v_diag_constant_asymptotic, v_diag_quadratic_limit
+from ntk_eoc.math.fluctuations import hanin_nica, v_diag, v_diag_quadratic_limit, v_dsum
 
 # Means and variances of <= 200 float64 values by two routes (weights vs numpy): a few ulps.
 FLOAT64_RTOL = 1e-12
@@ -130,18 +131,31 @@ def test_summary_puts_measured_beside_predicted():
     assert out.activation.item() == "abs" and out.depth.item() == 3
 
 
-def _summary(ratios, low: float, high: float, widths=(16, 64, 256)) -> xr.Dataset:
-    """A summary whose resampled ratios V/V_pred run evenly from ``low`` to ``high`` at every width (the
-    0.025 and 0.975 quantiles of 2001 evenly spaced values are low + 0.025 (high - low) and its mirror)."""
-    coords = {"base_width": list(widths), "activation": "relu", "schedule": "constant", "depth": 5}
-    pred = np.array([0.23, 0.11, 0.05])[: len(widths)]
+def _summary(low: float, high: float, ratios=None, depth: int = 5, widths=(16, 64, 256), pred=(0.23, 0.11, 0.05),
+             dsum_excess: float = 1.02) -> xr.Dataset:  # fmt: skip
+    """A constant-width summary whose resampled ratios V/V_pred run evenly from ``low`` to ``high`` at every
+    width and whose point ratio is their midpoint, with constant leave-one-out values: the BCa interval is
+    then the percentile interval, low + 0.025 (high - low) and its mirror (quantiles of 2001 even values).
+    V_dsum is ``dsum_excess`` x the product form; beta = (l - 1)/m."""
+    coords = {"base_width": list(widths), "activation": "relu", "schedule": "constant", "depth": depth}
+    pred = np.asarray(pred)[: len(widths)]
+    mid = 0.5 * (low + high)
+    ratios = np.full(len(widths), mid) if ratios is None else np.asarray(ratios)
     spread = np.linspace(low, high, 2001)
     data = {
-        "v_diag": ("base_width", np.asarray(ratios) * pred),
+        "v_diag": ("base_width", ratios * pred),
         "v_diag_pred": ("base_width", pred),
+        "v_dsum_pred": ("base_width", dsum_excess * pred),
+        "beta": ("base_width", (depth - 1) / np.asarray(widths, dtype=float)),
         "v_diag_boot": (("base_width", "resample"), pred[:, None] * spread[None, :]),
+        "v_diag_jack": (("base_width", "draw"), (ratios * pred)[:, None].repeat(50, axis=1)),
     }
     return xr.Dataset(data, coords=coords, attrs={"confidence": 0.95})
+
+
+def _form(rows: list[dict], text: str) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    return table[table.claim.str.contains(text, regex=False)]
 
 
 @pytest.mark.parametrize(
@@ -149,24 +163,58 @@ def _summary(ratios, low: float, high: float, widths=(16, 64, 256)) -> xr.Datase
     [(0.95, 1.05, "holds"), (1.11, 1.3, "fails"), (0.7, 0.89, "fails"), (1.0, 1.2, "inconclusive")],
 )  # band 1 +- 0.1; the CI is low + 0.025 (high - low) .. high - 0.025 (high - low)
 def test_fluctuation_rows_reach_every_verdict(low, high, verdict):
-    rows = pd.DataFrame(fluctuation_rows(_summary([1.0, 1.0, 1.0], low, high), margin=0.1, m_min=32))
+    rows = _form(fluctuation_rows(_summary(low, high), margin=0.1, m_min=32), "product form")
     assert len(rows) == 1
     row = rows.iloc[0]
     assert (row.kind, row.predicted, row.verdict, row.margin) == ("measured", 1.0, verdict, 0.1)
     assert "activation=relu, schedule=constant, depth=5" in row.claim and "m=64..256" in row.claim
+    assert "beta=0.0156..0.0625" in row.claim
     assert "predicted x (1 +- 0.1)" in row.rule
-    assert row.ci_low == pytest.approx(low + 0.025 * (high - low), rel=1e-12)
+    # z0 = 0 up to the rounding of the point against its resampled twin: within two resample spacings
+    assert row.ci_low == pytest.approx(low + 0.025 * (high - low), abs=2 * (high - low) / 2000)
+
+
+def test_each_form_is_posed_only_in_its_range_of_beta_and_v():
+    # depth 5, m = 64..256: beta <= 0.0625: both forms; V_dsum's ratio is the product form's / 1.02
+    rows = fluctuation_rows(_summary(0.95, 1.05), m_min=32)
+    product, dsum = _form(rows, "product form"), _form(rows, "V_dsum")
+    assert len(product) == 1 and len(dsum) == 1
+    assert dsum.measured.iloc[0] == pytest.approx(product.measured.iloc[0] / 1.02, rel=1e-12)
+    # depth 33 at m = 64: beta = 0.5 -> V_dsum only (product form up to 0.25)
+    rows = fluctuation_rows(_summary(0.95, 1.05, depth=33), m_min=32)
+    assert _form(rows, "product form").empty and len(_form(rows, "V_dsum")) == 1
+    assert fluctuation_note(_summary(0.95, 1.05, depth=33), m_min=32) == ""
+    # depth 41: beta = 0.625 -> neither form; the note names the configuration and its beta
+    deep = _summary(0.95, 1.05, depth=41)
+    assert fluctuation_rows(deep, m_min=32) == []
+    note = fluctuation_note(deep, m_min=32)
+    assert "beta up to 0.62" in note and "product form: beta <= 0.25" in note
+    # predicted V_diag above v_max: neither form, whatever beta
+    big = _summary(0.95, 1.05, pred=(3.0, 2.0, 1.8))
+    assert fluctuation_rows(big, m_min=32) == [] and "V_diag ~ 2" in fluctuation_note(big, m_min=32)
+    assert len(fluctuation_rows(big, m_min=32, v_max=2.5)) == 2
+    # depth 2 is the identity: one product-form calibration row, no V_dsum row
+    rows = pd.DataFrame(fluctuation_rows(_summary(0.95, 1.05, depth=2), m_min=32))
+    assert rows.role.tolist() == ["calibration"] and "product form" in rows.claim.iloc[0]
+    # quadratic widths: the forms agree within 1%, only the product form is posed
+    quad = _summary(0.95, 1.05).assign_coords(schedule="quadratic")
+    assert _form(fluctuation_rows(quad, m_min=32), "V_dsum").empty
 
 
 def test_pooled_ratio_is_the_geometric_mean_over_widths_from_m_min():
-    summary = _summary([0.5, 0.8, 1.25], 0.9, 1.1)
+    summary = _summary(0.9, 1.1, ratios=[0.5, 0.8, 1.25])
     pooled = pooled_ratio(summary, m_min=64)
     assert pooled.attrs["widths"] == [64, 256]
     assert float(pooled.ratio) == pytest.approx(1.0, rel=1e-12)  # sqrt(0.8 x 1.25); m = 16 left out
     assert float(pooled_ratio(summary, m_min=1).ratio) == pytest.approx(0.5 ** (1 / 3), rel=1e-12)
+    assert float(pooled_ratio(summary, m_min=64, form="dsum").ratio) == pytest.approx(1 / 1.02, rel=1e-12)
+    assert float(pooled.beta_max) == pytest.approx(4 / 64) and float(pooled.v_pred_max) == pytest.approx(0.11)
     assert fluctuation_rows(summary, m_min=512) == []
-    with pytest.raises(ValueError, match="v_diag_boot"):
-        pooled_ratio(summary.drop_vars("v_diag_boot"), m_min=1)
+    for name in ("v_diag_boot", "v_diag_jack", "v_dsum_pred"):
+        with pytest.raises(ValueError, match=name):
+            pooled_ratio(summary.drop_vars(name), m_min=1)
+    with pytest.raises(ValueError, match="form='sum'"):
+        pooled_ratio(summary, m_min=1, form="sum")
 
 
 def test_pooled_interval_is_paired_across_widths():
@@ -189,12 +237,15 @@ def test_predicted_curves_evaluate_the_law_at_every_depth():
         1.302, abs=5e-4
     )  # SCIENCE §6
     assert float(curves.quadratic_limit.sel(activation="relu")) == v_diag_quadratic_limit(relu, 32)
-    assert float(curves.constant_asymptotic.sel(activation="relu", depth=9)) == v_diag_constant_asymptotic(relu, 32, 9)
+    hidden = widths("constant", 32, 9, 1, 1)[1:-1]
+    assert float(curves.v_dsum_pred.sel(activation="relu", schedule="constant", depth=9)) == v_dsum(relu, hidden)
+    assert float(curves.hanin_nica.sel(schedule="constant", depth=9)) == hanin_nica(hidden)
+    assert float(curves.beta.sel(schedule="constant", depth=9)) == pytest.approx(8 / 32, rel=1e-15)
     assert curves.v_diag_pred.dims == ("activation", "schedule", "depth") and int(curves.base_width) == 32
 
 
 def test_fluctuation_rows_name_every_swept_key():
-    one = _summary([1.0, 1.0, 1.0], 0.95, 1.05)
+    one = _summary(0.95, 1.05).assign_coords(schedule="quadratic")
     two = xr.concat([one, one], dim=pd.Index([8, 64], name="dataset.input_dim"))
     claims = [row["claim"] for row in fluctuation_rows(two, m_min=32)]
     assert len(set(claims)) == 2

@@ -68,12 +68,19 @@ def test_depth_figure_draws_measured_points_and_the_law_per_schedule(summary, tm
         assert [int(t) for t in ax.get_xticks()] == DEPTHS
         lines = {line.get_label(): line for line in ax.get_lines()}
         for sched in SCHEDULES:
-            np.testing.assert_allclose(lines[f"{sched}: law"].get_ydata(), curves.v_diag_pred.sel(activation=act,
-                                       schedule=sched))  # fmt: skip
+            np.testing.assert_allclose(lines[f"{sched}: product form"].get_ydata(),
+                                       curves.v_diag_pred.sel(activation=act, schedule=sched))  # fmt: skip
+        np.testing.assert_allclose(lines["constant: V_dsum (independent-layer sum)"].get_ydata(),
+                                   curves.v_dsum_pred.sel(activation=act, schedule="constant"))  # fmt: skip
+        reference = "constant, reference: Hanin–Nica e^{5β} − 1 (ReLU)"
+        assert (reference in lines) == (act == "relu")
+        if act == "relu":
+            np.testing.assert_allclose(lines[reference].get_ydata(), curves.hanin_nica.sel(schedule="constant"))
         saturation = lines["quadratic l → ∞: sinh(π√(C/m))/(π√(C/m)) − 1 ≈ Cπ²/6m"]
         assert saturation.get_ydata()[0] == pytest.approx(float(curves.quadratic_limit.sel(activation=act)))
         assert len(_errorbars(ax)) == len(SCHEDULES)
     assert "base width m = 16" in fig.get_suptitle() and "4000 draws" in fig.get_suptitle()
+    assert "constant, reference: Hanin–Nica e^{5β} − 1 (ReLU)" in [t.get_text() for t in fig.legends[0].get_texts()]
     fig.savefig(tmp_path / "depth.png")
 
 

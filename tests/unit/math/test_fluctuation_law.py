@@ -1,4 +1,5 @@
-"""The product-form fluctuation law and its asymptotic forms (ntk_eoc.math.fluctuations, SCIENCE §6)."""
+"""The fluctuation laws (product form, independent-layer sum) and their asymptotic forms
+(ntk_eoc.math.fluctuations, SCIENCE §6)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from ntk_eoc.math.fluctuations import (
     beta,
     fluctuation_constants,
     fluctuation_weight,
+    hanin_nica,
     v_diag,
-    v_diag_constant_asymptotic,
     v_diag_quadratic_limit,
+    v_dsum,
+    v_dsum_constant_asymptotic,
 )
 
 RELU, ABS = Activation.named("relu"), Activation.named("abs")
@@ -63,14 +66,67 @@ def test_quadratic_schedule_saturates_below_its_limit(act):
 
 
 @pytest.mark.parametrize("act", [RELU, ABS], ids=["relu", "abs"])
-def test_constant_schedule_grows_exponentially_in_depth(act):
+def test_constant_schedule_first_order(act):
     c, c_prime = fluctuation_constants(act)
     m, depth = 10**8, 1000  # first order: m log(1 + V) = sum_k w(k/l) = l (2C + C')/3 - C + O(1/l) + O(l/m)
     value = v_diag(act, [m] * (depth - 1))
     assert m * math.log1p(value) == pytest.approx(depth * (2 * c + c_prime) / 3 - c, abs=1e-2)
-    asymptotic = v_diag_constant_asymptotic(act, m, depth)
-    assert asymptotic == pytest.approx(math.expm1(depth * (2 * c + c_prime) / (3 * m)), rel=FLOAT64_RTOL)
-    assert m * (math.log1p(asymptotic) - math.log1p(value)) == pytest.approx(c, abs=1e-2)
+
+
+def _dsum_by_definition(act: Activation, hidden: list[int]) -> float:
+    """(1/l^2) sum_{k,k'} prod_j (1 + c_j(k,k')/m_j) - 1 term by term, c_j = C' iff min <= j < max."""
+    c, c_prime = fluctuation_constants(act)
+    depth = len(hidden) + 1
+    total = 0.0
+    for k in range(1, depth + 1):
+        for k2 in range(1, depth + 1):
+            prod = 1.0
+            for j, m in enumerate(hidden, start=1):
+                prod *= 1 + (c_prime if min(k, k2) <= j < max(k, k2) else c) / m
+            total += prod
+    return total / depth**2 - 1
+
+
+@pytest.mark.parametrize("act", [RELU, ABS], ids=["relu", "abs"])
+@pytest.mark.parametrize("hidden", [[7], [3, 5, 40], [8, 8, 8, 8, 8, 8, 8], [16, 4, 9, 1, 100]])
+def test_dsum_is_its_definition(act, hidden):
+    assert v_dsum(act, hidden) == pytest.approx(_dsum_by_definition(act, hidden), rel=FLOAT64_RTOL)
+
+
+@pytest.mark.parametrize("act", [RELU, ABS], ids=["relu", "abs"])
+def test_dsum_agrees_with_the_product_form_to_first_order(act):
+    assert v_dsum(act, []) == 0.0
+    assert v_dsum(act, [10]) == pytest.approx(v_diag(act, [10]), rel=FLOAT64_RTOL)  # l = 2: the identity w(1/2)/m
+    for schedule in ("quadratic", "linear", "constant"):
+        hidden = _hidden(schedule, 10**7, 40)
+        # V_dsum - V_diag = O(beta^2): relative O(beta) = O(l / m) ~ 4e-6 here
+        assert v_dsum(act, hidden) == pytest.approx(v_diag(act, hidden), rel=2e-5)
+        assert v_dsum(act, hidden) > v_diag(act, hidden)
+
+
+def test_dsum_and_hanin_nica_reproduce_the_measured_table():
+    # SCIENCE §6, ReLU, constant widths: (l, m) -> (V_dsum, e^{5 beta} - 1), three digits quoted
+    table = {(8, 64): (0.457, 0.728), (16, 64): (1.306, 2.228), (32, 128): (1.430, 2.357), (16, 32): (4.24, 9.42),
+             (32, 64): (4.98, 10.27)}  # fmt: skip
+    for (depth, m), (dsum, hn) in table.items():
+        hidden = _hidden("constant", m, depth)
+        assert v_dsum(RELU, hidden) == pytest.approx(dsum, abs=6e-3)
+        assert hanin_nica(hidden) == pytest.approx(hn, abs=6e-3)
+
+
+@pytest.mark.parametrize("act", [RELU, ABS], ids=["relu", "abs"])
+def test_dsum_constant_growth_rate_is_c(act):
+    c, c_prime = fluctuation_constants(act)
+    depth = 2401  # two blocks of the pair matrix; the integral form is within O(1/l) + O(C^2 beta/m)
+    for b in (0.05, 0.5, 1.0):
+        m = round((depth - 1) / b)
+        value = v_dsum(act, [m] * (depth - 1))
+        assert value == pytest.approx(v_dsum_constant_asymptotic(act, m, depth), rel=1e-2)
+    # log(1 + V)/beta from (2C + C')/3 at small beta towards C
+    assert math.log1p(v_dsum_constant_asymptotic(act, 10**9, 1001)) / 1e-6 == pytest.approx((2 * c + c_prime) / 3,
+                                                                                             rel=1e-5)  # fmt: skip
+    rate = [math.log1p(v_dsum_constant_asymptotic(act, 1, 1 + b)) / b for b in (10, 30, 100)]
+    assert np.all(np.diff(rate) > 0) and rate[-1] == pytest.approx(c, rel=3e-2)
 
 
 @pytest.mark.parametrize("act", [RELU, ABS], ids=["relu", "abs"])
@@ -88,4 +144,6 @@ def test_bad_widths_name_the_key():
     with pytest.raises(ValueError, match="base_width=-1"):
         v_diag_quadratic_limit(RELU, -1)
     with pytest.raises(ValueError, match="depth=0"):
-        v_diag_constant_asymptotic(RELU, 8, 0)
+        v_dsum_constant_asymptotic(RELU, 8, 0)
+    with pytest.raises(ValueError, match=r"hidden_widths\[0\]=-2"):
+        v_dsum(RELU, [-2])

@@ -27,7 +27,7 @@ import xarray as xr
 from ...math.activations import Activation
 from ...validate import InvalidValue, integer
 from ..bootstrap import RANDOM_NUMBERS
-from ..fluctuations import fluctuation_rows
+from ..fluctuations import fluctuation_note, fluctuation_rows
 from ..names import CLAIM_DEFAULTS, CLAIM_NOTE, DEFAULT_N_BOOT
 from .concentration_rows import (
     ConcentrationClaimSettings,
@@ -85,6 +85,9 @@ def claims_table(
     inv_cos_margin: float = DEFAULTS["inv_cos_margin"],
     limit_min_depth: int = DEFAULTS["limit_min_depth"],
     fluctuation_margin: float = DEFAULTS["fluctuation_margin"],
+    product_beta_max: float = DEFAULTS["product_beta_max"],
+    dsum_beta_max: float = DEFAULTS["dsum_beta_max"],
+    fluctuation_v_max: float = DEFAULTS["fluctuation_v_max"],
     activations: Mapping[str, Activation] | None = None,
 ) -> pd.DataFrame:
     """All claim rows the data allow (see the module docstrings of the row modules).
@@ -100,7 +103,8 @@ def claims_table(
             relative twin of ``var``, e.g. ``op_rel``).
         n_boot, seed, confidence: bootstrap settings; each row group uses its own child of SeedSequence(seed).
         m_min, slope_margin, depth_margin, bound_margin, limit_margin, inv_cos_margin, limit_min_depth,
-            fluctuation_margin: rule settings, defaults and reasons in :data:`DEFAULTS`.
+            fluctuation_margin, product_beta_max, dsum_beta_max, fluctuation_v_max: rule settings, defaults
+            and reasons in :data:`DEFAULTS`.
         activations: name -> Activation for names ``Activation.named`` does not know.
 
     Returns:
@@ -127,11 +131,14 @@ def claims_table(
     if spectrum is not None:
         rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
         rows += delta_rows(spectrum, min_depth=limit_min_depth)
+    notes = [depth_note(deviations, s)] if deviations is not None else []
     if fluctuations is not None:
-        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, m_min=m_min)
+        ranges = {"m_min": m_min, "product_beta_max": product_beta_max, "dsum_beta_max": dsum_beta_max,
+                  "v_max": fluctuation_v_max}  # fmt: skip
+        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, **ranges)
+        notes.append(fluctuation_note(fluctuations, **ranges))
     table = _theorems_last(pd.DataFrame(rows, columns=list(COLUMNS)))
-    note = depth_note(deviations, s) if deviations is not None else ""
-    table.attrs["notes"] = [note] if note else []
+    table.attrs["notes"] = [n for n in notes if n]
     return table
 
 

@@ -98,13 +98,17 @@ def _measured_vs_depth(ax: Axes, one: xr.Dataset, schedules: list, color: str) -
                     color=color, label=f"{sched}: measured")  # fmt: skip
 
 
-def _curves(ax: Axes, curves: xr.Dataset, schedules: list, color: str) -> None:
+def _curves(ax: Axes, curves: xr.Dataset, schedules: list, color: str, activation: str) -> None:
     for sched in schedules:
         if sched in curves.schedule.values:
             c = curves.v_diag_pred.sel(schedule=sched)
-            ax.plot(curves.depth, c, color=color, ls=schedule_linestyle(sched), label=f"{sched}: law")
-    ax.plot(curves.depth, curves.constant_asymptotic, color="0.4", ls=(0, (1, 1)), lw=1,
-            label="constant, growth rate: exp((2C + C′) l / 3m) − 1")  # fmt: skip
+            ax.plot(curves.depth, c, color=color, ls=schedule_linestyle(sched), label=f"{sched}: product form")
+    if "constant" in schedules and "constant" in curves.schedule.values:
+        ax.plot(curves.depth, curves.v_dsum_pred.sel(schedule="constant"), color=color, ls=(0, (5, 1, 1, 1)), lw=1.2,
+                label="constant: V_dsum (independent-layer sum)")  # fmt: skip
+        if activation == "relu":
+            ax.plot(curves.depth, curves.hanin_nica.sel(schedule="constant"), color="0.4", ls=(0, (1, 1)), lw=1,
+                    label="constant, reference: Hanin–Nica e^{5β} − 1 (ReLU)")  # fmt: skip
     ax.axhline(float(curves.quadratic_limit), color="0.4", ls="--", lw=1,
                label="quadratic l → ∞: sinh(π√(C/m))/(π√(C/m)) − 1 ≈ Cπ²/6m")  # fmt: skip
 
@@ -114,8 +118,9 @@ def plot_fluctuations_vs_depth(summary: xr.Dataset, curves: xr.Dataset) -> Figur
 
     ``summary`` must be at one base width (select it first) with dims depth and schedule; ``curves`` is
     :func:`~ntk_eoc.analysis.fluctuations.predicted_curves` at that base width for the same activations.
-    Measured points carry CI bars; the law is drawn at every depth, with the constant schedule's
-    exponential form and the quadratic schedule's saturation level ~ C pi^2 / (6m).
+    Measured points carry CI bars; the product form is drawn at every depth, with the independent-layer sum
+    V_dsum of the constant schedule (growth rate C at large beta), Hanin and Nica's e^{5 beta} - 1 beside it
+    in the ReLU panel (a reference, not a prediction) and the quadratic schedule's saturation level.
     """
     if "base_width" in summary.dims:
         raise ValueError("plot_fluctuations_vs_depth: select one base_width first")
@@ -128,12 +133,16 @@ def plot_fluctuations_vs_depth(summary: xr.Dataset, curves: xr.Dataset) -> Figur
         one = summary.sel(activation=act) if "activation" in summary.dims else summary
         cur = curves.sel(activation=act)
         _measured_vs_depth(ax, one, schedules, colors[str(act)])
-        _curves(ax, cur, schedules, colors[str(act)])
+        _curves(ax, cur, schedules, colors[str(act)], str(act))
         ax.set(yscale="log", xlabel="depth l", title=f"activation = {act}")
         ax.set_xticks([int(d) for d in one.depth.values])
         log_ticks(ax, "y")
     axes[0].set_ylabel(V_LABEL)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize="small")
+    legend = {}  # every label once, from whichever panel draws it (the ReLU reference is in one panel)
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=3, fontsize="small")
     m = int(curves.base_width)
     head = f"NTK diagonal fluctuations vs depth at base width m = {m} (constant m_k = m, linear k m, quadratic k² m)"
     title(fig, head, _settings(summary))

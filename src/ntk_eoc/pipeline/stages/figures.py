@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     tables.frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)
     cost = tables.cost_table(conc, summary, ksum, cfg.figures.deviation, int(core["dataset"]["n_points"]))
     cost.to_csv(table_paths["cost.csv"], index=False)
-    fluct_table = pd.DataFrame() if fluct is None else tables.frame(fluct.drop_vars("v_diag_boot"))
+    fluct_table = pd.DataFrame() if fluct is None else tables.frame(fluct.drop_vars(["v_diag_boot", "v_diag_jack"]))
     fluct_table.to_csv(table_paths["fluctuations.csv"], index=False)
     claims.write_claims(table, table_paths["claims.csv"], table_paths["claims.md"])
     log.info("claims:\n%s", claims.claims_markdown(table))

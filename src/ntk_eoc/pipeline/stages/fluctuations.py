@@ -2,8 +2,9 @@
 
 Reads the run's sample stores (K over base_width, draw, i, j) and writes one store over base_width with
 :func:`ntk_eoc.analysis.fluctuations.fluctuation_summary`: the measured V_diag = Var(K_ii) / E[K_ii]^2 and
-V_off (bootstrap intervals over draw ids, resampled jointly across base widths), the law's prediction
-``v_diag_pred`` and ``beta`` = sum_k 1/m_k, and ``v_diag_ratio`` = measured / predicted.   [SCIENCE §6]
+V_off (BCa bootstrap intervals over draw ids, resampled jointly across base widths), the laws' predictions
+``v_diag_pred`` (product form) and ``v_dsum_pred`` (independent-layer sum), ``beta`` = sum_k 1/m_k, and
+``v_diag_ratio`` / ``v_dsum_ratio`` = measured / predicted.   [SCIENCE §6]
 """
 
 from __future__ import annotations
@@ -42,15 +43,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     for width in ds.base_width.values:
         one = ds.sel(base_width=width)
         log.info(
-            "m=%d: V_diag %.4g [%.4g, %.4g], law %.4g (ratio %.3f)", width, float(one.v_diag),
-            float(one.v_diag_ci_low), float(one.v_diag_ci_high), float(one.v_diag_pred), float(one.v_diag_ratio),
+            "m=%d: V_diag %.4g [%.4g, %.4g], product form %.4g (ratio %.3f), V_dsum %.4g, beta %.3g", width,
+            float(one.v_diag), float(one.v_diag_ci_low), float(one.v_diag_ci_high), float(one.v_diag_pred),
+            float(one.v_diag_ratio), float(one.v_dsum_pred), float(one.beta),
         )  # fmt: skip
     attrs = provenance(
         spec.config, stage="fluctuations", key=spec.key, random_numbers=RANDOM_NUMBERS,
         wall_time_s=time.perf_counter() - began,
     )  # fmt: skip
     ds.attrs = {}
-    write_store(ds.drop_vars([c for c in ds.coords if c not in ("base_width",) and ds[c].ndim > 0]), args.output, attrs)
+    write_store(ds.drop_vars([c for c in ds.coords if c not in ("base_width", "draw") and ds[c].ndim > 0]), args.output,
+                attrs)  # fmt: skip
     log.info("wrote %s", args.output)
 
 
