@@ -170,7 +170,8 @@ class ConcentrationSpec(Spec):
 class FluctuationsSpec(Spec):
     """Stage fluctuations: one run's kernels against the product-form law; its activation (and the label
     figures use for it), schedule, depth, output dimension and the bootstrap settings (resamples, seed,
-    confidence: the ``concentration`` section's)."""
+    confidence: the ``concentration`` section's) and the interval method of its CIs (a change of method
+    changes the spec, so stores of another method are recomputed, not read)."""
 
     key: str
     activation: Activation
@@ -182,6 +183,7 @@ class FluctuationsSpec(Spec):
     boot_seed: int
     confidence: float
     config: dict[str, Any]
+    interval: str = "bca"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = cli.parse_args(argv)
     spec: FluctuationsSpec = args.spec
     log = setup_logging()
+    if spec.interval != "bca":
+        raise SystemExit(f"fluctuations: interval={spec.interval!r}: this version computes BCa intervals ('bca')")
     began = time.perf_counter()
     kernels = kernels_of_run([open_store(p) for p in args.samples])["K"]
     kernels = kernels.assign_coords(activation=spec.label, schedule=spec.schedule, depth=spec.depth)
