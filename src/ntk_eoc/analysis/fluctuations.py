@@ -57,6 +57,7 @@ from .bootstrap import (
     resample_counts,
 )
 from .claims.verdicts import Equivalence, Kind, Role, claim_row
+from .grid import one_per_network
 from .names import CLAIM_DEFAULTS, DEFAULT_FLUCTUATION_MARGIN
 
 __all__ = [
@@ -343,7 +344,8 @@ def fluctuation_rows(
     form at every base width m >= m_min, read as R = 1 (:func:`pooled_ratio`), Equivalence with a relative
     margin: holds if R's CI lies inside 1 +- margin, fails if it lies wholly outside, inconclusive otherwise.
     At depth 2 the law is an identity (K_ii is a mean of m i.i.d. terms: V_diag = w(1/2)/m exactly, SCIENCE
-    §8.5): those rows check the estimator and are labelled ``calibration``. Each row states its beta range.
+    §8.5): those rows check the estimator and are labelled ``calibration``. Each row states its beta range;
+    a network two schedules share (every schedule at depth 2) has one row naming both.
     """
     rule = Equivalence(margin, relative=True)
     limits = {"product_beta_max": product_beta_max, "dsum_beta_max": dsum_beta_max, "v_max": v_max}
@@ -354,13 +356,15 @@ def fluctuation_rows(
             return []
         span = "..".join(str(m) for m in sorted({pooled.attrs["widths"][0], pooled.attrs["widths"][-1]}))
         dims = list(pooled.ratio.dims)
-        for index in itertools.product(*(range(pooled.sizes[d]) for d in dims)):
-            cell = pooled.isel(dict(zip(dims, index, strict=True)))
-            if not _posed(cell, form, limits):
-                continue
-            names = [*_SETTINGS[:-1], "output_dim"]
-            names += [d for d in dims if d not in names]  # any other swept key, so that every row is distinct
-            where = ", ".join(f"{k}={cell[k].item()}" for k in names if k in cell.coords)
+        names = [*_SETTINGS[:-1], "output_dim"]
+        names += [d for d in dims if d not in names]  # any other swept key, so that every row is distinct
+        cells = [pooled.isel(dict(zip(dims, index, strict=True)))
+                 for index in itertools.product(*(range(pooled.sizes[d]) for d in dims))]  # fmt: skip
+        cells = [cell for cell in cells if _posed(cell, form, limits)]
+        settings = [{k: cell[k].item() for k in names if k in cell.coords} for cell in cells]
+        for k, label in one_per_network(settings):  # one row per network (every schedule at depth 2 is one)
+            cell = cells[k]
+            where = ", ".join(f"{key}={value}" for key, value in label.items())
             betas = f"beta={float(cell.beta_min):.3g}..{float(cell.beta_max):.3g}"
             claim = f"V_diag = {text}: measured / predicted, geometric mean over m={span}, {betas} ({where})"
             ci = (float(cell.ratio_ci_low), float(cell.ratio_ci_high))

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["REFERENCE", "grid", "reference", "with_settings"]
+from ..math.schedules import SCHEDULES, Schedule, WidthSchedule
+
+__all__ = ["REFERENCE", "grid", "one_per_network", "reference", "with_settings"]
 
 # Swept key -> how a figure that does not show it picks its value.
 REFERENCE = {
@@ -57,3 +59,33 @@ def reference(obj, keep: Sequence[str]):
 def with_settings(ds: xr.Dataset, settings: Mapping[str, Any]) -> xr.Dataset:
     """``ds`` with each setting that is not a dim as a scalar coordinate (what the claims rows read)."""
     return ds.assign_coords({k: v for k, v in settings.items() if k not in ds.dims and v is not None})
+
+
+def _network(settings: Mapping[str, Any]) -> tuple:
+    """The settings with the schedule replaced by the one that names its widths at that depth."""
+    out = dict(settings)
+    sched, depth = out.get("schedule"), out.get("depth")
+    if sched in SCHEDULES and depth is not None:
+        out["schedule"] = str(WidthSchedule(Schedule(sched)).canonical(int(depth)).name)
+    return tuple(sorted((k, str(v)) for k, v in out.items()))
+
+
+def one_per_network(cells: Sequence[Mapping[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The cells that are distinct networks (SCIENCE §8.5): for each group of cells whose settings differ
+    only by a schedule that gives the same widths at their depth (every schedule at depth 2), the index of
+    its first cell and that cell's settings with ``schedule`` listing the group's schedules, comma-joined.
+
+    Example:
+        >>> one_per_network([{"schedule": "quadratic", "depth": 2}, {"schedule": "constant", "depth": 2}])
+        [(0, {'schedule': 'quadratic,constant', 'depth': 2})]
+    """
+    groups: dict[tuple, list[int]] = {}
+    for index, cell in enumerate(cells):
+        groups.setdefault(_network(cell), []).append(index)
+    out = []
+    for members in groups.values():
+        first = dict(cells[members[0]])
+        if len(members) > 1 and "schedule" in first:
+            first["schedule"] = ",".join(dict.fromkeys(str(cells[i]["schedule"]) for i in members))
+        out.append((members[0], first))
+    return out

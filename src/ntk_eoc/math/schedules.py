@@ -124,6 +124,28 @@ class WidthSchedule:
             out["factors"] = list(self.factors)
         return out
 
+    def factors_at(self, depth: int) -> tuple[int, ...]:
+        """The factors f_1..f_{l-1} (m_k = f_k m) of a depth-l network."""
+        if self.name == Schedule.EXPLICIT:
+            return tuple(self.factors or ())
+        return tuple(_FACTOR[str(self.name)](k) for k in range(1, depth))
+
+    def canonical(self, depth: int) -> WidthSchedule:
+        """The schedule that names this one's depth-l networks: the first of constant, linear, quadratic
+        with the same factors, else this one. Networks of different schedules but the same widths (every
+        schedule at depth <= 2, where m_1 = m; explicit [1, 1] and constant) are one network: sampled,
+        stored and summarised once (SCIENCE §8.5).
+
+        Example:
+            >>> WidthSchedule(Schedule.QUADRATIC).canonical(2).name, WidthSchedule(Schedule.QUADRATIC).canonical(3).name
+            ('constant', 'quadratic')
+        """
+        factors = self.factors_at(depth)
+        for name in (Schedule.CONSTANT, Schedule.LINEAR, Schedule.QUADRATIC):
+            if WidthSchedule(name).factors_at(depth) == factors:
+                return WidthSchedule(name)
+        return self
+
     def widths(self, base_width: int, depth: int, input_dim: int, output_dim: int) -> list[int]:
         """[m_0, ..., m_l] at base width m (:func:`widths`)."""
         if self.name == Schedule.EXPLICIT:

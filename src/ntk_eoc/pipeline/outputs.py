@@ -36,7 +36,8 @@ name                   built from (example)
 dataset                generator, n, m_0, seed, options: ``sphere-n32-d16-s0``, ``gaussian-n100-d10-s0-raw``
 activation             config section: ``relu``, ``abs``, ``leaky_relu~0.1``, ``custom~0.25~0.75``
 network                activation, schedule, depth, m_l, factorization, init:
-                       ``relu__quadratic__depth~4__out~1``, ``relu__explicit~1-4__depth~3__out~1__rank~x-0.25-x``
+                       ``relu__quadratic__depth~4__out~1``, ``relu__explicit~1-4__depth~3__out~1__rank~x-0.25-x``;
+                       the schedule named by its widths (every schedule is ``constant`` at depth 2)
 sampler                seed, dtype, method: ``seed~0__float32__auto``
 =====================  ==========================================================================
 
@@ -192,8 +193,9 @@ def activation_name(cfg: RunConfig) -> str:
 
 def network_name(cfg: RunConfig) -> str:
     """``<activation>__<schedule>__depth~<l>__out~<m_l>`` plus ``__rank~<f_1>-...`` (factorized layers, x for
-    dense) and ``__init~<init>`` (when not eoc)."""
-    schedule = cfg.schedule.config()
+    dense) and ``__init~<init>`` (when not eoc). The schedule is the one that names the widths
+    (:attr:`RunConfig.network_schedule`): identical networks of two schedules have one name."""
+    schedule = cfg.network_schedule.config()
     sched = "~".join([schedule["name"], *(["-".join(map(str, schedule["factors"]))] if "factors" in schedule else [])])
     name = f"{activation_name(cfg)}__{sched}__depth~{cfg.depth}__out~{cfg.output_dim}"
     if cfg.rank_factors is not None:

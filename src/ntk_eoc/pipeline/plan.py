@@ -294,8 +294,8 @@ class Plan:
         for key, run in self.concentrations.items():
             cfg, boot = run.config, run.config.concentration
             spec = FluctuationsSpec(
-                key, _ab(cfg.activation), cfg.activation.name, str(cfg.schedule.name), cfg.depth, cfg.output_dim,
-                boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
+                key, _ab(cfg.activation), cfg.activation.name, str(cfg.network_schedule.name), cfg.depth,
+                cfg.output_dim, boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
             )  # fmt: skip
             inputs = {"samples": tuple(self.sample_paths(run))}
             yield self._job("fluctuations", self.path("fluctuations", concentration_key=key), spec, inputs)
@@ -305,7 +305,9 @@ class Plan:
         runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
         figure_files = tuple((name, self.result(f"figures/{name}")) for name in self.figure_names())
         table_files = tuple((table, self.result(f"tables/{table}")) for table in TABLES)
-        spec = FiguresSpec(cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files)
+        spec = FiguresSpec(
+            cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files, cfg.core_config()
+        )
         keys = [run.concentration_key for run in self.runs.values()]
         inputs = {
             "concentration": tuple(self.path("concentration", concentration_key=k) for k in keys),
@@ -430,8 +432,9 @@ def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:
 def _analysed(cfg: RunConfig) -> dict[str, Any]:
     """The run's core config as an analysis stage records it: without the study and the sampler's
     ``draws_per_job``, which change no value it computes (its inputs, the sample stores, say how the
-    draws were split)."""
+    draws were split), and with the schedule that names its networks (runs of one network share it)."""
     config = {k: v for k, v in cfg.core_config().items() if k != "study"}
+    config["schedule"] = cfg.network_schedule.config()
     config["sampler"] = {k: v for k, v in config["sampler"].items() if k != "draws_per_job"}
     return config
 

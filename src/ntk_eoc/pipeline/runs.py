@@ -209,6 +209,12 @@ class RunConfig:
         """Per layer: factorized or dense."""
         return tuple(f is not None for f in self.rank_factors or [None] * self.depth)
 
+    @property
+    def network_schedule(self) -> WidthSchedule:
+        """The schedule that names this run's networks (:meth:`WidthSchedule.canonical`): every schedule is
+        ``constant`` at depth 2, so runs whose networks coincide share their stores."""
+        return self.schedule.canonical(self.depth)
+
     def layer_widths(self, base_width: int) -> list[int]:
         """[m_0, ..., m_l] at base width m."""
         return self.schedule.widths(base_width, self.depth, self.dataset.input_dim, self.output_dim)

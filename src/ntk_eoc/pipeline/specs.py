@@ -190,7 +190,9 @@ class FluctuationsSpec(Spec):
 class FiguresSpec(Spec):
     """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
     ((key, value) pairs in sweep order), in the order of the concentration stores the job reads; the
-    files it writes by name: (figure, path without suffix: .png and .pdf are written) and (table, path)."""
+    files it writes by name: (figure, path without suffix: .png and .pdf are written) and (table, path);
+    the first run's validated core config, whose settings figures and claims read where a key is not swept
+    (not a store's: runs of one network share stores, named by the schedule of their widths)."""
 
     concentration: ConcentrationSettings
     figures: FigureSettings
@@ -198,6 +200,7 @@ class FiguresSpec(Spec):
     runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     figure_files: tuple[tuple[str, str], ...]
     table_files: tuple[tuple[str, str], ...]
+    config: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)

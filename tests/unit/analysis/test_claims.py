@@ -93,6 +93,22 @@ def test_the_laws_slope_is_steeper_than_one_half_for_constant_widths_at_small_m(
     assert law_slope(Activation.named("relu"), "constant", 8, [2**14, 2**15]) == pytest.approx(-0.5, abs=0.002)
 
 
+def test_slope_and_ratio_rows_are_posed_once_per_network():
+    """A sweep whose deepest networks have depth 2 builds the same network for both schedules: one slope row
+    per activation and one ratio row, each naming both schedules (SCIENCE §8.5)."""
+
+    def mean(activation, schedule, base_width):
+        return xr.where(activation == "abs", 0.5, 1.0) * base_width**-0.5 + 0 * (schedule == "")
+
+    coords = {"activation": ["relu", "abs"], "schedule": ["quadratic", "constant"], "base_width": WIDTHS}
+    for depth, rows in ((2, 2), (3, 4)):
+        table = _table(_deviations(coords, mean, depth=depth, output_dim=1))
+        slopes = table[table.claim.str.startswith("slope of log mean")]
+        assert len(slopes) == rows and len(table[table.claim.str.contains("ratio abs/relu")]) == rows // 2
+        if depth == 2:
+            assert all("schedule=quadratic,constant" in c for c in slopes.claim)
+
+
 DEEP = [2, 4, 8, 16, 32]
 ROLES = {"quadratic": "claim", "constant": "control"}
 

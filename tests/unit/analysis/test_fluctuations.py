@@ -250,3 +250,15 @@ def test_fluctuation_rows_name_every_swept_key():
     claims = [row["claim"] for row in fluctuation_rows(two, m_min=32)]
     assert len(set(claims)) == 2
     assert all("depth=5, dataset.input_dim=" in c for c in claims)
+
+
+def test_one_network_of_two_schedules_gets_one_row():
+    """At depth 2 the quadratic and constant schedules build the same network: one row naming both; at
+    depth 5 they are two networks, two rows."""
+    for depth, count in ((2, 1), (5, 2)):
+        one = _summary(0.95, 1.05, depth=depth)
+        both = xr.concat([one, one.assign_coords(schedule="quadratic")], dim="schedule")
+        rows = _form(fluctuation_rows(both, m_min=32), "product form")
+        assert len(rows) == count
+        if count == 1:
+            assert "schedule=constant,quadratic, depth=2" in rows.claim.iloc[0]

@@ -67,3 +67,24 @@ def test_explicit_schedule_with_a_non_positive_width_raises_naming_its_position(
 
 def test_widths_do_not_cap_memory_the_sampler_does():
     assert widths("constant", 10**6, 2, input_dim=4) == [4, 10**6, 1]
+
+
+@pytest.mark.parametrize(
+    ("section", "depth", "expected"),
+    [
+        ({"name": "quadratic"}, 2, "constant"),  # m_1 = m for every schedule
+        ({"name": "linear"}, 2, "constant"),
+        ({"name": "quadratic"}, 3, "quadratic"),
+        ({"name": "explicit", "factors": [1, 1]}, 3, "constant"),
+        ({"name": "explicit", "factors": [1, 2, 3]}, 4, "linear"),
+        ({"name": "explicit", "factors": [2, 1]}, 3, "explicit"),
+    ],
+)
+def test_a_schedule_is_named_by_the_widths_it_gives(section, depth, expected):
+    from ntk_eoc.math.schedules import WidthSchedule
+
+    schedule = WidthSchedule.from_config(section, depth)
+    canonical = schedule.canonical(depth)
+    assert str(canonical.name) == expected
+    for m in (3, 8):  # the same network at every base width
+        assert canonical.widths(m, depth, 5, 2) == schedule.widths(m, depth, 5, 2)

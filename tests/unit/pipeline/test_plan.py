@@ -92,6 +92,26 @@ def test_specs_of_shared_stores_do_not_depend_on_the_rest_of_the_view():
     assert len({p.spec("fluctuations")(key) for p in plans}) == 1
 
 
+def test_one_network_of_two_schedules_is_sampled_and_summarised_once():
+    """At depth 2 every schedule gives [m_0, m, m_l]: the quadratic and constant runs share their sample,
+    concentration and fluctuation jobs (named by the constant schedule), while each run keeps its config
+    and the figures job reads the shared store for both."""
+    sweep = ["activation=relu", "schedule=quadratic,constant", "depth=2,3"]
+    cfg = {**CONFIG, "sweep": sweep, "overrides": ["draws=32"]}
+    plan = Plan(cfg, SCHEMA)
+    assert len(plan.runs) == 4 and len(plan.jobs["run_config"]) == 4
+    run = "activation~relu__schedule~{}__depth~{}".format
+    quad, const = plan.runs[run("quadratic", 2)], plan.runs[run("constant", 2)]
+    assert quad.sample_key == const.sample_key and "__constant__depth~2" in quad.sample_key
+    assert plan.runs[run("quadratic", 3)].sample_key != plan.runs[run("constant", 3)].sample_key
+    assert len({job.spec.key for job in plan.jobs["sample"].values()}) == 3
+    assert len(plan.jobs["concentration"]) == len(plan.jobs["fluctuations"]) == 3
+    assert quad.config.schedule.name == "quadratic"  # the run is still the quadratic run
+    figures = plan.jobs["figures"][""]
+    assert len(figures.inputs["concentration"]) == 4 and len(set(figures.inputs["concentration"])) == 3
+    assert figures.spec.config["schedule"] == {"name": "quadratic"}
+
+
 def test_final_targets_are_the_views_configs_figures_and_tables(plan):
     targets = plan.final_targets()
     assert sum("/configs/" in t for t in targets) == 4 and "results/test/tables/claims.md" in targets

@@ -45,6 +45,7 @@ from ...math.fluctuations import v_diag
 from ...math.schedules import widths
 from ...validate import real
 from ..bootstrap import DRAW_DIM, paired_loglog_slope, paired_ratio
+from ..grid import one_per_network
 from ..stats import bound_log_slope, theory_bound_factor
 from .verdicts import AtMost, Equivalence, Kind, Role, claim_row
 
@@ -107,6 +108,15 @@ def _cells(da: xr.DataArray, vary: Sequence[str]) -> list[dict]:
     return [dict(zip(dims, c, strict=True)) for c in itertools.product(*(da[d].values.tolist() for d in dims))]
 
 
+def _distinct(da: xr.DataArray, cells: list[dict], fixed: Mapping) -> list[tuple[int, dict, dict]]:
+    """(index, cell, its description) of the cells of ``da`` that are distinct networks
+    (:func:`.grid.one_per_network`, reading the depth from the cell or a scalar coordinate): a row is posed
+    once per network, its description listing every schedule that builds it."""
+    depth = {"depth": da["depth"].item()} if "depth" in da.coords and da["depth"].ndim == 0 else {}
+    merged = one_per_network([{**depth, **cell, **fixed} for cell in cells])
+    return [(k, cells[k], {key: label[key] for key in {**cells[k], **fixed}}) for k, label in merged]
+
+
 def _describe(*parts: Mapping) -> str:
     return ", ".join(f"{k}={v}" for part in parts for k, v in part.items())
 
@@ -154,8 +164,9 @@ def slope_rows(
         return []
     rule, rows = Equivalence(s.slope_margin), []
     cells = _cells(da, ("base_width",))
-    for cell, child in zip(cells, _seeds(seed, len(cells)), strict=True):
-        one = da.sel(cell)
+    children = _seeds(seed, len(cells))
+    for k, cell, label in _distinct(da, cells, fixed):
+        one, child = da.sel(cell), children[k]
         name, sched, depth = (_value(one, k, cell, fixed) for k in ("activation", "schedule", "depth"))
         if None in (name, sched, depth):
             log.warning("claims: slope row needs activation, schedule and depth, got %s", _describe(cell, fixed))
@@ -165,7 +176,7 @@ def slope_rows(
         fit = paired_loglog_slope(one, "base_width", seed=child, **s.boot)
         claim = (
             f"slope of log mean {var} vs log m, predicted: the law's slope at these widths "
-            f"({_describe(cell, fixed)}, m={ms[0]}..{ms[-1]})"
+            f"({_describe(label)}, m={ms[0]}..{ms[-1]})"
         )
         rows.append(_measured_row(claim, predicted, fit.slope, (fit.ci_low, fit.ci_high), rule))
     return rows
@@ -291,14 +302,15 @@ def ratio_rows(
     da, fixed = _fix(dev[var], ())
     rule, rows = AtMost(0.0), []
     cells = _cells(da, ("activation",))
-    for cell, child in zip(cells, _seeds(seed, len(cells)), strict=True):
-        one = da.sel(cell)
+    children = _seeds(seed, len(cells))
+    for k, cell, label in _distinct(da, cells, fixed):
+        one, child = da.sel(cell), children[k]
         est = paired_ratio(one.sel(activation="abs"), one.sel(activation="relu"), seed=child, **s.boot)
         note = ""
         depth, out = _value(one, "depth", fixed), _value(one, "output_dim", fixed)
         if depth is not None and out is not None:
             factors = [theory_bound_factor(activations(a), int(depth), int(out)) for a in ("abs", "relu")]
             note = f"; bound factor ratio {factors[0] / factors[1]:.3f}"
-        claim = f"mean {var} ratio abs/relu < 1 ({_describe(cell, fixed)}){note}"
+        claim = f"mean {var} ratio abs/relu < 1 ({_describe(label)}){note}"
         rows.append(_measured_row(claim, RATIO_THRESHOLD, est.value, (est.ci_low, est.ci_high), rule))
     return rows
