@@ -22,12 +22,14 @@ import xarray as xr
 
 from ..math.activations import Activation, activation_from_config
 from .claims.table import COLUMNS, markdown
-from .claims.verdicts import Kind, Verdict, claim_row
+from .claims.verdicts import Kind, Role, Verdict, claim_row
 
 __all__ = [
+    "BOUNDED_MARGIN",
     "CLAIM_COLUMNS",
     "TABLE_COLUMNS",
     "VERDICT_RULES",
+    "bounded_rows",
     "claims_markdown",
     "claims_table",
     "effective_params",
@@ -43,11 +45,19 @@ TABLE_COLUMNS = (
     "N_lambda_min_mean", "N_lambda_min_ci_low", "N_lambda_min_ci_high",
 )  # fmt: skip
 CLAIM_COLUMNS = COLUMNS
+# The "bounded" rows: a decay of N lambda_min slower than N^-margin is "not decaying" at these sizes; runs
+# whose N/P agree within the factor RATIO_TOLERANCE are at "fixed N/P" (SCIENCE §8.9).
+# The claims need over-parameterization (P = Omega(N)): N/P <= RATIO_MAX; near N/P = 1 lambda_min falls to 0
+# (to the rounding level at N = P: 1e-13..1e-7 in the demo), so positivity too is posed for N <= RATIO_MAX P_eff.
+BOUNDED_MARGIN = 0.25
+RATIO_TOLERANCE = 1.1
+RATIO_MAX = 0.5
 # Rounding level of a computed lambda_min: eps N lambda_max (backward stability of the reduction).
 EPS = float(np.finfo(np.float64).eps)
 VERDICT_RULES = {
     "positive": (
-        "lambda_min of the block > 0 for every run with N <= P_eff: measured = smallest mean lambda_min, "
+        "lambda_min of the block > 0 for every run with N <= P_eff / 2 (nearer the rank threshold lambda_min "
+        "falls towards the rounding level: no verdict there): measured = smallest mean lambda_min, "
         "ci_low/ci_high = smallest lower / upper t-CI bound of the mean over those runs; holds if every lower "
         "bound > the rounding level eps N lambda_max of its run, fails if some upper bound <= it, inconclusive "
         "otherwise (also with one draw: no CI)"
@@ -58,6 +68,13 @@ VERDICT_RULES = {
         "Jacobian has one null direction per hidden neuron and rank K <= P_eff = P - sum_{k<l} m_k; measured "
         "= largest |lambda_min| over draws and runs; holds if every |lambda_min| <= the rounding level "
         "eps N lambda_max of its run, fails otherwise"
+    ),
+    "bounded": (
+        "bounded away from zero: N lambda_min does not decay as N grows; measured = OLS slope of log mean "
+        "N lambda_min against log N over the runs of the row, CI = slope +- t(df) se, se from each run's "
+        "delta-method standard error sd / (mean sqrt(draws)) of log mean (runs independent), df = fewest draws "
+        "- 1; holds if ci_low > -margin, fails if ci_high < -margin, inconclusive otherwise (also when a mean "
+        "is not above its rounding level)"
     ),
     "zero": (
         "theorem, not a measurement: lambda_min of the block = 0 for every run with N > P_block because "
@@ -168,7 +185,7 @@ def _positive_row(above: pd.DataFrame, where: str) -> dict:
         verdict = Verdict.FAILS
     else:
         verdict = Verdict.INCONCLUSIVE
-    claim = f"lambda_min > 0 for N <= P_eff ({where}; {len(above)} runs, {p_range})"
+    claim = f"lambda_min > 0 for N <= P_eff / 2 ({where}; {len(above)} runs, {p_range})"
     ci = (float(np.min(lows)), float(np.min(highs)))
     return claim_row(claim, Kind.MEASURED, 0.0, above.lambda_min_mean.min(), ci, VERDICT_RULES["positive"], verdict)
 
@@ -196,9 +213,71 @@ def _theorem_row(below: pd.DataFrame, where: str) -> dict:
     return claim_row(claim, Kind.THEOREM, 0.0, nan, (nan, nan), VERDICT_RULES["zero"], Verdict.BY_THEOREM)
 
 
-def claims_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows per (activation/init, N, block) of :data:`VERDICT_RULES`, from :func:`summary_table` output:
-    the measured rows first, then the rows true by theorem."""
+def _log_slope(runs: pd.DataFrame, confidence: float) -> tuple[float, float, float]:
+    """(slope, low, high) of log mean N lambda_min against log N (the "bounded" rule); NaN bounds when a mean
+    is not above its rounding level or a run has fewer than 2 draws."""
+    from scipy import stats
+
+    x = np.log(runs.N.to_numpy(dtype=float))
+    mean = runs.N_lambda_min_mean.to_numpy(dtype=float)
+    level = runs.N.to_numpy(dtype=float) * runs.rounding_level.to_numpy(dtype=float)
+    w = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+    if (mean <= level).any() or (runs.draws < 2).any():
+        return float(w @ np.log(np.maximum(mean, level))), math.nan, math.nan
+    y = np.log(mean)
+    se_log = runs.N.to_numpy(dtype=float) * runs.lambda_min_sd.to_numpy(dtype=float) / (mean * np.sqrt(runs.draws))
+    slope, se = float(w @ y), float(np.sqrt((w**2 * se_log**2).sum()))
+    half = float(stats.t.ppf(0.5 + confidence / 2, int(runs.draws.min()) - 1)) * se
+    return slope, slope - half, slope + half
+
+
+def _bounded_row(runs: pd.DataFrame, what: str, role: Role, confidence: float) -> dict:
+    slope, low, high = _log_slope(runs, confidence)
+    if math.isnan(low):
+        verdict = Verdict.INCONCLUSIVE
+    else:
+        verdict = Verdict.HOLDS if low > -BOUNDED_MARGIN else Verdict.FAILS if high < -BOUNDED_MARGIN else (
+            Verdict.INCONCLUSIVE
+        )  # fmt: skip
+    ratios = f"N/P {runs.N_over_P.min():.3g}..{runs.N_over_P.max():.3g}"
+    claim = f"N lambda_min bounded below as N grows {what} (N={runs.N.min()}..{runs.N.max()}, {ratios})"
+    rule = VERDICT_RULES["bounded"]
+    return claim_row(claim, Kind.MEASURED, 0.0, slope, (low, high), rule, verdict, BOUNDED_MARGIN, role)
+
+
+def bounded_rows(table: pd.DataFrame, confidence: float = 0.95) -> list[dict]:
+    """SCIENCE §8.9: N lambda_min bounded below as N grows at fixed N/P, per (activation/init, depth, block),
+    over the solved runs (N <= P_eff): each run at the smallest N with, at every larger N, the run of nearest
+    N/P if within the factor :data:`RATIO_TOLERANCE`, all at N/P <= :data:`RATIO_MAX` (over-parameterized),
+    >= 2 values of N: claims. The same rule at fixed widths (N/P growing with N towards the rank threshold,
+    where lambda_min falls to 0) is the negative control."""
+    rows: list[dict] = []
+    solved = table[~table.rank_zero & (table.N <= table.P_eff)]
+    for (act, init, depth, block), cell in solved.groupby(["activation", "init", "depth", "block"], sort=True):
+        where = f"{block}, {act}/{init}, depth {depth}"
+        smallest = cell[cell.N == cell.N.min()]
+        for ratio in sorted(smallest.N_over_P):  # each run at the smallest N with its nearest N/P at every N
+            if ratio > RATIO_MAX:
+                continue
+            group = [smallest[smallest.N_over_P == ratio].iloc[[0]]]
+            for _, at in cell[cell.N > cell.N.min()].groupby("N", sort=True):
+                near = at.iloc[[int(np.argmin(np.abs(np.log(at.N_over_P.to_numpy() / ratio))))]]
+                if abs(math.log(float(near.N_over_P.iloc[0]) / ratio)) <= math.log(RATIO_TOLERANCE):
+                    group.append(near)
+            runs = pd.concat(group)
+            if len(runs) >= 2 and runs.N_over_P.max() <= RATIO_MAX:
+                rows.append(_bounded_row(runs, f"at fixed N/P ({where})", Role.CLAIM, confidence))
+        for width, runs in cell.groupby("widths", sort=True):
+            if runs.N.nunique() == len(runs) >= 2:
+                what = f"at fixed widths {width} ({where})"
+                rows.append(_bounded_row(runs.sort_values("N"), what, Role.CONTROL, confidence))
+    return rows
+
+
+def claims_table(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Rows per (activation/init, N, block) of :data:`VERDICT_RULES`, from :func:`summary_table` output, and
+    the "bounded" rows with their controls (:func:`bounded_rows`, CIs at ``confidence``): the measured rows
+    first, then the rows true by theorem."""
     measured, theorems = [], []
     order = {b: i for i, b in enumerate(sorted(table.block.unique(), key=lambda b: (b != "full", b)))}
     keys = sorted(
@@ -207,7 +286,7 @@ def claims_table(table: pd.DataFrame) -> pd.DataFrame:
     for act, init, size, block in keys:
         cell = table[(table.activation == act) & (table.init == init) & (table.N == size) & (table.block == block)]
         where = f"{block}, {act}/{init}, N={size}"
-        above = cell[~cell.rank_zero & (cell.N <= cell.P_eff)]
+        above = cell[~cell.rank_zero & (cell.N <= RATIO_MAX * cell.P_eff)]
         if len(above):
             measured.append(_positive_row(above, where))
         between = cell[~cell.rank_zero & (cell.N > cell.P_eff)]
@@ -215,6 +294,7 @@ def claims_table(table: pd.DataFrame) -> pd.DataFrame:
             measured.append(_symmetry_row(between, where))
         if cell.rank_zero.any():
             theorems.append(_theorem_row(cell[cell.rank_zero], where))
+    measured += bounded_rows(table, confidence)
     return pd.DataFrame(measured + theorems, columns=list(CLAIM_COLUMNS))
 
 

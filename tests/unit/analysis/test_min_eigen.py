@@ -285,3 +285,49 @@ def test_plot_min_eigen_draws_one_line_per_depth_when_depths_are_swept():
     assert len(lines) == 2
     assert {line.get_linestyle() for line in lines} == {"-", "--"}
     assert any(t.get_text() == "depth l = 4" for t in fig.legends[0].get_texts())
+
+
+def _scaling_runs(exponent: float, rel_sd: float, draws: int = 8) -> pd.DataFrame:
+    """relu full-NTK runs at N = 100, 200, 400 with d ~ sqrt(N) (N/P = 0.4) and at a fixed d (N/P = N/1100):
+    mean N lambda_min = N^exponent at fixed N/P, N^-1.5 at fixed d, each with relative sd ``rel_sd``."""
+    rows = []
+    for n in (100, 200, 400):
+        fixed_ratio = {"N": n, "widths": f"w{n}", "N_over_P": 0.4, "N_lambda_min_mean": n**exponent}
+        fixed_width = {"N": n, "widths": "w", "N_over_P": n / 1100, "N_lambda_min_mean": n**-1.5}
+        for row in (fixed_ratio, fixed_width):
+            mean = row["N_lambda_min_mean"] / n
+            row.update(lambda_min_mean=mean, lambda_min_sd=rel_sd * mean, draws=draws)
+            rows.append({**row, "activation": "relu", "init": "eoc", "depth": 3, "P_eff": 10**4, "rank_zero": False})
+    return _table(rows)
+
+
+@pytest.mark.parametrize(
+    ("exponent", "rel_sd", "verdict"),
+    [(0.0, 0.2, "holds"), (0.3, 0.3, "holds"), (-1.0, 0.3, "fails"), (0.0, 3.0, "inconclusive")],
+)  # margin 0.25: the slope's CI must lie above -0.25 (holds) or below it (fails)
+def test_bounded_below_at_fixed_ratio_with_its_fixed_width_control(exponent, rel_sd, verdict):
+    from ntk_eoc.analysis.min_eigen import BOUNDED_MARGIN, bounded_rows
+
+    rows = pd.DataFrame(bounded_rows(_scaling_runs(exponent, rel_sd)))
+    claim, control = rows[rows.role == "claim"].iloc[0], rows[rows.role == "control"].iloc[0]
+    assert (len(rows), claim.verdict, claim.margin) == (2, verdict, BOUNDED_MARGIN)
+    assert claim.measured == pytest.approx(exponent, abs=1e-12) and "fixed N/P" in claim.claim
+    # the CI: t(7) x sqrt(sum w^2 se^2), se = rel_sd / sqrt(8), w = (x - mean x) / Sxx over x = ln N
+    x = np.log([100, 200, 400])
+    w = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+    half = 2.3646 * np.sqrt((w**2).sum()) * rel_sd / np.sqrt(8)
+    assert claim.ci_high - claim.measured == pytest.approx(half, rel=1e-4)
+    assert control.measured == pytest.approx(-1.5, abs=1e-12) and "fixed widths w" in control.claim
+    assert control.verdict == ("fails" if rel_sd < 1 else "inconclusive")
+
+
+def test_bounded_rows_need_over_parameterization_and_two_sizes():
+    from ntk_eoc.analysis.min_eigen import bounded_rows
+
+    runs = _scaling_runs(0.0, 0.2)
+    near_threshold = runs.assign(N_over_P=np.where(runs.widths == "w", runs.N_over_P, 0.9))
+    assert [r["role"] for r in bounded_rows(near_threshold)] == ["control"]  # N/P = 0.9 > 1/2: no claim
+    assert bounded_rows(runs[runs.N == 100]) == []
+    # a mean at the rounding level has no log: inconclusive, no CI
+    dead = runs.assign(rounding_level=np.where(runs.N == 400, 1.0, 0.0))
+    assert {r["verdict"] for r in bounded_rows(dead)} == {"inconclusive"}

@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for ds in stores:  # shared stores are named by content; the table names the experiment's runs
         ds.attrs["run"] = run_of[ds.attrs["key"]]
     table = summary_table(stores, settings.confidence)
-    claims = claims_table(table)
+    claims = claims_table(table, settings.confidence)
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(paths["table"], index=False, float_format="%.9g")
