@@ -11,7 +11,7 @@ import xarray as xr
 
 from .spectrum import condition_number, singular_draws
 
-__all__ = ["cost_table", "frame", "kernel_spectra", "tidy"]
+__all__ = ["cost_table", "frame", "kernel_spectra", "singular_counts", "tidy"]
 
 _DROPPED = ("tail_level", "tail_resolved")
 
@@ -40,13 +40,32 @@ def frame(ds: xr.Dataset) -> pd.DataFrame:
 def kernel_spectra(conc: xr.Dataset, size: int, eps: float) -> tuple[xr.Dataset, xr.DataArray]:
     """lambda_min, lambda_max and cond = lambda_max / lambda_min of K(theta), with the mask of the
     numerically singular draws (:func:`~.spectrum.singular_draws`, K of order ``size`` sampled with machine
-    epsilon ``eps``), whose cond is not a number to summarise: it is set to 0 there, and the mask says so."""
+    epsilon ``eps``, or a dead input: ``dead_inputs`` > 0 where the store has it), whose cond is not a number
+    to summarise: it is set to 0 there, and the mask says so."""
     out = conc[["lambda_min", "lambda_max"]]
     singular = singular_draws(out.lambda_min.values, out.lambda_max.values, size, eps)
+    if "dead_inputs" in conc:
+        singular |= conc.dead_inputs.transpose(*out.lambda_min.dims).values > 0
     lo = np.where(singular, 1.0, out.lambda_min.values)
     cond = np.where(singular, 0.0, condition_number(lo, out.lambda_max.values))
     mask = xr.DataArray(singular, dims=out.lambda_min.dims, coords=out.lambda_min.coords, name="singular")
     return out.assign(cond=(out.lambda_min.dims, cond)), mask
+
+
+def singular_counts(conc: xr.Dataset, singular: xr.DataArray) -> pd.DataFrame:
+    """Per cell (every dim but draw): ``singular_draws`` and, of those, ``dead_input_draws`` (a zero diagonal
+    entry: an input no path reaches, so lambda_min = 0 exactly) and ``rank_draws`` (lambda_min within rounding
+    of 0 with every input alive), in the long format of :func:`tidy` (statistic "count", no CI)."""
+    dead = conc.dead_inputs > 0 if "dead_inputs" in conc else xr.zeros_like(singular)
+    counts = xr.Dataset({
+        "singular_draws": singular.sum("draw"),
+        "dead_input_draws": (singular & dead).sum("draw"),
+        "rank_draws": (singular & ~dead).sum("draw"),
+    })  # fmt: skip
+    frame_ = counts.to_array("variable").to_series().rename("value").reset_index()
+    frame_ = frame_[[c for c in frame_.columns if c not in _DROPPED]].assign(statistic="count")
+    keys = ["variable", *(d for d in singular.dims if d != "draw")]
+    return _ordered(frame_.assign(value=frame_.value.astype(float)), keys)
 
 
 def cost_table(conc: xr.Dataset, summary: xr.Dataset, ksum: xr.Dataset, var: str, n_points: int) -> pd.DataFrame:

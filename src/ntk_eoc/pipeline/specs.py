@@ -159,11 +159,14 @@ class SpectrumSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class ConcentrationSpec(Spec):
-    """Stage concentration: the run's concentration key, its limit key and validated config."""
+    """Stage concentration: the run's concentration key, its limit key and validated config; ``layout``, the
+    version of the variables the store holds (2: with ``dead_inputs``), so that a store of an earlier layout
+    is recomputed, not read."""
 
     key: str
     limit_key: str
     config: dict[str, Any]
+    layout: int = 2
 
 
 @dataclasses.dataclass(frozen=True)

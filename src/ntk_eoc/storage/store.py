@@ -205,7 +205,8 @@ def _device() -> str:
 
 
 def provenance(config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    """Provenance attributes: resolved config, package versions, git commit, device, time, extras.
+    """Provenance attributes: resolved config, package versions, git commit, device, BLAS (library, version,
+    core type), time, extras.
 
     Args:
         config: the resolved config sub-tree the job used (JSON-serialisable).
@@ -217,10 +218,21 @@ def provenance(config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         "versions": _versions(),
         "git_commit": git_commit(),
         "device": _device(),
+        "blas": _blas(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     attrs.update(json.loads(json.dumps(extra, default=_jsonable)))
     return attrs
+
+
+def _blas() -> list[dict[str, Any]]:
+    """The BLAS libraries numpy and scipy run on (threadpoolctl): library, version, the core type its kernels
+    were chosen for (OpenBLAS ``architecture``) and threading layer. Rounding-level results, such as the sign
+    of a singular draw's lambda_min, depend on the core type (SCIENCE §8.7)."""
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,7 +12,7 @@ import xarray as xr
 from ntk_eoc import Activation
 from ntk_eoc.analysis import stats
 from ntk_eoc.analysis.spectrum import singular_draws
-from ntk_eoc.analysis.tables import kernel_spectra
+from ntk_eoc.analysis.tables import kernel_spectra, singular_counts
 
 # Eigen-solvers and sums of N^2 float64 terms agree to a few hundred ulps for N <= 32.
 FLOAT64_RTOL = 1e-12
@@ -156,6 +156,12 @@ def test_singular_draws_are_classified_by_rank_not_by_the_sign_of_rounding():
     spectra, mask = kernel_spectra(conc, size, eps)
     assert mask.values.tolist() == [True, True, True, False, True]
     assert spectra.cond.values[3] == pytest.approx(1e4) and (spectra.cond.values[mask.values] == 0).all()
+    # the cause: a dead input (K_ii = 0) is singular whatever lambda_min reads; the rest are singular by rank
+    dead = conc.assign(dead_inputs=("draw", [1, 0, 2, 1, 0]))
+    spectra, mask = kernel_spectra(dead, size, eps)
+    assert mask.values.tolist() == [True, True, True, True, True]
+    counts = singular_counts(dead, mask).set_index("variable").value.to_dict()
+    assert counts == {"singular_draws": 5, "dead_input_draws": 3, "rank_draws": 2}
 
 
 def _coverage(out, var, statistic, truth):

@@ -124,6 +124,11 @@ def test_concentration_per_run_store_layout():
     assert out.op_abs.dims == ("base_width", "draw") and out.lambda_min.dims == ("base_width", "draw")
     assert float(out.limit_cond) == pytest.approx(1.0)
     np.testing.assert_allclose(out.op_abs, np.abs(np.linalg.eigvalsh(kernels.values - np.eye(4))).max(-1), rtol=1e-6)
+    assert (out.dead_inputs == 0).all()
+    dead = kernels.copy(data=kernels.values.copy())
+    dead.values[1, 2, 3, :] = dead.values[1, 2, :, 3] = 0.0  # input 3 of draw 2 at m = 16: no path reaches it
+    counts = concentration(dead, limit).dead_inputs
+    assert counts.sel(base_width=16, draw=2) == 1 and int(counts.sum()) == 1
 
 
 def test_spectrum_store_drops_undefined_variables_and_singular_depths():

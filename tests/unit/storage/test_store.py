@@ -35,6 +35,11 @@ def test_round_trip_is_identical_and_carries_provenance(tmp_path):
     assert back.attrs["complete"] is True
     assert {"jax", "numpy", "xarray", "zarr", "python"} <= set(back.attrs["versions"])
     assert len(back.attrs["git_commit"]) >= 7 and back.attrs["device"]
+    from threadpoolctl import threadpool_info  # the BLAS that numpy runs on, with the core type it chose
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert [b["internal_api"] for b in back.attrs["blas"]] == [b["internal_api"] for b in blas] and blas
+    assert [b["architecture"] for b in back.attrs["blas"]] == [b.get("architecture") for b in blas]
     assert zarr.open_array(tmp_path / "a.zarr" / "K", mode="r").chunks == (1, 4, 4)
 
 

@@ -4,7 +4,9 @@ Reads the run's sample stores (K over base_width, draw, i, j, put side by side b
 :func:`ntk_eoc.storage.run_kernels.kernels_of_run`) and its limit store (K_inf over i, j), and writes one
 store over (base_width, draw), float64:
 ``op_abs, fro_abs, max_abs, op_rel, fro_rel, max_rel`` (:func:`ntk_eoc.analysis.stats.deviations`),
-``lambda_min, lambda_max`` of K(theta) (:func:`ntk_eoc.analysis.spectrum.eigen_summary`) and the scalars
+``lambda_min, lambda_max`` of K(theta) (:func:`ntk_eoc.analysis.spectrum.eigen_summary`), ``dead_inputs``
+(the number of zero diagonal entries K_ii = 0 of each draw: an input no path reaches, SCIENCE §8.7) and the
+scalars
 ``limit_lambda_min, limit_lambda_max, limit_cond`` of K_inf, and the cost per base width from the sample
 stores (``n_params``, ``seconds_per_draw``). The condition number of K(theta) is not
 stored: it is lambda_max / lambda_min, infinite when rounding makes lambda_min <= 0.
@@ -38,7 +40,9 @@ def concentration(kernels: xr.DataArray, limit: xr.DataArray) -> xr.Dataset:
     for width in kernels["base_width"].values:
         k = kernels.sel(base_width=width).load()
         eig = eigen_summary(k)
-        parts.append(deviations(k, limit).assign(lambda_min=eig.lambda_min, lambda_max=eig.lambda_max))
+        dead = (np.diagonal(k.transpose(..., "i", "j").values, axis1=-2, axis2=-1) == 0).sum(axis=-1)
+        dev = deviations(k, limit).assign(lambda_min=eig.lambda_min, lambda_max=eig.lambda_max)
+        parts.append(dev.assign(dead_inputs=(eig.lambda_min.dims, dead.astype(np.int64))))
     out = xr.concat(parts, dim="base_width", data_vars="all", coords="different", compat="equals")
     ref = eigen_summary(limit)
     out["limit_lambda_min"], out["limit_lambda_max"], out["limit_cond"] = ref.lambda_min, ref.lambda_max, ref.cond

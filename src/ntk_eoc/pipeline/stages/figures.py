@@ -94,9 +94,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         where = "" if per_width is None else " (" + ", ".join(
             f"m={int(m)}: {int(k)}" for m, k in zip(per_width.base_width.values, per_width.values, strict=True) if k
         ) + ")"  # fmt: skip
+        dead = int((singular & (conc.dead_inputs > 0)).sum()) if "dead_inputs" in conc else 0
         log.info(
-            "cond(K(theta)): %d draws numerically singular%s (lambda_min <= %g eps N lambda_max): cond summarized "
-            "over the other draws of each cell", int(singular.sum()), where, SINGULAR_FACTOR,
+            "cond(K(theta)): %d draws singular%s: %d with a dead input (K_ii = 0), %d by rank alone (lambda_min "
+            "<= %g eps N lambda_max); cond summarized over the other draws of each cell",
+            int(singular.sum()), where, dead, int(singular.sum()) - dead, SINGULAR_FACTOR,
         )  # fmt: skip
     spectra_kw = {"quantiles": list(c.quantiles), "workers": args.threads, **boot}
     ksum = xr.merge([
@@ -114,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     slope_table = pd.DataFrame() if slopes is None else tables.frame(slopes).assign(**span)
     slope_table.to_csv(table_paths["slopes.csv"], index=False)
     names_k = [v for v in ("lambda_min", "lambda_max", "cond") if v in ksum]
-    tables.tidy(ksum, names_k).to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
+    counts = tables.singular_counts(conc, singular)
+    ktable = pd.concat([tables.tidy(ksum, names_k), counts], ignore_index=True)
+    ktable.to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
     tables.frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)
     cost = tables.cost_table(conc, summary, ksum, cfg.figures.deviation, int(core["dataset"]["n_points"]))
     cost.to_csv(table_paths["cost.csv"], index=False)
