@@ -68,6 +68,7 @@ __all__ = [
     "fluctuation_summary",
     "measurable",
     "measure_fluctuations",
+    "pooled_forms",
     "pooled_ratio",
     "predicted_curves",
     "predicted_fluctuations",
@@ -319,6 +320,12 @@ def pooled_ratio(summary: xr.Dataset, m_min: int, form: str = "product") -> xr.D
     return out
 
 
+def pooled_forms(summary: xr.Dataset, m_min: int) -> dict[str, xr.Dataset]:
+    """:func:`pooled_ratio` of every form of :data:`FORMS` (what :func:`fluctuation_rows` and
+    :func:`fluctuation_note` read; pass it as their ``pooled`` to compute it once)."""
+    return {form: pooled_ratio(summary, m_min, form) for form in FORMS}
+
+
 def _posed(cell: xr.Dataset, form: str, limits: Mapping[str, float]) -> bool:
     """Whether ``form`` is a prediction for this configuration: depth > 2 (depth 2 is an identity, posed
     once, as the product form's calibration), beta and V_pred within the form's range."""
@@ -339,6 +346,7 @@ def fluctuation_rows(
     product_beta_max: float = CLAIM_DEFAULTS["product_beta_max"],
     dsum_beta_max: float = CLAIM_DEFAULTS["dsum_beta_max"],
     v_max: float = CLAIM_DEFAULTS["fluctuation_v_max"],
+    pooled: Mapping[str, xr.Dataset] | None = None,
 ) -> list[dict]:
     """Claim rows per configuration and form of the law (:data:`FORMS`, :func:`_posed`): measured V_diag = the
     form at every base width m >= m_min, read as R = 1 (:func:`pooled_ratio`), Equivalence with a relative
@@ -350,8 +358,9 @@ def fluctuation_rows(
     rule = Equivalence(margin, relative=True)
     limits = {"product_beta_max": product_beta_max, "dsum_beta_max": dsum_beta_max, "v_max": v_max}
     rows = []
+    every = pooled_forms(summary, m_min) if pooled is None else pooled
     for form, (_, text) in FORMS.items():
-        pooled = pooled_ratio(summary, m_min, form)
+        pooled = every[form]
         if not pooled.attrs["widths"]:
             return []
         span = "..".join(str(m) for m in sorted({pooled.attrs["widths"][0], pooled.attrs["widths"][-1]}))
@@ -382,10 +391,11 @@ def fluctuation_note(
     product_beta_max: float = CLAIM_DEFAULTS["product_beta_max"],
     dsum_beta_max: float = CLAIM_DEFAULTS["dsum_beta_max"],
     v_max: float = CLAIM_DEFAULTS["fluctuation_v_max"],
+    pooled: Mapping[str, xr.Dataset] | None = None,
 ) -> str:
     """One line naming the configurations for which no form of the law is posed, and why; "" if none."""
     limits = {"product_beta_max": product_beta_max, "dsum_beta_max": dsum_beta_max, "v_max": v_max}
-    pooled = {form: pooled_ratio(summary, m_min, form) for form in FORMS}
+    pooled = pooled_forms(summary, m_min) if pooled is None else pooled
     if not pooled["product"].attrs["widths"]:
         return ""
     dims = list(pooled["product"].ratio.dims)

@@ -202,9 +202,13 @@ def test_abs_relu_ratio_rows(abs_level, noise, n_draws, verdict):
         depth=4,
         output_dim=1,
     )
-    row = _only(_table(dev), "ratio abs/relu")
+    table = _table(dev)
+    row, control = _only(table, "ratio abs/relu"), _only(table, "ratio relu/abs")
     assert (row.predicted, row.verdict) == (1.0, verdict)
     assert row.measured == pytest.approx(abs_level, rel=1e-12)
+    swapped = {"holds": "fails", "fails": "holds", "inconclusive": "inconclusive"}[verdict]
+    assert (control.role, control.verdict) == ("control", swapped)
+    assert control.measured == pytest.approx(1 / abs_level) and control.ci_low == pytest.approx(1 / row.ci_high)
     assert "bound factor ratio 0.31" in row.claim  # (1 + 4) / ((4 + 4) * 2) = 0.3125
 
 

@@ -296,7 +296,9 @@ def bound_rows(
 def ratio_rows(
     dev: xr.Dataset, var: str, s: ConcentrationClaimSettings, seed, activations: Callable[[str], Activation]
 ) -> list[dict]:
-    """Paired ratio of mean ``var``, abs over relu, at the reference cell; direction < 1 (AtMost(1), margin 0)."""
+    """Paired ratio of mean ``var``, abs over relu, at the reference cell; direction < 1 (AtMost(1), margin 0),
+    with its control: the same rule on relu over abs (the reciprocal ratio and interval, which is the
+    percentile interval of the reciprocal up to interpolation between resamples), expected to fail."""
     if "activation" not in dev.dims or not {"abs", "relu"} <= set(dev.activation.values.tolist()):
         return []
     da, fixed = _fix(dev[var], ())
@@ -313,4 +315,8 @@ def ratio_rows(
             note = f"; bound factor ratio {factors[0] / factors[1]:.3f}"
         claim = f"mean {var} ratio abs/relu < 1 ({_describe(label)}){note}"
         rows.append(_measured_row(claim, RATIO_THRESHOLD, est.value, (est.ci_low, est.ci_high), rule))
+        # the same rule with the activations swapped: a control, expected to fail where the claim holds
+        swapped = f"mean {var} ratio relu/abs < 1 ({_describe(label)}): the claim swapped"
+        ci = (1.0 / est.ci_high, 1.0 / est.ci_low)
+        rows.append({**_measured_row(swapped, RATIO_THRESHOLD, 1.0 / est.value, ci, rule), "role": str(Role.CONTROL)})
     return rows

@@ -27,7 +27,7 @@ import xarray as xr
 from ...math.activations import Activation
 from ...validate import InvalidValue, integer
 from ..bootstrap import RANDOM_NUMBERS
-from ..fluctuations import fluctuation_note, fluctuation_rows
+from ..fluctuations import fluctuation_note, fluctuation_rows, pooled_forms
 from ..names import CLAIM_DEFAULTS, CLAIM_NOTE, DEFAULT_N_BOOT
 from .concentration_rows import (
     ConcentrationClaimSettings,
@@ -135,8 +135,9 @@ def claims_table(
     if fluctuations is not None:
         ranges = {"m_min": m_min, "product_beta_max": product_beta_max, "dsum_beta_max": dsum_beta_max,
                   "v_max": fluctuation_v_max}  # fmt: skip
-        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, **ranges)
-        notes.append(fluctuation_note(fluctuations, **ranges))
+        pooled = pooled_forms(fluctuations, m_min)
+        rows += fluctuation_rows(fluctuations, margin=fluctuation_margin, pooled=pooled, **ranges)
+        notes.append(fluctuation_note(fluctuations, pooled=pooled, **ranges))
     table = _theorems_last(pd.DataFrame(rows, columns=list(COLUMNS)))
     table.attrs["notes"] = [n for n in notes if n]
     return table
