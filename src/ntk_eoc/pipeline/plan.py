@@ -276,12 +276,12 @@ class Plan:
         for key, run in self.limits.items():
             cfg = run.config
             factorized = cfg.factorized if any(cfg.factorized) else None
-            spec = LimitSpec(_ab(cfg.activation), cfg.depth, cfg.output_dim, factorized)
+            spec = LimitSpec(key, _ab(cfg.activation), cfg.depth, cfg.output_dim, factorized)
             yield self._job("limit", self.path("limit", limit_key=key), spec, self._dataset_input(run))
 
     def _spectrum_jobs(self) -> Iterable[Job]:
         for key, run in self.spectra.items():
-            spec = SpectrumSpec(_ab(run.config.activation), run.config.spectrum.depths)
+            spec = SpectrumSpec(key, _ab(run.config.activation), run.config.spectrum.depths)
             yield self._job("spectrum", self.path("spectrum", spectrum_key=key), spec, self._dataset_input(run))
 
     def _concentration_jobs(self) -> Iterable[Job]:

@@ -141,8 +141,10 @@ class SampleSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class LimitSpec(Spec):
-    """Stage limit: K_inf of one (activation, depth, output dimension, factorized layers)."""
+    """Stage limit: K_inf of one (activation, depth, output dimension, factorized layers); ``key``, the limit
+    key its store records (and its path spells)."""
 
+    key: str
     activation: Activation
     depth: int
     output_dim: int
@@ -151,8 +153,10 @@ class LimitSpec(Spec):
 
 @dataclasses.dataclass(frozen=True)
 class SpectrumSpec(Spec):
-    """Stage spectrum: K_inf's spectrum for one activation at the configured depths."""
+    """Stage spectrum: K_inf's spectrum for one activation at the configured depths; ``key``, the spectrum key
+    its store records (and its path spells)."""
 
+    key: str
     activation: Activation
     depths: tuple[int, ...]
 

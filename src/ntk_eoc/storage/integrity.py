@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +55,11 @@ __all__ = [
     "Manifest",
     "StoreCorrupt",
     "StoreError",
+    "StoreMisplaced",
     "build_manifest",
     "describe",
     "is_transient",
+    "placement_problem",
     "store_problems",
     "verify_store",
     "write_manifest",
@@ -79,6 +82,48 @@ class StoreError(RuntimeError):
 
 class StoreCorrupt(StoreError):
     """A store's files differ from its manifest, or it has no manifest."""
+
+
+class StoreMisplaced(StoreError):
+    """An intact store that sits at another job's path: its recorded key (or draw block) is not its path's."""
+
+
+# The folder under <results_dir>/stores/ of each stage whose stores record a key (pipeline.outputs).
+_STAGE_FOLDERS = {"sample": "samples"}
+
+
+def placement_problem(root: Path, label: str, attrs: dict[str, Any]) -> StoreMisplaced | None:
+    """Why a store with a recorded ``key`` does not belong at ``root``, or None: every store the pipeline
+    writes sits at a path that spells its key (``samples/<key>/m~<widths>/draws_<a>-<b>.zarr``,
+    ``concentration/<key>.zarr``, ...), so its key's components must be consecutive folders of its path
+    (the last without ``.zarr``), and a sample or min_eigen store's ``draws_<a>-<b>`` its recorded draw
+    block. A whole store moved, copied or swapped to another job's path is intact, yet holds another job's
+    numbers; this check refuses it (stores without a key, such as datasets, are not checked)."""
+    key = attrs.get("key")
+    if not isinstance(key, str) or not key:
+        return None
+    parts = [*root.parts[:-1], root.name.removesuffix(".zarr")]
+    want, stage = key.split("/"), attrs.get("stage")
+    folder = _STAGE_FOLDERS.get(str(stage), str(stage))
+    at = [i for i in range(len(parts) - len(want) + 1) if parts[i : i + len(want)] == want]
+    if at and not any(i > 0 and parts[i - 1] == folder for i in at):
+        return StoreMisplaced(
+            f"store {label} is a {stage} store (key {key!r}) outside a {folder}/ folder: it was moved, copied or "
+            "swapped from another stage's path; delete it and rerun the job of this path"
+        )
+    if not at:
+        return StoreMisplaced(
+            f"store {label} holds key {key!r} (stage {attrs.get('stage')}), which its path does not spell: it "
+            "was moved, copied or swapped from another job's path; delete it and rerun the job of this path"
+        )
+    block = re.fullmatch(r"draws_(\d+)-(\d+)", root.name.removesuffix(".zarr"))
+    recorded = (attrs.get("draw_start"), attrs.get("draw_stop"))
+    if block and None not in recorded and (int(block[1]), int(block[2])) != recorded:
+        return StoreMisplaced(
+            f"store {label} holds draws {recorded[0]}-{recorded[1]}, not the block {block[1]}-{block[2]} its "
+            "path names: it was moved, copied or swapped; delete it and rerun the job of this path"
+        )
+    return None
 
 
 def is_transient(name: str) -> bool:
@@ -237,6 +282,8 @@ def store_problems(path: str | os.PathLike[str], full: bool = False, label: str 
     problems = _file_problems(root, label, manifest, full)
     if not problems and _root_attrs(root).get(COMPLETE_ATTR) is not True:
         problems.append(StoreError(f"store {label} is incomplete (no {COMPLETE_ATTR}=True attribute): rerun the job"))
+    if not problems and (misplaced := placement_problem(root, label, _root_attrs(root))) is not None:
+        problems.append(misplaced)
     return problems
 
 

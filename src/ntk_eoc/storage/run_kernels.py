@@ -25,10 +25,13 @@ def _per_width(blocks: Sequence[xr.Dataset]) -> dict[int, list[xr.Dataset]]:
     return out
 
 
-def kernels_of_run(blocks: Sequence[xr.Dataset]) -> xr.Dataset:
+def kernels_of_run(
+    blocks: Sequence[xr.Dataset], base_widths: Sequence[int] | None = None, draws: int | None = None
+) -> xr.Dataset:
     """K over (base_width, draw, i, j) of a run from its sample stores, with ``layer_widths``
     (base_width, level), ``n_params`` and ``seconds_per_draw`` (base_width; the blocks' times weighted by
-    their draws). Every base width must hold the same draw ids 0..N-1, each once; ValueError otherwise.
+    their draws). Every base width must hold the same draw ids 0..N-1, each once, and where given exactly
+    the run's ``base_widths`` and ``draws``; ValueError otherwise.
     """
     stacks, layer_widths, n_params, per_draw = [], [], [], []
     by_width = _per_width(blocks)
@@ -36,10 +39,10 @@ def kernels_of_run(blocks: Sequence[xr.Dataset]) -> xr.Dataset:
     for width in widths:
         parts = sorted(by_width[width], key=lambda b: int(b["draw"].values[0]))
         kernel = xr.concat([p["K"].load() for p in parts], dim="draw")
-        draws = kernel["draw"].values
-        if not np.array_equal(draws, np.arange(draws.size)):
-            expected = f"0..{draws.size - 1} once each"
-            raise ValueError(f"base width {width}: draw ids must be {expected}, got {draws.tolist()}")
+        ids = kernel["draw"].values
+        if not np.array_equal(ids, np.arange(ids.size)):
+            expected = f"0..{ids.size - 1} once each"
+            raise ValueError(f"base width {width}: draw ids must be {expected}, got {ids.tolist()}")
         stacks.append(kernel.drop_vars("base_width"))
         layer_widths.append(parts[0]["layer_widths"].values)
         n_params.append(int(parts[0]["n_params"]))
@@ -48,6 +51,10 @@ def kernels_of_run(blocks: Sequence[xr.Dataset]) -> xr.Dataset:
     sizes = {s.sizes["draw"] for s in stacks}
     if len(sizes) != 1:
         raise ValueError(f"base widths {widths} hold different numbers of draws: {sorted(sizes)}")
+    if base_widths is not None and [int(w) for w in widths] != sorted(int(w) for w in base_widths):
+        raise ValueError(f"the sample stores hold base widths {widths}, the run has {sorted(base_widths)}")
+    if draws is not None and sizes != {int(draws)}:
+        raise ValueError(f"the sample stores hold {sizes.pop()} draws per base width, the run has {draws}")
     kernels = xr.concat(stacks, dim=xr.DataArray(np.asarray(widths, dtype=np.int64), dims="base_width"))
     ds = kernels.to_dataset(name="K")
     ds["layer_widths"] = (("base_width", "level"), np.asarray(layer_widths, dtype=np.int64))

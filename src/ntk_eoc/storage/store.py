@@ -93,6 +93,7 @@ from .integrity import (
     CheckedStore,
     StoreCorrupt,
     StoreError,
+    StoreMisplaced,
     verify_store,
     write_manifest,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "DIMS",
     "StoreCorrupt",
     "StoreError",
+    "StoreMisplaced",
     "Verify",
     "git_commit",
     "matrix_coords",

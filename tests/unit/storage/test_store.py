@@ -175,3 +175,35 @@ def test_a_failed_rename_into_place_keeps_the_old_store(tmp_path, monkeypatch):
     assert len(onto_path) == 2 and onto_path[0] != onto_path[1]  # the old store moved back
     assert [p.name for p in tmp_path.iterdir()] == ["r.zarr"]
     assert store.open_store(path, verify="full").attrs["config"] == {"v": 1}
+
+
+def test_a_store_at_another_jobs_path_is_refused_naming_it(tmp_path):
+    """Two complete, intact sample stores swapped between their paths (each with a valid manifest) are not
+    read as each other's: the recorded key, stage and draw block must be what the path spells."""
+    from ntk_eoc.storage.scan import verify_tree
+
+    root = tmp_path / "results" / "stores"
+    keys = ["sphere-n4-d3-s0/relu__constant__depth~4__out~1/seed~0__float32__auto",
+            "sphere-n4-d3-s0/relu__quadratic__depth~4__out~1/seed~0__float32__auto"]  # fmt: skip
+    paths = [root / "samples" / key / "m~8" / "draws_0-3.zarr" for key in keys]
+    for key, path, scale in zip(keys, paths, (1.0, 2.0), strict=True):
+        attrs = store.provenance({}, stage="sample", key=key, draw_start=0, draw_stop=3)
+        store.write_store(_kernels() * scale, path, attrs)
+    for path in paths:
+        assert store.open_store(path).attrs["key"] in str(path)
+    swap = paths[0].with_name("swap.zarr")
+    paths[0].rename(swap), paths[1].rename(paths[0]), swap.rename(paths[1])
+    misplaced = r"holds key '.*relu__quadratic.*' \(stage sample\), which its path does not spell"
+    with pytest.raises(store.StoreMisplaced, match=misplaced):
+        store.open_store(paths[0])
+    checked, bad = verify_tree(root, report=(lines := []).append)
+    assert (checked, bad) == (2, 2) and all("moved, copied or swapped" in line for line in lines)
+    # the same key in another stage's folder, and another block of draws under the right key
+    other = root / "min_eigen" / keys[0] / "m~8" / "draws_0-3.zarr"
+    store.write_store(_kernels(), other, store.provenance({}, stage="sample", key=keys[0], draw_start=0, draw_stop=3))
+    with pytest.raises(store.StoreMisplaced, match=r"sample store .* outside a samples/ folder"):
+        store.open_store(other)
+    block = root / "samples" / keys[0] / "m~8" / "draws_3-6.zarr"
+    store.write_store(_kernels(), block, store.provenance({}, stage="sample", key=keys[0], draw_start=0, draw_stop=3))
+    with pytest.raises(store.StoreMisplaced, match="holds draws 0-3, not the block 3-6"):
+        store.open_store(block)

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     blocks = [open_store(path) for path in args.samples]
     for path, block in zip(args.samples, blocks, strict=True):  # name the input store that breaks them
         check_kernel(block["K"], path, reference=np.diag(limit.values))
-    kernels = kernels_of_run(blocks)
+    kernels = kernels_of_run(blocks, spec.config["base_widths"], spec.config["draws"])
     ds = concentration(kernels["K"], limit)
     ds["n_params"], ds["seconds_per_draw"] = kernels["n_params"], kernels["seconds_per_draw"]
     for width in ds.base_width.values:

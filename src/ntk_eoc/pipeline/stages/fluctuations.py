@@ -31,7 +31,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if spec.interval != "bca":
         raise SystemExit(f"fluctuations: interval={spec.interval!r}: this version computes BCa intervals ('bca')")
     began = time.perf_counter()
-    kernels = kernels_of_run([open_store(p) for p in args.samples])["K"]
+    blocks = [open_store(p) for p in args.samples]
+    kernels = kernels_of_run(blocks, spec.config["base_widths"], spec.config["draws"])["K"]
     kernels = kernels.assign_coords(activation=spec.label, schedule=spec.schedule, depth=spec.depth)
     ok = measurable(kernels.transpose("base_width", "draw", "i", "j")).values
     if not ok.all():

@@ -46,7 +46,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     wall = time.perf_counter() - began
     log.info("%s depth %d m_l %d: K_inf %s in %.3f s", activation.name, depth, out_dim, layers.ntk.shape, wall)
     attrs = provenance(
-        spec.config(), stage="limit", dtype="float64", activation_ab=[activation.a, activation.b], wall_time_s=wall
+        spec.config(),
+        stage="limit",
+        key=spec.key,
+        dtype="float64",
+        activation_ab=[activation.a, activation.b],
+        wall_time_s=wall,
     )
     write_store(ds, args.output, attrs)
     log.info("wrote %s", args.output)

@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     attrs = provenance(
         spec.config(),
         stage="spectrum",
+        key=spec.key,
         dtype="float64",
         activation_ab=[activation.a, activation.b],
         wall_time_s=time.perf_counter() - began,
