@@ -69,8 +69,8 @@ def describe(rule: str, wildcards: dict[str, str]) -> str:
         widths = w.get("widths", w.get("width", "")).split("-")
         span = widths[0] if len(widths) == 1 else f"{widths[0]}..{widths[-1]}"
         return f"{_key_parts(w['sample_key'])} | m = {span} | draws {w['start']}-{int(w['stop']) - 1}"
-    if "concentration_key" in w:
-        key = w["concentration_key"]
+    if "concentration_key" in w or "fluctuations_key" in w:
+        key = w.get("concentration_key") or w["fluctuations_key"]
         return f"{_key_parts(key)} | {key.rsplit('/', 1)[-1].replace('~', ' ').replace('__', ', ')}"
     for name in ("limit_key", "spectrum_key"):
         if name in w:

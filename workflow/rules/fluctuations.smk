@@ -1,6 +1,6 @@
 # Stage fluctuations: per run and base width, the relative variance of the NTK's entries over draws
 # (V_diag, V_off with bootstrap intervals) beside the product-form law, one store per run.
-# output: stores/fluctuations/{concentration_key}.zarr
+# output: stores/fluctuations/{fluctuations_key}.zarr
 
 
 rule fluctuations:

@@ -15,7 +15,7 @@ Two kinds of output folders under ``<results_dir>/``:
                                                                                   block of draws
     limit               ``limit/{limit_key}.zarr``                                (dataset, activation, l, m_l)
     concentration       ``concentration/{concentration_key}.zarr``                run (its widths, draws)
-    fluctuations        ``fluctuations/{concentration_key}.zarr``                 run (its widths, draws)
+    fluctuations        ``fluctuations/{fluctuations_key}.zarr``                  run, bootstrap settings
     spectrum            ``spectrum/{spectrum_key}.zarr``                          (dataset, activation, depths)
     min_eigen           ``min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr``  base width, block
     ==================  ========================================================  ========================
@@ -83,7 +83,7 @@ STORE_PATTERNS = {
     "sample": "samples/{sample_key}/m~{widths}/draws_{start}-{stop}.zarr",
     "limit": "limit/{limit_key}.zarr",
     "concentration": "concentration/{concentration_key}.zarr",
-    "fluctuations": "fluctuations/{concentration_key}.zarr",
+    "fluctuations": "fluctuations/{fluctuations_key}.zarr",
     "spectrum": "spectrum/{spectrum_key}.zarr",
     "min_eigen": "min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr",
 }
@@ -171,7 +171,10 @@ def config_hash(tree: Any) -> str:
 
 
 def _num(value: float | int) -> str:
-    return f"{value:g}"
+    """A number in a name, losslessly: ``%g`` where that is exact (0.1, 0.25, 1), else the shortest repr that
+    reads back as the same float (0.1000001, 0.123456789), so two values never share a store."""
+    short = f"{value:g}"
+    return short if float(short) == float(value) else repr(float(value))
 
 
 def dataset_name(cfg: RunConfig) -> str:
@@ -255,6 +258,13 @@ class Run:
         depths = self.config.spectrum.depths
         span = f"{depths[0]}-{depths[-1]}x{len(depths)}-{config_hash(list(depths))}"
         return f"{self.dataset}/{activation_name(self.config)}__depths~{span}"
+
+    @property
+    def fluctuations_key(self) -> str:
+        """``<concentration key>__boot~<interval>~<resamples>~<seed>~<confidence>``: the draws and every setting
+        of their bootstrap intervals (``concentration`` section), so that another bootstrap writes its own store."""
+        c = self.config.concentration
+        return f"{self.concentration_key}__boot~bca~{c.n_boot}~{c.seed}~{_num(c.confidence)}"
 
     @property
     def concentration_key(self) -> str:

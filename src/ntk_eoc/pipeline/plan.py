@@ -115,6 +115,7 @@ class Plan:
         self.limits = _by(self.runs, "limit_key") if limit else {}
         self.spectra = _by(self.runs, "spectrum_key") if limit else {}
         self.concentrations = _by(self.runs, "concentration_key") if limit else {}
+        self.fluctuation_stores = _by(self.runs, "fluctuations_key") if limit else {}
         self.jobs: dict[str, dict[str, Job]] = {}
         if limit:
             builders = [self._sample_jobs, self._limit_jobs, self._concentration_jobs]
@@ -196,6 +197,7 @@ class Plan:
             "limit_key": _alternation(self.limits),
             "spectrum_key": _alternation(self.spectra),
             "concentration_key": _alternation(self.concentrations),
+            "fluctuations_key": _alternation(self.fluctuation_stores),
             "widths": r"\d+(?:-\d+)*",
             "width": r"\d+",
             "start": r"\d+",
@@ -291,14 +293,14 @@ class Plan:
             yield self._job("concentration", self.path("concentration", concentration_key=key), spec, inputs)
 
     def _fluctuations_jobs(self) -> Iterable[Job]:
-        for key, run in self.concentrations.items():
+        for key, run in self.fluctuation_stores.items():
             cfg, boot = run.config, run.config.concentration
             spec = FluctuationsSpec(
                 key, _ab(cfg.activation), cfg.activation.name, str(cfg.network_schedule.name), cfg.depth,
                 cfg.output_dim, boot.n_boot, boot.seed, boot.confidence, _analysed(cfg),
             )  # fmt: skip
             inputs = {"samples": tuple(self.sample_paths(run))}
-            yield self._job("fluctuations", self.path("fluctuations", concentration_key=key), spec, inputs)
+            yield self._job("fluctuations", self.path("fluctuations", fluctuations_key=key), spec, inputs)
 
     def _figures_jobs(self) -> Iterable[Job]:
         cfg = next(iter(self.runs.values())).config
@@ -311,7 +313,11 @@ class Plan:
         keys = [run.concentration_key for run in self.runs.values()]
         inputs = {
             "concentration": tuple(self.path("concentration", concentration_key=k) for k in keys),
-            "fluctuations": tuple(self.path("fluctuations", concentration_key=k) for k in keys if self.fluctuations),
+            "fluctuations": tuple(
+                self.path("fluctuations", fluctuations_key=run.fluctuations_key)
+                for run in self.runs.values()
+                if self.fluctuations
+            ),
             "spectrum": tuple(self.path("spectrum", spectrum_key=key) for key in self.spectra),
         }
         yield Job("figures", "", spec, inputs, self.log("figures"), self.benchmark("figures"))

@@ -89,7 +89,14 @@ def test_specs_of_shared_stores_do_not_depend_on_the_rest_of_the_view():
     key = {"concentration_key": plans[0].runs[run].concentration_key}
     assert plans[2].runs[run].concentration_key == key["concentration_key"]
     assert len({p.spec("concentration")(key) for p in plans}) == 1
-    assert len({p.spec("fluctuations")(key) for p in plans}) == 1
+    fluct = {"fluctuations_key": plans[0].runs[run].fluctuations_key}
+    assert plans[2].runs[run].fluctuations_key == fluct["fluctuations_key"]
+    assert len({p.spec("fluctuations")(fluct) for p in plans}) == 1
+    # another bootstrap is another fluctuation store (its name holds every bootstrap setting), same draws
+    boot = Plan({**one, "overrides": ["draws=32", "+concentration.n_boot=100"]}, SCHEMA).runs[run]
+    assert boot.concentration_key == key["concentration_key"]
+    assert boot.fluctuations_key.startswith(f"{key['concentration_key']}__boot~bca~100~0~")
+    assert boot.fluctuations_key != fluct["fluctuations_key"]
 
 
 def test_one_network_of_two_schedules_is_sampled_and_summarised_once():

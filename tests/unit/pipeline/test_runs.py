@@ -107,6 +107,9 @@ def test_limit_key_is_shared_across_schedules_and_names_say_the_values():
     assert custom.limit_key.endswith("/custom~0.25~-0.75__depth~3__out~1")
     factorized = _run({**BASE, "rank_factors": [None, 0.5, None], "depth": 3})
     assert "__rank~x-0.5-x" in factorized.sample_key and factorized.limit_key.endswith("__fact~x-f-x")
+    # floats are named losslessly: a value 6 significant digits cannot tell apart gets its own stores
+    near = _run(_with("activation", {"name": "leaky_relu", "alpha": 0.2000001}))
+    assert "/leaky_relu~0.2000001__" in near.sample_key and near.limit_key != leaky.limit_key
 
 
 def test_sweep_axes_and_run_ids():
