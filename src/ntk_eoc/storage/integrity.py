@@ -90,31 +90,30 @@ class StoreMisplaced(StoreError):
 
 # The folder under <results_dir>/stores/ of each stage whose stores record a key (pipeline.outputs).
 _STAGE_FOLDERS = {"sample": "samples"}
+_FOLDERS = frozenset({"samples", "limit", "concentration", "fluctuations", "spectrum", "min_eigen"})
 
 
 def placement_problem(root: Path, label: str, attrs: dict[str, Any]) -> StoreMisplaced | None:
     """Why a store with a recorded ``key`` does not belong at ``root``, or None: every store the pipeline
     writes sits at a path that spells its key (``samples/<key>/m~<widths>/draws_<a>-<b>.zarr``,
-    ``concentration/<key>.zarr``, ...), so its key's components must be consecutive folders of its path
-    (the last without ``.zarr``), and a sample or min_eigen store's ``draws_<a>-<b>`` its recorded draw
-    block. A whole store moved, copied or swapped to another job's path is intact, yet holds another job's
-    numbers; this check refuses it (stores without a key, such as datasets, are not checked)."""
+    ``concentration/<key>.zarr``, ...), so a store under a stage folder must sit in its own stage's folder
+    at the path its key spells (the last part without ``.zarr``), and a sample or min_eigen store's
+    ``draws_<a>-<b>`` must be its recorded draw block. A whole store moved, copied or swapped to another
+    job's path is intact, yet holds another job's numbers; this check refuses it (stores without a key, such
+    as datasets, are not checked, nor stores outside a stores tree)."""
     key = attrs.get("key")
     if not isinstance(key, str) or not key:
         return None
     parts = [*root.parts[:-1], root.name.removesuffix(".zarr")]
     want, stage = key.split("/"), attrs.get("stage")
     folder = _STAGE_FOLDERS.get(str(stage), str(stage))
-    at = [i for i in range(len(parts) - len(want) + 1) if parts[i : i + len(want)] == want]
-    if at and not any(i > 0 and parts[i - 1] == folder for i in at):
+    under = [i for i, part in enumerate(parts[:-1]) if part in _FOLDERS]
+    if not under:  # not in a stores tree (a stage run by hand to a path of its own): nothing to compare
+        return None
+    if not any(parts[i] == folder and parts[i + 1 : i + 1 + len(want)] == want for i in under):
         return StoreMisplaced(
-            f"store {label} is a {stage} store (key {key!r}) outside a {folder}/ folder: it was moved, copied or "
-            "swapped from another stage's path; delete it and rerun the job of this path"
-        )
-    if not at:
-        return StoreMisplaced(
-            f"store {label} holds key {key!r} (stage {attrs.get('stage')}), which its path does not spell: it "
-            "was moved, copied or swapped from another job's path; delete it and rerun the job of this path"
+            f"store {label} holds key {key!r} (stage {stage}), which its path does not spell: it was moved, "
+            "copied or swapped from another job's path; delete it and rerun the job of this path"
         )
     block = re.fullmatch(r"draws_(\d+)-(\d+)", root.name.removesuffix(".zarr"))
     recorded = (attrs.get("draw_start"), attrs.get("draw_stop"))
