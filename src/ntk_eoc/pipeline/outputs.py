@@ -147,9 +147,11 @@ def view_name(experiment: str, overrides: Sequence[str], sweep: Sequence[str] | 
     other characters outside ``[A-Za-z0-9_+=,.-]`` dropped (``demo+draws=512``,
     ``demo+activation=relu,abs,leaky_relu``)."""
     if name is not None:
-        if not _VIEW_NAME.match(name) or name in RESERVED:
+        if not isinstance(name, str) or not _VIEW_NAME.match(name) or name in RESERVED:
             reason = "must be a plain folder name (letters, digits, _+=,.-), not stores or archives"
             raise ConfigError("name", name, reason)
+        if len(name) > VIEW_NAME_CHARS:
+            raise ConfigError("name", f"{name[:20]}...", f"is {len(name)} characters long; at most {VIEW_NAME_CHARS}")
         return name
     entries = [entry.replace("/", "-").replace("~", "-") for entry in [*overrides, *(sweep or [])]]
     parts = [re.sub(r"[^A-Za-z0-9_+=,.-]", "", entry) for entry in entries]

@@ -103,6 +103,8 @@ class Plan:
         for c in composed:
             run = RunConfig.from_dict(c.resolved)
             self.runs[c.run_id] = Run(c.run_id, run_axes(c.axes, run.activation.name), c.resolved, run)
+        if config.get("name") is not None:
+            self._check_named_view(str(config["name"]))
         studies = sorted({str(run.config.study) for run in self.runs.values()})
         if len(studies) > 1:
             raise ConfigError("study", studies, "all runs of one experiment must have the same study")
@@ -128,6 +130,27 @@ class Plan:
             for job in build():
                 self.jobs.setdefault(job.stage, {})[job.output] = job
         self.jobs["archive"] = {"": self._archive_job()}
+
+    def _check_named_view(self, name: str) -> None:
+        """``name=`` of a view that exists with other settings is refused: its configs, figures and tables
+        would be rewritten by another experiment's (a view named by its overrides cannot collide)."""
+        import yaml
+
+        folder = Path(self.results) / "configs"
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            run = self.runs.get(path.stem)
+            try:
+                same = run is not None and yaml.safe_load(path.read_text()) == run.resolved
+            except (OSError, yaml.YAMLError):
+                same = False
+            if not same:
+                what = f"its run {path.stem} is not one of this experiment's" if run is None else (
+                    f"its run {path.stem} has other settings"
+                )  # fmt: skip
+                raise ConfigError(
+                    "name", name, f"names the existing view {self.results} of other settings ({what}): choose "
+                    "another name, or delete that folder to remake the view",
+                )  # fmt: skip
 
     def _check_shared_settings(self) -> None:
         """The analysis sections summarize all runs at once, so every run must have the same."""
