@@ -104,7 +104,7 @@ class Plan:
             run = RunConfig.from_dict(c.resolved)
             self.runs[c.run_id] = Run(c.run_id, run_axes(c.axes, run.activation.name), c.resolved, run)
         if config.get("name") is not None:
-            self._check_named_view(str(config["name"]))
+            self._check_named_view(str(config["name"]), config)
         studies = sorted({str(run.config.study) for run in self.runs.values()})
         if len(studies) > 1:
             raise ConfigError("study", studies, "all runs of one experiment must have the same study")
@@ -131,26 +131,18 @@ class Plan:
                 self.jobs.setdefault(job.stage, {})[job.output] = job
         self.jobs["archive"] = {"": self._archive_job()}
 
-    def _check_named_view(self, name: str) -> None:
-        """``name=`` of a view that exists with other settings is refused: its configs, figures and tables
-        would be rewritten by another experiment's (a view named by its overrides cannot collide)."""
-        import yaml
-
-        folder = Path(self.results) / "configs"
-        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-            run = self.runs.get(path.stem)
-            try:
-                same = run is not None and yaml.safe_load(path.read_text()) == run.resolved
-            except (OSError, yaml.YAMLError):
-                same = False
-            if not same:
-                what = f"its run {path.stem} is not one of this experiment's" if run is None else (
-                    f"its run {path.stem} has other settings"
-                )  # fmt: skip
-                raise ConfigError(
-                    "name", name, f"names the existing view {self.results} of other settings ({what}): choose "
-                    "another name, or delete that folder to remake the view",
-                )  # fmt: skip
+    def _check_named_view(self, name: str, config: Mapping[str, Any]) -> None:
+        """``name=`` may not take the view another experiment or variant writes to by default: an
+        experiment's name (``demo``, ``depth``, ...) or a derived ``<experiment>+<override>`` name, unless it
+        is this run's own; else the demo's configs, figures and tables would be rewritten by a variant's.
+        A view of one's own name may be rerun with other settings (that is how it is updated)."""
+        derived = view_name(self.experiment, config["overrides"], config.get("sweep"), None)
+        experiments = {p.stem for p in (Path(config["hydra_config_dir"]) / "experiment").glob("*.yaml")}
+        if name != derived and (name in experiments or "+" in name):
+            owner = f"experiment {name}" if name in experiments else "a variant of an experiment"
+            raise ConfigError(
+                "name", name, f"is the view of {owner}, which this run would overwrite; choose another name"
+            )
 
     def _check_shared_settings(self) -> None:
         """The analysis sections summarize all runs at once, so every run must have the same."""

@@ -155,21 +155,15 @@ def test_view_names_say_what_a_variant_changes():
         view_name("demo", [], None, "a" * 300)
 
 
-def test_a_name_is_refused_for_an_existing_view_of_other_settings(tmp_path):
-    """``name=demo`` on a variant would rewrite the demo's configs, figures and tables: refused, naming the
-    view; the same settings under the same name plan as before."""
-    import yaml
-
-    cfg = {**CONFIG, "results_dir": str(tmp_path), "name": "mine"}
-    plan = Plan(cfg, SCHEMA)
-    (tmp_path / "mine" / "configs").mkdir(parents=True)
-    for rid, run in plan.runs.items():
-        (tmp_path / "mine" / "configs" / f"{rid}.yaml").write_text(yaml.safe_dump(run.resolved, sort_keys=False))
-    assert Plan(cfg, SCHEMA).runs.keys() == plan.runs.keys()
-    with pytest.raises(ConfigError, match=r"name='mine': names the existing view .*mine of other settings"):
-        Plan({**cfg, "overrides": ["draws=32"]}, SCHEMA)
-    with pytest.raises(ConfigError, match="is not one of this experiment's"):
-        Plan({**cfg, "sweep": ["activation=relu", "schedule=constant"]}, SCHEMA)
+def test_a_name_may_not_take_another_experiments_view():
+    """``name=demo`` on a variant would rewrite the demo's configs, figures and tables: refused, as is a
+    derived variant name; the experiment's own name for itself and names of one's own are planned."""
+    with pytest.raises(ConfigError, match="name='demo': is the view of experiment demo, which this run would"):
+        Plan({**CONFIG, "name": "demo"}, SCHEMA)
+    with pytest.raises(ConfigError, match="is the view of a variant of an experiment"):
+        Plan({**CONFIG, "name": "test+draws=8"}, SCHEMA)
+    assert Plan({**CONFIG, "name": "test"}, SCHEMA).view == "test"
+    assert Plan({**CONFIG, "name": "mine", "overrides": ["draws=32"]}, SCHEMA).view == "mine"
 
 
 def test_bad_snakemake_config_names_the_key():
