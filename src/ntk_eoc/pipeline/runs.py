@@ -162,6 +162,7 @@ class RunConfig:
             min_eigen=checked("min_eigen", lambda: MinEigenSettings.from_config(cfg.get("min_eigen"))),
         )
         run._check_study()
+        run._check_sizes()
         for m in run.base_widths:
             try:
                 run.layer_widths(m)
@@ -173,6 +174,24 @@ class RunConfig:
                 raise ConfigError("rank_factors", list(run.rank_factors or ()), f"at base width {m}: {err}") from None
             run._check_memory(arch, m)
         return run
+
+    def _check_sizes(self) -> None:
+        """Refuse, before anything is allocated (a width list, the draw blocks), sizes whose smallest arrays
+        exceed ``sampler.max_gib``: a draw holds at least n m_k floats per layer (>= 4 n m l bytes); the
+        analysis of one base width loads its draws' kernels in float64 (8 draws (n m_l)^2 bytes), and the
+        bootstrap of the figures stage resamples every deviation (8 x 6 x n_boot x draws bytes)."""
+        cap, n = self.sampler.max_bytes, self.dataset.n_points
+        gib = f"over sampler.max_gib={self.sampler.max_gib:g}"
+        if 4 * n * min(self.base_widths) * self.depth > cap:
+            raise ConfigError("depth", self.depth, f"needs >= {4 * n * min(self.base_widths) * self.depth / 2**30:.3g} "
+                              f"GiB per draw (n={n}, m={min(self.base_widths)}), {gib}")  # fmt: skip
+        kernels = 8 * self.draws * (n * self.output_dim) ** 2
+        if kernels > cap:
+            raise ConfigError("draws", self.draws, f"one base width's kernels need {kernels / 2**30:.3g} GiB, {gib}")
+        boot = 8 * 6 * self.concentration.n_boot * self.draws
+        if self.study == Study.LIMIT and boot > cap:
+            reason = f"with draws={self.draws} the bootstrap needs {boot / 2**30:.3g} GiB, {gib}"
+            raise ConfigError("concentration.n_boot", self.concentration.n_boot, reason)
 
     def _check_memory(self, arch: Architecture, base_width: int) -> None:
         """Refuse, before any job, a base width whose single draw needs more than the sampler allows."""

@@ -113,6 +113,10 @@ class FigureSettings(_Section):
         )  # fmt: skip
 
 
+# The deepest K_inf the spectrum stage computes (an O(l n^2) recursion, one step per layer).
+MAX_SPECTRUM_DEPTH = 10**6
+
+
 @dataclass(frozen=True)
 class SpectrumSettings(_Section):
     """Depths at which the spectrum of K_inf is analysed (sorted, distinct)."""
@@ -124,6 +128,11 @@ class SpectrumSettings(_Section):
         """Validate the ``spectrum`` section."""
         given = _known(section or {}, ("depths",))
         depths = integer_list("depths", given.get("depths", list(DEFAULT_DEPTHS)))
+        if max(depths) > MAX_SPECTRUM_DEPTH:
+            raise InvalidValue(
+                "depths", max(depths), f"exceeds {MAX_SPECTRUM_DEPTH}: the limit recursion costs O(l n^2) steps "
+                "(l = 10^4 takes about a second at n = 32); the deep-limit rows need l <= 10^4",
+            )  # fmt: skip
         return cls(tuple(sorted(set(depths))))
 
 

@@ -179,3 +179,19 @@ def test_sampler_max_gib_sets_the_memory_a_draw_may_need():
     assert RunConfig.from_dict(cfg | {"sampler": {**explicit, "max_gib": 4.5}}).sampler.max_gib == 4.5
     with pytest.raises(ConfigError, match=r"max_gib=0: must be > 0"):
         RunConfig.from_dict(cfg | {"sampler": {**explicit, "max_gib": 0}})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"depth": 10**9}, r"depth=1000000000: needs >= .* GiB per draw"),
+        ({"draws": 10**9}, r"draws=1000000000: one base width's kernels need .* GiB, over sampler.max_gib"),
+        ({"concentration": {"n_boot": 10**12}}, r"concentration.n_boot=1000000000000: with draws=.* the bootstrap"),
+        ({"spectrum": {"depths": [10, 10**9]}}, r"spectrum.depths=1000000000: exceeds 1000000"),
+    ],
+)
+def test_sizes_are_refused_before_anything_is_allocated(change, message):
+    """One line naming the key; allocating these sizes (a 10^9-entry width list, 10^9 / draws_per_job draw
+    blocks) would take minutes or end in MemoryError before any check."""
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict({**BASE, **change})
