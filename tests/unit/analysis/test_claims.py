@@ -333,16 +333,35 @@ def both_spectra(relu_x) -> xr.Dataset:
 
 def test_the_spectrum_papers_claim_holds_deep_and_its_swapped_control_fails(both_spectra):
     rows = delta_rows(both_spectra, min_depth=100)
-    below, control, rises = (pd.Series(r) for r in rows)
+    below, control, rises, rises_control = (pd.Series(r) for r in rows)
     assert (below.role, below.verdict) == ("claim", "holds") and below.measured < 1
     assert (control.role, control.verdict) == ("control", "fails") and control.measured > 1
     assert control.measured == pytest.approx(1 / float(
         ((both_spectra.cond - both_spectra.pred_cond).sel(activation="abs")
          / (both_spectra.cond - both_spectra.pred_cond).sel(activation="relu")).sel(depth=100)))  # fmt: skip
-    assert (rises.role, rises.verdict) == ("claim", "holds") and "l=100..5000" in rises.claim
-    # from shallow depths the ratio first falls (abs's advantage grows before it fades): the same rule fails
-    shallow = [pd.Series(r) for r in delta_rows(both_spectra, min_depth=3)]
-    assert shallow[2].verdict == "fails"
+    # the deeper half of l = 100..5000: l >= sqrt(100 x 5000) = 707, i.e. 1000 and 5000
+    assert (rises.role, rises.verdict) == ("claim", "holds") and "at l=1000 to" in rises.claim
+    assert "abs (Delta=1), relu (Delta=0.5)" in rises.claim
+    assert (rises_control.role, rises_control.verdict) == ("control", "fails")
+    # where the theory does not speak yet (l <= 100: the ratio still falls, 0.82 -> 0.77), the same rule fails
+    shallow = [pd.Series(r) for r in delta_rows(both_spectra.sel(depth=slice(None, 100)), min_depth=3)]
+    assert shallow[2].verdict == "fails" and "at l=20 to" in shallow[2].claim
     assert delta_rows(both_spectra.sel(activation=["relu"]), min_depth=100) == []
     table = _table(spec=both_spectra)
     assert table.claim.str.contains("smaller for abs than for relu").sum() == 1
+
+
+def test_the_spectrum_papers_claim_pairs_activations_adjacent_in_delta(relu_x):
+    """Three activations (Delta 1, 0.5, 0.1): one set of rows per adjacent pair, larger Delta first; a
+    linear activation (Delta = 0, no deep limit) takes no part."""
+    depths = [100, 1000, 5000]
+    acts = {"abs": Activation.named("abs"), "relu": Activation.named("relu"),
+            "leaky_relu(0.5)": Activation.named("leaky_relu", 0.5)}  # fmt: skip
+    parts = [limit_spectrum(relu_x, act, depths).assign_coords(activation=name) for name, act in acts.items()]
+    spectra = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
+    rows = pd.DataFrame(delta_rows(spectra, min_depth=100))
+    assert len(rows) == 8 and rows.role.tolist() == ["claim", "control"] * 4
+    assert rows.claim.str.contains("smaller for relu than for leaky_relu\\(0.5\\)").sum() == 1
+    assert set(rows[rows.role == "claim"].verdict) == {"holds"} and set(rows[rows.role == "control"].verdict) == {
+        "fails"
+    }
