@@ -365,3 +365,25 @@ def test_the_spectrum_papers_claim_pairs_activations_adjacent_in_delta(relu_x):
     assert set(rows[rows.role == "claim"].verdict) == {"holds"} and set(rows[rows.role == "control"].verdict) == {
         "fails"
     }
+
+
+def test_slope_rows_are_posed_only_where_the_law_predicts():
+    """SCIENCE §6 ranges: at depth 32 with constant widths m = 64..256 (beta up to 0.48, V_diag ~ 4.5 for
+    relu) neither form of the law is a prediction, so no slope row; quadratic widths keep theirs."""
+    from ntk_eoc.analysis.claims.concentration_rows import ConcentrationClaimSettings, slope_form
+
+    s = ConcentrationClaimSettings(N_BOOT, 1, 0.95, 32, 0.1, 0.25, 0.25, 0.15, 32)
+    relu, abs_ = Activation.named("relu"), Activation.named("abs")
+    assert slope_form(relu, "constant", 32, [64, 128, 256], s) is None
+    assert slope_form(relu, "quadratic", 32, [64, 128, 256], s) == "product"
+    assert slope_form(relu, "constant", 8, [32, 64, 128, 256], s) == "product"
+    assert slope_form(abs_, "constant", 24, [64, 128, 256], s) == "dsum"  # beta 0.36, V_dsum ~ 0.6
+
+    def mean(base_width, schedule):
+        return base_width**-0.5 + 0 * (schedule == "")
+
+    dev = _deviations({"schedule": ["quadratic", "constant"], "base_width": [64, 128, 256]}, mean,
+                      activation="relu", depth=32)  # fmt: skip
+    slopes = _table(dev)
+    slopes = slopes[slopes.claim.str.startswith("slope of log mean")]
+    assert len(slopes) == 1 and "schedule=quadratic" in slopes.claim.iloc[0]

@@ -41,11 +41,12 @@ import numpy as np
 import xarray as xr
 
 from ...math.activations import Activation
-from ...math.fluctuations import v_diag
+from ...math.fluctuations import beta, v_diag, v_dsum
 from ...math.schedules import widths
 from ...validate import real
 from ..bootstrap import DRAW_DIM, paired_loglog_slope, paired_ratio
 from ..grid import one_per_network
+from ..names import CLAIM_DEFAULTS
 from ..stats import bound_log_slope, theory_bound_factor
 from .verdicts import AtMost, Equivalence, Kind, Role, claim_row
 
@@ -85,6 +86,9 @@ class ConcentrationClaimSettings:
     bound_margin: float
     bound_depth_margin: float
     deep_depth: int
+    product_beta_max: float = CLAIM_DEFAULTS["product_beta_max"]
+    dsum_beta_max: float = CLAIM_DEFAULTS["dsum_beta_max"]
+    v_max: float = CLAIM_DEFAULTS["fluctuation_v_max"]
 
     def __post_init__(self) -> None:
         for key in ("m_min", "slope_margin", "depth_margin", "bound_margin", "bound_depth_margin", "deep_depth"):
@@ -141,13 +145,29 @@ def _measured_row(claim: str, predicted: float, value: float, ci: tuple[float, f
     return claim_row(claim, Kind.MEASURED, predicted, value, ci, rule, rule.decide(predicted, *ci))
 
 
-def law_slope(activation: Activation, schedule: str, depth: int, base_widths: Sequence[int]) -> float:
-    """OLS log-log slope of sqrt(V_diag) (the first-order law, SCIENCE §6) against m over ``base_widths``:
-    the slope the law predicts at these sizes (-1/2 as m -> infinity)."""
+def law_slope(
+    activation: Activation, schedule: str, depth: int, base_widths: Sequence[int], form: str = "product"
+) -> float:
+    """OLS log-log slope of sqrt(V_diag) (SCIENCE §6: the product form, or ``form="dsum"`` V_dsum) against m
+    over ``base_widths``: the slope the law predicts at these sizes (-1/2 as m -> infinity)."""
+    law = v_diag if form == "product" else v_dsum
     m = np.asarray(base_widths, dtype=np.float64)
-    v = [v_diag(activation, widths(schedule, int(w), int(depth), 1, 1)[1:-1]) for w in base_widths]
+    v = [law(activation, widths(schedule, int(w), int(depth), 1, 1)[1:-1]) for w in base_widths]
     x, y = np.log(m) - np.log(m).mean(), 0.5 * np.log(v)
     return float((x * (y - y.mean())).sum() / (x * x).sum())
+
+
+def slope_form(activation: Activation, schedule: str, depth: int, base_widths: Sequence[int], s) -> str | None:
+    """The form of the law that predicts the slope over ``base_widths`` (SCIENCE §6, the ranges of the
+    fluctuation rows): the product form where beta <= product_beta_max, V_dsum on constant widths where
+    beta <= dsum_beta_max, both only where V_diag <= v_max; None where neither is a prediction."""
+    hidden = [widths(schedule, int(w), int(depth), 1, 1)[1:-1] for w in base_widths]
+    b = max(beta(h) for h in hidden)
+    if b <= s.product_beta_max and max(v_diag(activation, h) for h in hidden) <= s.v_max:
+        return "product"
+    if schedule == "constant" and b <= s.dsum_beta_max and max(v_dsum(activation, h) for h in hidden) <= s.v_max:
+        return "dsum"
+    return None
 
 
 def slope_rows(
@@ -172,10 +192,15 @@ def slope_rows(
             log.warning("claims: slope row needs activation, schedule and depth, got %s", _describe(cell, fixed))
             continue
         ms = [int(m) for m in one.base_width.values]
-        predicted = law_slope(activations(str(name)), str(sched), int(depth), ms)
+        form = slope_form(activations(str(name)), str(sched), int(depth), ms, s)
+        if form is None:
+            log.info("claims: no slope row for %s: the law is not a prediction there (beta, V_diag)", label)
+            continue
+        predicted = law_slope(activations(str(name)), str(sched), int(depth), ms, form)
         fit = paired_loglog_slope(one, "base_width", seed=child, **s.boot)
         claim = (
-            f"slope of log mean {var} vs log m, predicted: the law's slope at these widths "
+            f"slope of log mean {var} vs log m, predicted: the law's slope at these widths"
+            f"{' (V_dsum)' if form == 'dsum' else ''} "
             f"({_describe(label)}, m={ms[0]}..{ms[-1]})"
         )
         rows.append(_measured_row(claim, predicted, fit.slope, (fit.ci_low, fit.ci_high), rule))

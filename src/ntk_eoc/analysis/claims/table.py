@@ -111,8 +111,9 @@ def claims_table(
         DataFrame with columns :data:`COLUMNS`, measured and bound rows first (NaN CI for exact rows).
     """
     s = ConcentrationClaimSettings(
-        n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin, bound_depth_margin, deep_depth
-    )
+        n_boot, seed, confidence, m_min, slope_margin, depth_margin, bound_margin, bound_depth_margin, deep_depth,
+        product_beta_max, dsum_beta_max, fluctuation_v_max,
+    )  # fmt: skip
     integer("limit_min_depth", limit_min_depth, 3, where="claims_table")
     if deviations is not None:
         for key, name in (("var", var), ("depth_var", depth_var)):
