@@ -233,8 +233,9 @@ def _blas() -> list[dict[str, Any]]:
     of a singular draw's lambda_min, depend on the core type (SCIENCE §8.7)."""
     from threadpoolctl import threadpool_info
 
-    keys = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
-    return [{k: info.get(k) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
+    keys = ("internal_api", "version", "architecture", "threading_layer")
+    found = [{k: info.get(k) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
+    return sorted(found, key=lambda lib: json.dumps(lib, sort_keys=True))  # in load order otherwise
 
 
 def _jsonable(value: Any) -> Any:
