@@ -59,6 +59,7 @@ from typing import Any
 from ..math.architecture import Init
 from ..validate import ConfigError
 from .runs import RunConfig
+from .specs import FLUCTUATION_INTERVAL
 
 __all__ = [
     "FIGURES",
@@ -266,7 +267,7 @@ class Run:
         """``<concentration key>__boot~<interval>~<resamples>~<seed>~<confidence>``: the draws and every setting
         of their bootstrap intervals (``concentration`` section), so that another bootstrap writes its own store."""
         c = self.config.concentration
-        return f"{self.concentration_key}__boot~bca~{c.n_boot}~{c.seed}~{_num(c.confidence)}"
+        return f"{self.concentration_key}__boot~{FLUCTUATION_INTERVAL}~{c.n_boot}~{c.seed}~{_num(c.confidence)}"
 
     @property
     def concentration_key(self) -> str:

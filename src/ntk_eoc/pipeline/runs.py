@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..analysis.names import DEVIATION_VARS
 from ..math.activations import Activation, Elementwise, activation_from_config
 from ..math.architecture import Architecture, Init
 from ..math.cost import DEFAULT_MAX_BYTES, DrawCost, DType, Method, draw_cost
@@ -179,7 +180,7 @@ class RunConfig:
         """Refuse, before anything is allocated (a width list, the draw blocks), sizes whose smallest arrays
         exceed ``sampler.max_gib``: a draw holds at least n m_k floats per layer (>= 4 n m l bytes); the
         analysis of one base width loads its draws' kernels in float64 (8 draws (n m_l)^2 bytes), and the
-        bootstrap of the figures stage resamples every deviation (8 x 6 x n_boot x draws bytes)."""
+        bootstrap of the figures stage resamples every deviation (8 x 6 deviations x n_boot x draws bytes)."""
         cap, n = self.sampler.max_bytes, self.dataset.n_points
         gib = f"over sampler.max_gib={self.sampler.max_gib:g}"
         if 4 * n * min(self.base_widths) * self.depth > cap:
@@ -188,7 +189,7 @@ class RunConfig:
         kernels = 8 * self.draws * (n * self.output_dim) ** 2
         if kernels > cap:
             raise ConfigError("draws", self.draws, f"one base width's kernels need {kernels / 2**30:.3g} GiB, {gib}")
-        boot = 8 * 6 * self.concentration.n_boot * self.draws
+        boot = 8 * len(DEVIATION_VARS) * self.concentration.n_boot * self.draws
         if self.study == Study.LIMIT and boot > cap:
             reason = f"with draws={self.draws} the bootstrap needs {boot / 2**30:.3g} GiB, {gib}"
             raise ConfigError("concentration.n_boot", self.concentration.n_boot, reason)

@@ -173,6 +173,10 @@ class ConcentrationSpec(Spec):
     layout: int = 2
 
 
+# The interval method of the fluctuation stores (in their spec and their name).
+FLUCTUATION_INTERVAL = "bca"
+
+
 @dataclasses.dataclass(frozen=True)
 class FluctuationsSpec(Spec):
     """Stage fluctuations: one run's kernels against the product-form law; its activation (and the label
@@ -190,7 +194,7 @@ class FluctuationsSpec(Spec):
     boot_seed: int
     confidence: float
     config: dict[str, Any]
-    interval: str = "bca"
+    interval: str = FLUCTUATION_INTERVAL
 
 
 @dataclasses.dataclass(frozen=True)

@@ -214,3 +214,14 @@ def test_a_store_at_another_jobs_path_is_refused_naming_it(tmp_path):
     store.write_store(_kernels(), block, store.provenance({}, stage="sample", key=keys[0], draw_start=0, draw_stop=3))
     with pytest.raises(store.StoreMisplaced, match="holds draws 0-3, not the block 3-6"):
         store.open_store(block)
+
+
+def test_the_path_check_knows_every_keyed_stage_folder():
+    """The storage layer's list of stage folders is the pipeline's (outputs.STORE_PATTERNS), datasets aside
+    (they record no key)."""
+    from ntk_eoc.pipeline.outputs import STORE_PATTERNS
+
+    folders = {pattern.split("/")[0] for stage, pattern in STORE_PATTERNS.items() if stage != "dataset"}
+    assert folders == set(integrity._FOLDERS)
+    assert integrity._STAGE_FOLDERS == {s: STORE_PATTERNS[s].split("/")[0] for s in STORE_PATTERNS
+                                        if STORE_PATTERNS[s].split("/")[0] != s and s != "dataset"}  # fmt: skip

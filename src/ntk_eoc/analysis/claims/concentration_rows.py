@@ -140,9 +140,11 @@ def _value(da: xr.DataArray, name: str, *given: Mapping):
     return None
 
 
-def _measured_row(claim: str, predicted: float, value: float, ci: tuple[float, float], rule) -> dict:
-    """A measured claim row: the estimate, its interval and the rule's verdict on it."""
-    return claim_row(claim, Kind.MEASURED, predicted, value, ci, rule, rule.decide(predicted, *ci))
+def _measured_row(
+    claim: str, predicted: float, value: float, ci: tuple[float, float], rule, role: Role = Role.CLAIM
+) -> dict:
+    """A measured row: the estimate, its interval and the rule's verdict on it."""
+    return claim_row(claim, Kind.MEASURED, predicted, value, ci, rule, rule.decide(predicted, *ci), role=role)
 
 
 def law_slope(
@@ -343,5 +345,5 @@ def ratio_rows(
         # the same rule with the activations swapped: a control, expected to fail where the claim holds
         swapped = f"mean {var} ratio relu/abs < 1 ({_describe(label)}): the claim swapped"
         ci = (1.0 / est.ci_high, 1.0 / est.ci_low)
-        rows.append({**_measured_row(swapped, RATIO_THRESHOLD, 1.0 / est.value, ci, rule), "role": str(Role.CONTROL)})
+        rows.append(_measured_row(swapped, RATIO_THRESHOLD, 1.0 / est.value, ci, rule, Role.CONTROL))
     return rows

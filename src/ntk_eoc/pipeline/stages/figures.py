@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     size = int(core["dataset"]["n_points"]) * int(core["output_dim"])
     eps = float(np.finfo(core["sampler"]["dtype"]).eps)
     kernel_spectra, singular = tables.kernel_spectra(conc, size, eps)
+    counts = tables.singular_counts(conc, singular)
     if singular.any():
         per_width = (
             singular.sum([d for d in singular.dims if d != "base_width"]) if "base_width" in singular.dims else None
@@ -94,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         where = "" if per_width is None else " (" + ", ".join(
             f"m={int(m)}: {int(k)}" for m, k in zip(per_width.base_width.values, per_width.values, strict=True) if k
         ) + ")"  # fmt: skip
-        dead = int((singular & (conc.dead_inputs > 0)).sum()) if "dead_inputs" in conc else 0
+        totals = counts.groupby("variable").value.sum()
+        dead = int(totals["dead_input_draws"])
         log.info(
             "cond(K(theta)): %d draws singular%s: %d with a dead input (K_ii = 0), %d by rank alone (lambda_min "
             "<= %g eps N lambda_max); cond summarized over the other draws of each cell",
@@ -116,7 +118,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     slope_table = pd.DataFrame() if slopes is None else tables.frame(slopes).assign(**span)
     slope_table.to_csv(table_paths["slopes.csv"], index=False)
     names_k = [v for v in ("lambda_min", "lambda_max", "cond") if v in ksum]
-    counts = tables.singular_counts(conc, singular)
     ktable = pd.concat([tables.tidy(ksum, names_k), counts], ignore_index=True)
     ktable.to_csv(table_paths["kernel_spectrum_summary.csv"], index=False)
     tables.frame(spec.drop_vars("eigenvalues")).to_csv(table_paths["limit_spectrum.csv"], index=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..specs import FluctuationsSpec
+from ..specs import FLUCTUATION_INTERVAL, FluctuationsSpec
 from . import parser, setup_logging
 
 
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = cli.parse_args(argv)
     spec: FluctuationsSpec = args.spec
     log = setup_logging()
-    if spec.interval != "bca":
+    if spec.interval != FLUCTUATION_INTERVAL:
         raise SystemExit(f"fluctuations: interval={spec.interval!r}: this version computes BCa intervals ('bca')")
     began = time.perf_counter()
     blocks = [open_store(p) for p in args.samples]
