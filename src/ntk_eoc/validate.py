@@ -18,14 +18,18 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_DRAW_ID",
     "MAX_SEED",
     "ConfigError",
+    "Described",
     "InvalidValue",
     "NonFinite",
     "check_finite",
     "choice",
     "finite_array",
+    "flag",
+    "input_points",
     "integer",
     "integer_list",
     "real",
@@ -42,6 +46,10 @@ E = TypeVar("E", bound=enum.Enum)
 # seeds (numpy generators) could take 63 bits but share the range so that a seed means one thing.
 MAX_SEED = 2**32 - 1
 MAX_DRAW_ID = 2**32 - 1
+# The deepest network a library function builds or a limit it iterates: l = 10^6 layers are ~10^6 n^2
+# operations of the limit recursion and lists of 10^6 widths; a larger depth is refused before anything
+# is allocated (the config's checks against the memory budget are tighter, pipeline.runs).
+MAX_DEPTH = 10**6
 
 
 class ConfigError(ValueError):
@@ -120,6 +128,79 @@ def choice(key: str, value: object, options: type[E], where: str = "") -> E:
     except ValueError:
         allowed = ", ".join(str(o.value) for o in options)
         raise InvalidValue(key, value, f"must be one of {allowed}", where) from None
+
+
+def flag(key: str, value: object, where: str = "") -> bool:
+    """A boolean flag: True/False only (``"yes"``, 1 or None are refused, not read as truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidValue(key, value, "must be True or False", where)
+    return bool(value)
+
+
+def norm_range(dtype: Any) -> tuple[float, float]:
+    """[tiny^(1/4), max^(1/4)] of ``dtype``: input norms in this range keep every kernel entry, every
+    activation and every Gram product of a network (widths up to ~10^8) a normal number of the working
+    precision. float32: [3.3e-10, 4.3e9]; float64: [1.2e-77, 1.2e77]."""
+    info = np.finfo(dtype)
+    return float(info.tiny) ** 0.25, float(info.max) ** 0.25
+
+
+class Described(str):
+    """A description shown as is in place of a value's repr (an array is described, not printed)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """||x_i|| of each row without overflow or underflow of the squares (scaled by the row's max |x_ij|)."""
+    scale = np.max(np.abs(x), axis=1)
+    safe = np.where(scale > 0, scale, 1.0)
+    return scale * np.linalg.norm(x / safe[:, None], axis=1)
+
+
+def input_points(
+    name: str, values: Any, where: str, dtype: Any = np.float64, allow_zero_rows: bool = True
+) -> np.ndarray:
+    """An (n, m_0) matrix of real inputs as float64, refused with one message naming ``name`` when it is
+    complex, non-numeric, empty, not 2-d, not finite, or has a row norm outside :func:`norm_range` of the
+    working precision ``dtype``.
+
+    The NTK of the (a,b) family is positively homogeneous in each input, K(c x_i, x_j) = c K(x_i, x_j)
+    for c > 0 (the activations are 1-homogeneous, their derivatives 0-homogeneous): inputs are not
+    rescaled silently, the message says how to rescale them. Zero rows (an exactly zero kernel row) are
+    allowed unless ``allow_zero_rows`` is False."""
+    array = np.asarray(values)
+
+    def refuse(shown: str, reason: str) -> InvalidValue:
+        return InvalidValue(name, Described(shown), reason, where)
+
+    if np.iscomplexobj(array):
+        raise refuse(f"<complex array {array.shape}>", "must be real; the kernel of complex inputs is not defined here")
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise refuse(f"<{array.dtype} array>", "must be a real numeric array")
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
+        raise refuse(f"<array of shape {array.shape}>", "must have shape (n, m_0) with n, m_0 >= 1")
+    array = array.astype(np.float64)
+    _raise_if_bad(name, array, (), where)
+    norms = row_norms(array)
+    zero = np.flatnonzero(norms == 0.0)
+    if zero.size and not allow_zero_rows:
+        raise refuse(
+            f"<zero input(s) at row(s) {zero[:10].tolist()}>",
+            "the EOC kernel of a bias-free network is 0 there and its correlation undefined",
+        )
+    low, high = norm_range(dtype)
+    outside = np.flatnonzero((norms != 0.0) & ((norms < low) | (norms > high)))
+    if outside.size:
+        i = int(outside[0])
+        raise InvalidValue(
+            f"||{name}[{i}]||", float(f"{norms[i]:.3g}"),
+            f"{outside.size} row norm(s) outside [{low:.2g}, {high:.2g}], the range where {np.dtype(dtype).name} "
+            "kernels neither underflow nor overflow; the kernel is homogeneous, K(c x_i, c x_j) = c^2 K(x_i, x_j) "
+            "for c > 0: rescale the inputs and the kernel", where,
+        )  # fmt: skip
+    return array
 
 
 def finite_array(name: str, values: Any, where: str = "") -> np.ndarray:

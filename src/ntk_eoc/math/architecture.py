@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from ..validate import InvalidValue, choice, integer
+from ..validate import MAX_DEPTH, Described, InvalidValue, choice, integer
 
 __all__ = ["INITS", "ActivationLike", "Architecture", "Init", "LinearMap"]
 
@@ -101,6 +101,8 @@ class Architecture:
         widths = tuple(self.widths) if not isinstance(self.widths, (str, bytes)) else ()
         if len(widths) < 2:
             raise InvalidValue("widths", self.widths, "must be [m_0, ..., m_l] with l >= 1", where)
+        if len(widths) > MAX_DEPTH + 1:
+            raise InvalidValue("widths", Described(f"<{len(widths)} widths>"), f"depth must be <= {MAX_DEPTH}", where)
         widths = tuple(integer(f"widths[{k}]", m, where=where) for k, m in enumerate(widths))
         depth = len(widths) - 1
         ranks = (None,) * depth if self.ranks is None else tuple(self.ranks)

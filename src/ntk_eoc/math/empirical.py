@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from ..validate import NonFinite, flag, input_points
 from .architecture import ActivationLike, Architecture, LinearMap
 from .layout import dataset_scale, expand_points
 
@@ -115,7 +117,12 @@ def empirical_ntk(
     Returns:
         float array in the dtype of the weights.
     """
+    if isinstance(weights, (str, bytes)) or not len(weights):
+        raise ValueError("empirical_ntk: weights must list one W_k or (U_k, V_k) per layer, got none")
+    per_layer = flag("per_layer", per_layer, "empirical_ntk")
     first = weights[0][1] if isinstance(weights[0], tuple) else weights[0]
+    if not _traced(weights, x):
+        _check_concrete(weights, x, first.dtype)
     x = jnp.asarray(x, dtype=first.dtype)
     if x.ndim != 2 or x.shape[1] != first.shape[1]:
         raise ValueError(f"x must have shape (n, {first.shape[1]}), got {x.shape}")
@@ -127,3 +134,27 @@ def empirical_ntk(
     kernels = [layer_kernel(b @ b.T, d @ d.T, m.weight) for b, d, m in zip(inputs, deltas, maps, strict=True)]
     layers = sum_by_layer(kernels, [m.layer for m in maps])
     return layers if per_layer else jnp.sum(layers, axis=0)
+
+
+def _traced(weights: Weights, x: jax.Array) -> bool:
+    """True under jit/grad: the values are not known, only their shapes are checked."""
+    leaves = jax.tree_util.tree_leaves([list(weights), x])
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+
+
+def _check_concrete(weights: Weights, x: jax.Array, dtype: np.dtype) -> None:
+    """Real floating weights without NaN or inf, and inputs as :func:`~ntk_eoc.validate.input_points`
+    accepts them in the weights' precision; one message naming the array."""
+    where = "empirical_ntk"
+    for k, w in enumerate(weights):
+        parts = zip(w, (" (U)", " (V)"), strict=True) if isinstance(w, tuple) else [(w, "")]
+        for part, name in parts:
+            array = np.asarray(part)
+            label = f"weights[{k}]{name}"
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"{where}: {label} must be a real floating array, got dtype {array.dtype}")
+            bad = ~np.isfinite(array)
+            if bad.any():
+                first = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise NonFinite(f"{where}: {label} has {int(bad.sum())} non-finite value(s) (first at {first})")
+    input_points("x", x, where, dtype)

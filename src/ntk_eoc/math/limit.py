@@ -40,7 +40,7 @@ from typing import cast
 
 import numpy as np
 
-from ..validate import integer
+from ..validate import MAX_DEPTH, InvalidValue, flag, input_points, integer, row_norms
 from .activations import Activation
 from .layout import dataset_scale, expand_points
 
@@ -66,6 +66,8 @@ _CLOSE_COSINE = 0.5
 PROGRESS_EVERY = 5000
 # Row block of the n x n recursion: bounds temporaries to ~ 8 arrays of _BLOCK_ENTRIES float64.
 _BLOCK_ENTRIES = 2**21
+# The largest per-layer record return_layers builds (3 l n^2 float64).
+MAX_LAYERS_BYTES = 8 * 2**30
 
 
 def correlation_map(rho: np.ndarray, delta: float) -> np.ndarray:
@@ -110,20 +112,8 @@ def half_angle_step(
 
 
 def _validate_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"X must have shape (n, m_0) with n, m_0 >= 1, got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError(f"X must be finite, got X[{bad[0]}, {bad[1]}] = {x[tuple(bad)]}")
-    norms = np.linalg.norm(x, axis=1)
-    zero = np.flatnonzero(norms == 0.0)
-    if zero.size:
-        raise ValueError(
-            f"X has zero input(s) at row(s) {zero[:10].tolist()}: the EOC kernel of a bias-free "
-            "network is 0 there and its correlation undefined"
-        )
-    return x, norms
+    x = input_points("X", x, "limit_kernel", np.float64, allow_zero_rows=False)
+    return x, row_norms(x)
 
 
 def input_angles(x: np.ndarray) -> np.ndarray:
@@ -236,8 +226,9 @@ def limit_kernel(
         >>> np.diag(k) * 3   # Theta_l(x, x) = l
         array([5., 5., 5.])
     """
-    integer("depth", depth, where="limit_kernel")
+    integer("depth", depth, maximum=MAX_DEPTH, where="limit_kernel")
     integer("output_dim", output_dim, where="limit_kernel")
+    flag("return_layers", return_layers, "limit_kernel")
     if not isinstance(activation, Activation):
         raise TypeError(
             f"limit_kernel: the limit is implemented for the (a,b)-ReLU family only, got activation "
@@ -247,6 +238,11 @@ def limit_kernel(
     activation.warn_if_linear()
     x, norms = _validate_inputs(x)
     n, in_dim = x.shape
+    if return_layers and 3 * depth * n * n * 8 > MAX_LAYERS_BYTES:
+        raise InvalidValue(
+            "depth", depth, f"return_layers keeps 3 l n^2 float64 = {3 * depth * n * n * 8 / 2**30:.1f} GiB for "
+            f"n={n}, over {MAX_LAYERS_BYTES / 2**30:.0f} GiB; ask for the matrix alone", "limit_kernel",
+        )  # fmt: skip
     angle1 = input_angles(x)
     scale = np.outer(norms, norms) / in_dim
     if return_layers:

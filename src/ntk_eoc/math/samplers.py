@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..validate import MAX_DRAW_ID, MAX_SEED, InvalidValue, choice, integer
+from ..validate import MAX_DRAW_ID, MAX_SEED, InvalidValue, choice, flag, input_points, integer
 from .activations import Activation, Elementwise
 from .architecture import Architecture, Init
 from .cost import (
@@ -187,11 +187,9 @@ def _validate(x, arch, draws, seed, method, dtype) -> tuple[np.ndarray, np.ndarr
             "sample_kernels: dtype='float64' needs 64-bit JAX; set JAX_ENABLE_X64=1 or call "
             "jax.config.update('jax_enable_x64', True) before sampling"
         )
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != arch.widths[0]:
+    x = input_points("x", x, where, str(dtype))
+    if x.shape[1] != arch.widths[0]:
         raise ValueError(f"sample_kernels: x must have shape (n, m_0={arch.widths[0]}), got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("sample_kernels: x contains NaN or inf")
     integer("seed", seed, minimum=0, maximum=MAX_SEED, where=where)  # the weights: key(seed) of every draw
     if draws is None:
         raise InvalidValue("draws", draws, "required: a 1-d sequence of draw ids", where)
@@ -277,6 +275,7 @@ def sample_kernels(
     """
     arch = _architecture(network, widths, ranks, init)
     x, ids, method, dtype = _validate(x, arch, draws, seed, method, dtype)
+    per_layer = flag("per_layer", per_layer, "sample_kernels")
     widths = arch.widths
     n, out_dim, depth = x.shape[0], widths[-1], arch.depth
     method = resolve_method(method, arch, n)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..validate import InvalidValue, choice, integer
+from ..validate import MAX_DEPTH, InvalidValue, choice, integer
 
 __all__ = [
     "SCHEDULES",
@@ -65,7 +65,7 @@ def widths(
         >>> widths("quadratic", 8, 4, input_dim=16, output_dim=1)
         [16, 8, 32, 72, 1]
     """
-    depth = integer("depth", depth, where="widths")
+    depth = integer("depth", depth, maximum=MAX_DEPTH, where="widths")
     input_dim = integer("input_dim", input_dim, where="widths")
     output_dim = integer("output_dim", output_dim, where="widths")
     if isinstance(schedule, str):

@@ -288,7 +288,7 @@ def test_zero_input_raises_value_error_naming_its_row(sphere):
 def test_non_finite_input_raises_value_error_naming_the_entry(sphere, bad):
     x = sphere(4, 3)
     x[1, 2] = bad
-    with pytest.raises(ValueError, match=rf"X\[1, 2\] = {bad}"):
+    with pytest.raises(ValueError, match=rf"X has 1 non-finite value\(s\) \(first at \(1, 2\): {bad}\)"):
         limit_kernel(x, RELU, 3)
 
 
@@ -302,7 +302,7 @@ def test_bad_depth_or_output_dim_raises_naming_it(sphere, kwargs, match):
 
 
 def test_input_of_wrong_shape_raises():
-    with pytest.raises(ValueError, match=r"shape \(n, m_0\).*got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"X=<array of shape \(4,\)>: must have shape \(n, m_0\)"):
         limit_kernel(np.ones(4), RELU, 3)
 
 

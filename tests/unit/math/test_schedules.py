@@ -38,7 +38,7 @@ def test_bad_base_width_raises_naming_it(base_width, match):
 
 @pytest.mark.parametrize("depth", [0, -1, 1.5, True])
 def test_bad_depth_raises_naming_it(depth):
-    with pytest.raises(ValueError, match=rf"widths: depth={depth!r}: must be an integer >= 1"):
+    with pytest.raises(ValueError, match=rf"widths: depth={depth!r}: must be an integer with 1 <= value <= 1000000"):
         widths("constant", 8, depth, input_dim=4)
 
 
