@@ -13,6 +13,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 
 from ntk_eoc.pipeline.plan import Plan
+from ntk_eoc.pipeline.stages import WORKFLOW_ENV, workflow_token
 from ntk_eoc.validate import ConfigError
 
 try:
@@ -26,6 +27,8 @@ if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
     shell.prefix(
         f'set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; '
     )
+# Jobs stop themselves when this Snakemake process is gone (killed with SIGKILL it cannot stop them).
+os.environ[WORKFLOW_ENV] = workflow_token()
 # JAX reads these itself: the persistent compilation cache shared by all sampling jobs.
 if PLAN.jax_cache_dir:
     os.environ.setdefault(

@@ -45,6 +45,7 @@ from ...math.architecture import Architecture
 from ...math.cost import Method
 from ...math.eigen import block_names, block_params, block_spectra, rank_bound_zero
 from ...storage.store import open_store, provenance, write_store
+from .. import program_cache
 from ..specs import MinEigenSpec
 from . import setup_logging
 from .sample import draw_block_parser
@@ -115,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    log.info("JAX compilation cache: %s", program_cache.install())
     x = open_store(args.dataset)["x"].values
     arch = spec.architecture
     start, stop = args.draws

@@ -2,7 +2,7 @@
 
 The JAX persistent compilation cache is used when ``JAX_COMPILATION_CACHE_DIR`` is set (the workflow
 sets it from config/config.yaml ``jax_cache_dir``), so jobs sharing a compiled shape load it instead
-of recompiling.
+of recompiling; its entries are bound to their keys (:mod:`ntk_eoc.pipeline.program_cache`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from ...math.architecture import Architecture
 from ...math.cost import Method
+from .. import program_cache
 from ..specs import MinEigenSpec, SampleSpec
 from . import parser, setup_logging
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from ...storage.store import matrix_coords, open_store, provenance, write_store
 
-    log.info("JAX compilation cache: %s", jax.config.jax_compilation_cache_dir or "off")
+    log.info("JAX compilation cache: %s", program_cache.install())
     x = open_store(args.dataset)["x"].values
     began = time.perf_counter()
     routes = zip(spec.architectures, spec.methods, spec.routes, strict=True)
