@@ -248,3 +248,78 @@ def test_a_bad_member_found_after_others_were_extracted_leaves_nothing(tmp_path:
     with pytest.raises(ArchiveError, match=r"claims.csv: sha256 differs from MANIFEST.json"):
         restore(bad, dest)
     assert _tree(dest) == before  # nothing renamed in, no .ntk-eoc-restore-* folder left
+
+
+@pytest.mark.parametrize("link", ["results", "results/demo", "results/demo/limit"])
+def test_restore_refuses_a_symbolic_link_on_the_way_and_writes_nothing_outside_dest(tmp_path, link) -> None:
+    good = pack(_experiment(tmp_path / "src"), tmp_path / "good.zip")
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    outside.mkdir()
+    (dest / link).parent.mkdir(parents=True, exist_ok=True)
+    (dest / link).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ArchiveError, match=rf"{dest / link} is a symbolic link to {outside}: restore writes nothing"):
+        restore(good, dest)
+    assert list(outside.iterdir()) == []
+
+
+def test_restore_into_a_destination_named_through_a_link_resolves_it_once(tmp_path) -> None:
+    good = pack(_experiment(tmp_path / "src"), tmp_path / "good.zip")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    restored = restore(good, tmp_path / "alias")
+    assert restored == tmp_path / "real" / "results" / "demo"
+    assert (restored / "tables" / "claims.csv").read_bytes() == CSV[1]
+
+
+@pytest.mark.parametrize("where", ["file", "store file", "folder"])
+def test_pack_refuses_symbolic_links_inside_the_view(tmp_path, where) -> None:
+    view = _experiment(tmp_path / "src")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the view")
+    link = {"file": view / "tables" / "notes.txt", "store file": view / "limit" / "l.zarr" / "extra"}.get(
+        where, view / "more"
+    )
+    link.symlink_to(secret if where != "folder" else tmp_path, target_is_directory=where == "folder")
+    with pytest.raises(ArchiveError, match=rf"{link} is a symbolic link to .*: pack does not follow links"):
+        pack(view, tmp_path / "out.zip")
+    assert not (tmp_path / "out.zip").exists()
+
+
+def _expanding_archive(tmp_path: Path, size: int) -> Path:
+    """An archive whose one member, listed honestly, deflates ``size`` zero bytes (a valid but 'zipped
+    bomb' archive: our packer stores members uncompressed)."""
+    data = bytes(size)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("results/demo/tables/zeros.bin", data)
+        doc = {
+            "format": 2, "experiment": "demo", "roots": ["results/demo"],
+            "members": {"results/demo/tables/zeros.bin": {"size": size, "sha256": _sha(data)}},
+        }  # fmt: skip
+        zf.writestr(MANIFEST, json.dumps(doc))
+    path = tmp_path / "expanding.zip"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_restore_caps_the_expansion_ratio_and_the_size_with_flags_to_raise_them(tmp_path, capsys) -> None:
+    archive, dest = _expanding_archive(tmp_path, 8 * 2**20), tmp_path / "dest"
+    assert verify(archive) == []  # intact: the caps are restore's
+    with pytest.raises(
+        ArchiveError, match=r"would restore 8388608 bytes from \d+, \d+ times its size, over the cap of 4"
+    ):
+        restore(archive, dest)
+    assert not dest.exists()
+    with pytest.raises(
+        ArchiveError, match=r"would restore 0\.01 GiB, over the cap of 0\.00 GiB \(raise it with --max-gib\)"
+    ):
+        restore(archive, dest, max_bytes=2**20, max_ratio=1e6)
+    assert cli.main(["archive", "restore", str(archive), str(dest), "--max-ratio", "1e6"]) == 0
+    assert (dest / "results" / "demo" / "tables" / "zeros.bin").stat().st_size == 8 * 2**20
+
+
+def test_an_honest_archive_restores_under_the_default_caps(tmp_path) -> None:
+    good = pack(_experiment(tmp_path / "src"), tmp_path / "good.zip")
+    total = sum(p.stat().st_size for p in (tmp_path / "src").rglob("*") if p.is_file())
+    assert total <= 4 * good.stat().st_size
+    assert restore(good, tmp_path / "dest").is_dir()

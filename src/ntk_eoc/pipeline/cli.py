@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..storage.archive import ArchiveError, pack, restore, verify
+from ..storage.archive import MAX_RESTORE_BYTES, MAX_RESTORE_RATIO, ArchiveError, pack, restore, verify
 from ..storage.integrity import StoreError
 from ..storage.scan import verify_tree
 from ..validate import ConfigError
@@ -53,6 +53,14 @@ def _archive_parser(commands: argparse._SubParsersAction) -> None:
     r = actions.add_parser("restore", help="unpack into DIR/results/<view>/ (and its stores), all or nothing")
     r.add_argument("path", metavar="PATH", help="the archive")
     r.add_argument("dest", metavar="DIR", help="destination directory")
+    r.add_argument(
+        "--max-gib", type=float, default=MAX_RESTORE_BYTES / 2**30, metavar="GIB",
+        help=f"refuse an archive that would restore more (default {MAX_RESTORE_BYTES / 2**30:.0f})",
+    )  # fmt: skip
+    r.add_argument(
+        "--max-ratio", type=float, default=MAX_RESTORE_RATIO, metavar="R",
+        help=f"refuse an archive that would restore more than R times its size (default {MAX_RESTORE_RATIO:g})",
+    )  # fmt: skip
 
 
 def _config_parsers(commands: argparse._SubParsersAction) -> None:
@@ -106,7 +114,7 @@ def _archive(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.path}: OK")
     else:
-        print(f"restored {restore(args.path, args.dest)}")
+        print(f"restored {restore(args.path, args.dest, int(args.max_gib * 2**30), args.max_ratio)}")
     return 0
 
 

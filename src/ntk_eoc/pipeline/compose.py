@@ -162,6 +162,15 @@ def unknown_key(hydra_dir: str, config_name: str, base: Sequence[str], key: str)
     return f"unknown key; {hint}keys of a run: {', '.join(sorted(known))}"
 
 
+def _check_results_dir(value: str) -> None:
+    """``results_dir`` names a folder: non-empty, not blank, not the filesystem root (every view and store is
+    planned under it)."""
+    if not value.strip() or Path(value).resolve() == Path(Path(value).resolve().anchor):
+        raise ConfigError(
+            "results_dir", value, "must be a non-empty relative or absolute folder, not the filesystem root"
+        )
+
+
 def validate_workflow_config(cfg: Mapping[str, Any], schema_path: str | Path) -> None:
     """Check the Snakemake-level config against its JSON schema; ConfigError naming key and value."""
     import jsonschema
@@ -171,6 +180,7 @@ def validate_workflow_config(cfg: Mapping[str, Any], schema_path: str | Path) ->
         schema = yaml.safe_load(handle)
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(dict(cfg)))
     if error is None:
+        _check_results_dir(cfg["results_dir"])
         return
     if error.validator == "additionalProperties":
         extra = sorted(set(cfg) - set(schema.get("properties", {})))

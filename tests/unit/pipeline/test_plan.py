@@ -173,6 +173,13 @@ def test_bad_snakemake_config_names_the_key():
         Plan({**CONFIG, "bogus": 1}, SCHEMA)
 
 
+@pytest.mark.parametrize("value", ["", "   ", "/", "/tmp/.."])
+def test_results_dir_must_name_a_folder_below_the_filesystem_root(value):
+    with pytest.raises(ConfigError, match=rf"results_dir={value!r}: must be a non-empty relative or absolute folder"):
+        Plan({**CONFIG, "results_dir": value}, SCHEMA)
+    assert Plan({**CONFIG, "results_dir": "/tmp/r"}, SCHEMA).stores == "/tmp/r/stores"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "config/hydra/experiment").glob("*.yaml")))
 def test_every_shipped_experiment_is_planned(experiment):

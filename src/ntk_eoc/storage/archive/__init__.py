@@ -72,9 +72,13 @@ from .format import (
 )
 from .verification import check_data, check_structure, targets
 
-__all__ = ["MANIFEST", "ArchiveError", "pack", "restore", "verify"]
+__all__ = ["MANIFEST", "MAX_RESTORE_BYTES", "MAX_RESTORE_RATIO", "ArchiveError", "pack", "restore", "verify"]
 
 RESTORE_PREFIX = ".ntk-eoc-restore-"
+# Restore's caps (raised with --max-gib and --max-ratio): the bytes written, and their ratio to the archive's
+# size; members are stored uncompressed, so an honest archive restores to about its own size.
+MAX_RESTORE_BYTES = 256 * 2**30
+MAX_RESTORE_RATIO = 4.0
 # The results folder's shared stores (ntk_eoc.pipeline.plan): archived store by store.
 SHARED = "stores"
 log = logging.getLogger(__name__)
@@ -84,11 +88,21 @@ def _is_store(path: Path) -> bool:
     return path.is_dir() and (path / METADATA_FILE).is_file()
 
 
+def _no_link(path: Path) -> None:
+    """ArchiveError when ``path`` is a symbolic link: pack records what is in the folder, never where a link
+    points (a link could take a file from outside the view into the archive)."""
+    if path.is_symlink():
+        raise ArchiveError(f"{path} is a symbolic link to {os.readlink(path)}: pack does not follow links "
+                           "(copy the target in or remove the link)")  # fmt: skip
+
+
 def _walk(root: Path) -> Iterator[tuple[Path, bool]]:
-    """(path, is_store) for every zarr store and every file outside stores under ``root``, sorted."""
+    """(path, is_store) for every zarr store and every file outside stores under ``root``, sorted; a
+    symbolic link anywhere below ``root`` is an ArchiveError."""
     for entry in sorted(root.iterdir()):
         if is_transient(entry.name):
             continue
+        _no_link(entry)
         if _is_store(entry):
             yield entry, True
         elif entry.is_dir():
@@ -99,13 +113,18 @@ def _walk(root: Path) -> Iterator[tuple[Path, bool]]:
 
 def _zip_store(directory: Path, out: Path) -> int:
     """Zip every file of a verified store (paths relative to it), STORED, mtimes kept; returns their total size."""
+    files = []
+    for path in sorted(directory.rglob("*")):
+        _no_link(path)
+        if path.is_file():
+            files.append(path)
     try:
         verify_store(directory, full=True)
     except StoreError as err:
         raise ArchiveError(f"refusing to archive a damaged store: {err}") from None
     total = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        for path in files:
             zf.write(path, path.relative_to(directory).as_posix())
             total += path.stat().st_size
     return total
@@ -254,6 +273,52 @@ def _refuse(zip_path: Path, problems: list[str]) -> ArchiveError:
     return ArchiveError(f"{zip_path} failed verification: {problems[0]}{more}")
 
 
+def _links_on_the_way(dest: Path, manifest: ArchiveManifest) -> None:
+    """ArchiveError when a folder restore would write through is a symbolic link (``DEST/results``,
+    ``DEST/results/<view>``, ``DEST/results/stores`` and every folder below them): restore writes nothing
+    outside DEST."""
+    seen: set[Path] = set()
+    for rel in [*manifest.roots, *targets(manifest)]:
+        path = dest
+        for part in Path(rel).parts:
+            path = path / part
+            if path in seen:
+                continue
+            seen.add(path)
+            if path.is_symlink():
+                raise ArchiveError(
+                    f"{path} is a symbolic link to {os.readlink(path)}: restore writes nothing outside {dest}"
+                )
+            if not path.exists():
+                break
+
+
+def _size_caps(zip_path: Path, manifest: ArchiveManifest, dest: Path, max_bytes: int, max_ratio: float) -> int:
+    """The bytes restore will write (every member's recorded size; a store zip's entries at their total),
+    refused over ``max_bytes``, over ``max_ratio`` times the archive's own size (the archive is stored
+    uncompressed, so an honest one restores to about its size), or over the free space at DEST."""
+    total = sum(
+        m.inner_size if m.inner_size is not None else m.size
+        for name, m in manifest.members.items()
+        if name != ENVIRONMENT
+    )
+    size = zip_path.stat().st_size
+    if total > max_bytes:
+        raise ArchiveError(
+            f"{zip_path} would restore {total / 2**30:.2f} GiB, over the cap of {max_bytes / 2**30:.2f} GiB "
+            "(raise it with --max-gib)"
+        )
+    if total > max_ratio * max(size, 1):
+        raise ArchiveError(
+            f"{zip_path} would restore {total} bytes from {size}, {total / max(size, 1):.0f} times its size, over "
+            f"the cap of {max_ratio:g} (raise it with --max-ratio)"
+        )
+    free = shutil.disk_usage(dest).free
+    if total > free:
+        raise ArchiveError(f"{zip_path} would restore {total / 2**30:.2f} GiB; {dest} has {free / 2**30:.2f} GiB free")
+    return total
+
+
 def _conflicts(dest: Path, manifest: ArchiveManifest) -> None:
     home = dest / RESULTS / manifest.experiment
     if home.exists() or home.is_symlink():
@@ -300,21 +365,34 @@ def _move_into_place(work: Path, dest: Path, manifest: ArchiveManifest, created:
         raise
 
 
-def restore(zip_path: str | os.PathLike[str], dest_dir: str | os.PathLike[str]) -> Path:
+def restore(
+    zip_path: str | os.PathLike[str],
+    dest_dir: str | os.PathLike[str],
+    max_bytes: int = MAX_RESTORE_BYTES,
+    max_ratio: float = MAX_RESTORE_RATIO,
+) -> Path:
     """Unpack a verified archive into ``dest_dir``, all or nothing; returns ``dest_dir/results/<experiment>``.
 
     See the module docstring: structure and target checks first, then extraction and verification
     in ``dest_dir/.ntk-eoc-restore-<id>/``, then renames into place; ``environment.json`` and
-    ``MANIFEST.json`` stay in the zip. ArchiveError (one line) on any problem, ``dest_dir`` unchanged.
+    ``MANIFEST.json`` stay in the zip. ``dest_dir`` is resolved once; a symbolic link on the way below it
+    is refused, as is an archive that would restore more than ``max_bytes``, more than ``max_ratio`` times
+    its own size, or more than the free space. ArchiveError (one line) on any problem, ``dest_dir``
+    unchanged.
     """
-    zip_path, dest = Path(zip_path), Path(dest_dir)
+    zip_path, dest = Path(zip_path), Path(dest_dir).resolve()
     created: list[Path] = []
     with _open(zip_path) as zf:
         manifest = read_manifest(zf)
         problems = check_structure(zf, manifest)
         if problems:
             raise _refuse(zip_path, problems)
+        _links_on_the_way(dest, manifest)
         _conflicts(dest, manifest)
+        existing = dest
+        while not existing.exists():
+            existing = existing.parent
+        _size_caps(zip_path, manifest, existing, max_bytes, max_ratio)
         _makedirs(dest, created)
         work = dest / f"{RESTORE_PREFIX}{uuid.uuid4().hex[:12]}"
         try:
