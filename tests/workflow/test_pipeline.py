@@ -27,9 +27,14 @@ SYMMETRY_ATOL = 1e-5
 LIMIT_RTOL = 1e-12
 
 
+def _variant(*config: str) -> tuple[str, ...]:
+    """The tiny experiment with extra settings, in a view of its own (``name=tiny`` keeps its settings)."""
+    return (*(("name=tiny-variant" if item == "name=tiny" else item) for item in TINY), *config) if config else TINY
+
+
 def _planned(project, *config: str) -> list[tuple[str, str]]:
     """Dry-run jobs (rule, first output) of the tiny experiment with extra config."""
-    return project.planned(config=(*TINY, *config))
+    return project.planned(config=_variant(*config))
 
 
 def _counts(jobs) -> dict[str, int]:
@@ -103,7 +108,7 @@ def test_draws_are_bit_identical_whatever_the_split(completed):
 
 def test_raising_draws_samples_only_the_new_blocks(completed):
     jobs = _planned(completed, 'overrides=["draws=6"]')
-    plan = completed.plan((*TINY, 'overrides=["draws=6"]'))
+    plan = completed.plan(_variant('overrides=["draws=6"]'))
     new_blocks = [("sample", p) for run in plan.runs.values() for p in plan.sample_paths(run) if "draws_4-6" in p]
     assert len(new_blocks) == 2 and set(new_blocks) <= set(jobs)
     assert _counts(jobs) == {"all": 1, "sample": 2, "concentration": 2, "run_config": 2, "figures": 1}
@@ -142,6 +147,15 @@ def test_a_variant_gets_its_own_folder_and_reuses_the_shared_stores(completed):
     jobs = completed.planned(config=variant)
     assert _counts(jobs) == {"all": 1, "run_config": 1, "figures": 1}  # every store exists already
     assert all(out.startswith(f"results/{plan.view}/") for rule, out in jobs if rule != "all")
+
+
+def test_a_named_view_is_not_rerun_with_other_settings(completed):
+    out = completed.run("-n", config=(*TINY, 'overrides=["draws=6"]'), check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1
+    assert "invalid config: name='tiny': results/tiny/ was made with overrides=[]" in text, text
+    assert "choose another name" in text
+    completed.planned()  # with its own settings the view plans as before
 
 
 def test_dry_run_listing_parser_reads_rule_and_output():

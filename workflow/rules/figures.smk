@@ -1,7 +1,8 @@
 # Stage figures: every figure (PNG for the report, PDF beside it), the tidy tables and the claims
 # table of the experiment, in one job that summarizes all runs once (study limit). The spec names
 # each file it writes.
-# output: <view>/figures/{figure}.png, .pdf; <view>/tables/{table} (outputs.FIGURES, outputs.TABLES)
+# output: <view>/figures/{figure}.png, .pdf; <view>/tables/{table} (outputs.FIGURES, outputs.TABLES);
+# <view>/MANIFEST.json (written last: every file above and the run configs, storage.view_manifest)
 
 
 rule figures:
@@ -20,4 +21,5 @@ rule figures:
         spec=PLAN.spec("figures"),
     shell:
         "python -m ntk_eoc.pipeline.stages.figures --spec {params.spec:q} --concentration {input.concentration:q} "
-        "--fluctuations {input.fluctuations:q} --spectrum {input.spectrum:q} --threads {threads} > {log:q} 2>&1"
+        "--fluctuations {input.fluctuations:q} --spectrum {input.spectrum:q} --threads {threads} "
+        "--configs {input.configs:q} --manifest {output.manifest:q} > {log:q} 2>&1"

@@ -18,4 +18,4 @@ rule min_eigen_summary:
         spec=PLAN.spec("min_eigen_summary"),
     shell:
         "python -m ntk_eoc.pipeline.stages.min_eigen_summary --spec {params.spec:q} --stores {input.stores:q} "
-        "> {log:q} 2>&1"
+        "--configs {input.configs:q} --manifest {output.manifest:q} > {log:q} 2>&1"

@@ -28,6 +28,7 @@ from pathlib import Path
 from ..storage.archive import MAX_RESTORE_BYTES, MAX_RESTORE_RATIO, ArchiveError, pack, restore, verify
 from ..storage.integrity import StoreError
 from ..storage.scan import verify_tree
+from ..storage.view_manifest import ViewError, find_views, view_problems
 from ..validate import ConfigError
 
 __all__ = ["main"]
@@ -80,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     cli.add_argument("-v", "--verbose", action="store_true", help="log every archive member")
     commands = cli.add_subparsers(dest="command", required=True)
     _config_parsers(commands)
-    check = commands.add_parser("verify", help="verify every zarr store at or under PATH")
+    check = commands.add_parser(
+        "verify", help="verify every zarr store at or under PATH, and each view's files against its MANIFEST.json"
+    )
     check.add_argument("path", metavar="PATH", help="a store, or a folder such as results/")
     check.add_argument("--full", action="store_true", help="also hash every chunk (default: sizes and metadata)")
     check.add_argument(
@@ -94,11 +97,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _verify_stores(args: argparse.Namespace) -> int:
     checked, bad = verify_tree(args.path, full=args.full, repair=args.repair)
-    if bad:
+    views = find_views(args.path)
+    bad_views = 0
+    for view in views:
+        problems = view_problems(view)
+        bad_views += bool(problems)
+        for line in problems:
+            print(line)
+    if bad or bad_views:
         done = "; moved aside: rewrite each with snakemake --forcerun <its path> (printed above)" if args.repair else ""
-        print(f"{args.path}: {bad} of {checked} store(s) bad{done}", file=sys.stderr)
+        print(
+            f"{args.path}: {bad} of {checked} store(s) bad{done}; {bad_views} of {len(views)} view(s) bad",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{args.path}: {checked} store(s) OK")
+    print(f"{args.path}: {checked} store(s) OK, {len(views)} view(s) OK")
     return 0
 
 
@@ -189,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"verify": _verify_stores, "archive": _archive, "list": _list, "show": _show, "summarize": _summarize}
     try:
         return commands[args.command](args)
-    except (ArchiveError, StoreError, ConfigError, OSError) as err:
+    except (ArchiveError, StoreError, ConfigError, ViewError, OSError) as err:
         print(f"ntk-eoc: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
 

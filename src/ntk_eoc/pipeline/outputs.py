@@ -118,6 +118,8 @@ TABLES = (
     "claims.csv",
     "claims.md",
 )
+# The view's manifest, written last by its figures or min_eigen_summary job (storage.view_manifest.MANIFEST).
+VIEW_MANIFEST = "MANIFEST.json"
 MIN_EIGEN_OUTPUTS = {
     "table": "tables/min_eigen.csv",
     "claims_csv": "tables/min_eigen_claims.csv",

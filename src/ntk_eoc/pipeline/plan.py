@@ -26,7 +26,17 @@ from typing import Any
 from ..math.activations import Activation
 from ..validate import ConfigError
 from .compose import compose_runs, validate_workflow_config
-from .outputs import FIGURES, MIN_EIGEN_OUTPUTS, STORE_PATTERNS, TABLES, Run, figure_names, run_axes, view_name
+from .outputs import (
+    FIGURES,
+    MIN_EIGEN_OUTPUTS,
+    STORE_PATTERNS,
+    TABLES,
+    VIEW_MANIFEST,
+    Run,
+    figure_names,
+    run_axes,
+    view_name,
+)
 from .resources import min_eigen_mem_mb, sample_mem_mb, width_groups
 from .runs import RunConfig, Study
 from .specs import (
@@ -90,6 +100,12 @@ class Plan:
         self.results_root = str(config["results_dir"])
         self.view = view_name(self.experiment, config["overrides"], config.get("sweep"), config.get("name"))
         self.results = f"{self.results_root}/{self.view}"
+        # What the view is made of, recorded in its manifest: a named view is not rerun with others.
+        self.settings = {
+            "experiment": self.experiment,
+            "overrides": list(config["overrides"]),
+            "sweep": None if config.get("sweep") is None else list(config["sweep"]),
+        }
         self.stores = f"{self.results_root}/stores"
         self.jax_cache_dir: str = config["jax_cache_dir"]
         composed = compose_runs(
@@ -135,7 +151,9 @@ class Plan:
         """``name=`` may not take the view another experiment or variant writes to by default: an
         experiment's name (``demo``, ``depth``, ...) or a derived ``<experiment>+<override>`` name, unless it
         is this run's own; else the demo's configs, figures and tables would be rewritten by a variant's.
-        A view of one's own name may be rerun with other settings (that is how it is updated)."""
+        Nor may it take a view of its own name that was made with other settings (experiment, overrides,
+        sweep; recorded in the view's manifest): its configs, figures and tables would no longer be the
+        ones that name stood for. Edits of the config files themselves rerun a view as usual."""
         derived = view_name(self.experiment, config["overrides"], config.get("sweep"), None)
         experiments = {p.stem for p in (Path(config["hydra_config_dir"]) / "experiment").glob("*.yaml")}
         if name != derived and (name in experiments or "+" in name):
@@ -143,6 +161,13 @@ class Plan:
             raise ConfigError(
                 "name", name, f"is the view of {owner}, which this run would overwrite; choose another name"
             )
+        recorded = _recorded_settings(Path(self.results) / VIEW_MANIFEST)
+        if recorded is not None and recorded != self.settings:
+            made = ", ".join(f"{k}={v!r}" for k, v in recorded.items() if self.settings.get(k) != v)
+            raise ConfigError(
+                "name", name, f"{self.results}/ was made with {made}; choose another name, or remove the folder "
+                "to make it anew",
+            )  # fmt: skip
 
     def _check_shared_settings(self) -> None:
         """The analysis sections summarize all runs at once, so every run must have the same."""
@@ -323,8 +348,9 @@ class Plan:
         figure_files = tuple((name, self.result(f"figures/{name}")) for name in self.figure_names())
         table_files = tuple((table, self.result(f"tables/{table}")) for table in TABLES)
         spec = FiguresSpec(
-            cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files, cfg.core_config()
-        )
+            cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files, self.settings,
+            cfg.core_config(),
+        )  # fmt: skip
         keys = [run.concentration_key for run in self.runs.values()]
         inputs = {
             "concentration": tuple(self.path("concentration", concentration_key=k) for k in keys),
@@ -334,6 +360,7 @@ class Plan:
                 if self.fluctuations
             ),
             "spectrum": tuple(self.path("spectrum", spectrum_key=key) for key in self.spectra),
+            "configs": tuple(self.jobs["run_config"]),
         }
         yield Job("figures", "", spec, inputs, self.log("figures"), self.benchmark("figures"))
 
@@ -351,8 +378,8 @@ class Plan:
     def _min_eigen_summary_jobs(self) -> Iterable[Job]:
         runs = tuple((rid, run.sample_key) for rid, run in self.runs.items())
         files = tuple((k, self.result(v)) for k, v in MIN_EIGEN_OUTPUTS.items())
-        spec = MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen, runs, files)
-        inputs = {"stores": tuple(self.jobs.get("min_eigen", {}))}
+        spec = MinEigenSummarySpec(next(iter(self.runs.values())).config.min_eigen, runs, files, self.settings)
+        inputs = {"stores": tuple(self.jobs.get("min_eigen", {})), "configs": tuple(self.jobs["run_config"])}
         yield Job(
             "min_eigen_summary", "", spec, inputs, self.log("min_eigen_summary"), self.benchmark("min_eigen_summary")
         )
@@ -404,11 +431,13 @@ class Plan:
             out[f"pdf_{name}"] = (self.result(f"figures/{name}.pdf"), None)
         for table in TABLES:
             out[table.replace(".", "_")] = (self.result(f"tables/{table}"), "claims" if table == "claims.csv" else None)
+        out["manifest"] = (self.result(VIEW_MANIFEST), None)
         return out
 
     def min_eigen_summary_outputs(self) -> dict[str, tuple[str, str | None]]:
         """Named outputs of rule min_eigen_summary: key -> (path, report caption name or None)."""
-        return {k: (self.result(v), "min_eigen" if k == "png" else None) for k, v in MIN_EIGEN_OUTPUTS.items()}
+        out = {k: (self.result(v), "min_eigen" if k == "png" else None) for k, v in MIN_EIGEN_OUTPUTS.items()}
+        return {**out, "manifest": (self.result(VIEW_MANIFEST), None)}
 
     def final_targets(self) -> list[str]:
         """What ``rule all`` produces: the view's configs, figures and tables (they need every store)."""
@@ -439,7 +468,24 @@ class Plan:
             for path in self.jobs[stage]
             if stage not in (*VIEW_STAGES, "run_config")
         ]
-        return summarize(self.results, logs) + f"\n  shared stores: {self.stores}/"
+        from ..storage.view_manifest import ViewError
+
+        try:
+            return summarize(self.results, logs) + f"\n  shared stores: {self.stores}/"
+        except ViewError as err:
+            return f"ntk-eoc: results in {self.results}/ cannot be summarized: {err}"
+
+
+def _recorded_settings(manifest: Path) -> dict[str, Any] | None:
+    """The settings a view's manifest records, or None when there is none to compare (no manifest yet)."""
+    import json
+
+    try:
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    settings = doc.get("settings") if isinstance(doc, dict) else None
+    return settings if isinstance(settings, dict) else None
 
 
 def _by(runs: Mapping[str, Run], attribute: str) -> dict[str, Run]:

@@ -202,8 +202,9 @@ class FiguresSpec(Spec):
     """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
     ((key, value) pairs in sweep order), in the order of the concentration stores the job reads; the
     files it writes by name: (figure, path without suffix: .png and .pdf are written) and (table, path);
-    the first run's validated core config, whose settings figures and claims read where a key is not swept
-    (not a store's: runs of one network share stores, named by the schedule of their widths)."""
+    the view's settings (experiment, overrides, sweep), recorded in its manifest; the first run's
+    validated core config, whose settings figures and claims read where a key is not swept (not a store's:
+    runs of one network share stores, named by the schedule of their widths)."""
 
     concentration: ConcentrationSettings
     figures: FigureSettings
@@ -211,7 +212,8 @@ class FiguresSpec(Spec):
     runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     figure_files: tuple[tuple[str, str], ...]
     table_files: tuple[tuple[str, str], ...]
-    config: dict[str, Any]
+    view: dict[str, Any]
+    config: dict[str, Any]  # last: Spec.config, the method, is the dataclass default it shadows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,11 +234,13 @@ class MinEigenSpec(Spec):
 @dataclasses.dataclass(frozen=True)
 class MinEigenSummarySpec(Spec):
     """Stage min_eigen_summary: the settings shared by every run, each run's id and sample key, and the
-    files it writes by name (``table``, ``claims_csv``, ``claims_md``, ``png``, ``pdf``)."""
+    files it writes by name (``table``, ``claims_csv``, ``claims_md``, ``png``, ``pdf``); the view's settings
+    (experiment, overrides, sweep), recorded in its manifest."""
 
     settings: MinEigenSettings
     runs: tuple[tuple[str, str], ...]
     files: tuple[tuple[str, str], ...]
+    view: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..analysis.names import CLAIM_NOTE
+from ..storage.view_manifest import MANIFEST, ViewError, listed, view_problems
 
 __all__ = ["summarize", "warnings_in"]
 
@@ -77,14 +78,29 @@ def _open(row: dict) -> bool:
     return row.get("verdict") not in ("holds", "by theorem")
 
 
+def _checked_files(view: Path) -> list[str]:
+    """The files the view's manifest lists, each checked against it (:mod:`ntk_eoc.storage.view_manifest`);
+    ViewError naming the first that differs. A view without tables and manifest (its jobs not run yet)
+    has none."""
+    if not (view / MANIFEST).exists() and not any((view / "tables").glob("*")):
+        return []
+    problems = view_problems(view)
+    if problems:
+        more = f" (and {len(problems) - 1} more: ntk-eoc verify {view})" if len(problems) > 1 else ""
+        raise ViewError(problems[0] + more)
+    return listed(view)
+
+
 def summarize(view: str | Path, logs: Iterable[str | Path] = ()) -> str:
     """The summary of a results folder ``view`` (``results/<view>``); ``logs``: job logs to scan for
-    warnings besides the view's own ``logs/``."""
+    warnings besides the view's own ``logs/``. Reads only the tables the view's manifest lists, after
+    checking every listed file (ViewError naming one that is missing, edited or damaged)."""
     view = Path(view)
     lines = [f"ntk-eoc: results in {view}/"]
+    files = _checked_files(view)
     for name in CLAIMS_TABLES:
         table = view / "tables" / name
-        if not table.is_file():
+        if f"tables/{name}" not in files:
             continue
         rows = _claims(table)
         lines.append(f"  {table}: {_counts(rows)}")

@@ -11,6 +11,7 @@ import xarray as xr
 from ntk_eoc.pipeline import cli
 from ntk_eoc.storage import integrity, scan
 from ntk_eoc.storage.store import StoreError, open_store, provenance, write_store
+from ntk_eoc.storage.view_manifest import MANIFEST, write_view_manifest
 
 
 def _write(path: Path, seed: int = 0) -> None:
@@ -29,6 +30,7 @@ def results(tmp_path: Path) -> Path:
     (root / ".snakemake").mkdir()  # hidden folders are skipped
     (root / "demo" / "tables").mkdir()
     (root / "demo" / "tables" / "claims.csv").write_text("a\n")
+    write_view_manifest(root / "demo" / MANIFEST, [root / "demo" / "tables" / "claims.csv"], "figures")
     chunk = root / "demo" / "samples" / "flipped.zarr" / "K" / "c" / "1" / "0" / "0"
     data = bytearray(chunk.read_bytes())
     data[5] ^= 0x40
@@ -83,17 +85,23 @@ def test_repair_moves_bad_stores_aside_so_their_output_is_missing(results: Path)
 
 def test_cli_verify_exit_codes_and_one_line_per_bad_store(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["verify", str(results / "demo" / "samples")]) == 0
-    assert capsys.readouterr().out == f"{results / 'demo' / 'samples'}: 2 store(s) OK\n"
+    assert capsys.readouterr().out == f"{results / 'demo' / 'samples'}: 2 store(s) OK, 0 view(s) OK\n"
     assert cli.main(["verify", "--full", str(results)]) == 1
     captured = capsys.readouterr()
     assert [line.split(": ")[0] for line in captured.out.splitlines()] == [
         f"store {results / 'demo/limit/cut.zarr'}",
         f"store {results / 'demo/samples/flipped.zarr'}",
     ]
-    assert captured.err == f"{results}: 2 of 3 store(s) bad\n"
+    assert captured.err == f"{results}: 2 of 3 store(s) bad; 0 of 1 view(s) bad\n"
     assert cli.main(["verify", str(results / "absent")]) == 1
     assert capsys.readouterr().err == f"ntk-eoc: error: {results / 'absent'} does not exist\n"
     assert cli.main(["verify", "--repair", str(results)]) == 1  # implies --full: both bad stores
     moved = f"{results}: 2 of 3 store(s) bad; moved aside: rewrite each with snakemake --forcerun"
     assert capsys.readouterr().err.startswith(moved)
     assert cli.main(["verify", "--full", str(results)]) == 0
+    assert capsys.readouterr().out == f"{results}: 1 store(s) OK, 1 view(s) OK\n"
+    (results / "demo" / "tables" / "claims.csv").write_text("b\n")  # edited after the view was written
+    assert cli.main(["verify", str(results)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{results / 'demo/tables/claims.csv'}: differs from {results / 'demo' / MANIFEST}")
+    assert captured.err == f"{results}: 0 of 1 store(s) bad; 1 of 1 view(s) bad\n"

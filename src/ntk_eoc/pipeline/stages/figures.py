@@ -56,12 +56,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ...analysis.spectrum import SINGULAR_FACTOR
     from ...math.activations import activation_from_config
     from ...storage.store import open_store
+    from ...storage.view_manifest import write_view_manifest
 
     cli = parser(__doc__, FiguresSpec)
     cli.add_argument("--concentration", nargs="+", required=True, help="concentration stores, one per run")
     cli.add_argument("--fluctuations", nargs="*", default=[], help="fluctuation stores, one per run (or none)")
     cli.add_argument("--spectrum", nargs="+", required=True, help="spectrum stores, one per activation")
     cli.add_argument("--threads", type=int, default=1, help="threads of the bootstrap summaries")
+    cli.add_argument("--configs", nargs="+", required=True, help="the view's run configs (listed in the manifest)")
+    cli.add_argument("--manifest", required=True, help="the view's MANIFEST.json, written last")
     args = cli.parse_args(argv)
     log, began, cfg = setup_logging(), time.perf_counter(), args.spec
     figure_paths = {name: Path(stem) for name, stem in cfg.figure_files}
@@ -131,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, stem in figure_paths.items():
         plots.save_figure(figs[name], stem, dpi=cfg.figures.dpi)
         log.info("figure %s written", name)
+    images = [f"{stem}{suffix}" for stem in figure_paths.values() for suffix in (".png", ".pdf")]
+    written = [*args.configs, *table_paths.values(), *images]
+    write_view_manifest(args.manifest, written, "figures", cfg.view)
     log.info("figures stage done in %.1f s", time.perf_counter() - began)
 
 

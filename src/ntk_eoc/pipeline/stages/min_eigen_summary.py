@@ -15,6 +15,7 @@ from pathlib import Path
 from ...analysis.claims.table import write_claims
 from ...analysis.min_eigen import claims_markdown, claims_table, summary_table
 from ...storage.store import open_store
+from ...storage.view_manifest import write_view_manifest
 from ..specs import MinEigenSummarySpec
 from . import parser, setup_logging
 
@@ -25,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     cli = parser(__doc__, MinEigenSummarySpec)
     cli.add_argument("--stores", nargs="+", required=True, help="every min_eigen store of the experiment")
+    cli.add_argument("--configs", nargs="+", required=True, help="the view's run configs (listed in the manifest)")
+    cli.add_argument("--manifest", required=True, help="the view's MANIFEST.json, written last")
     args = cli.parse_args(argv)
     log = setup_logging()
     began = time.perf_counter()
@@ -46,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("claims:\n%s", text)
     fig = plots.plot_min_eigen(table)
     plots.save_figure(fig, paths["png"].with_suffix(""), dpi=settings.dpi)
+    write_view_manifest(args.manifest, [*args.configs, *paths.values()], "min_eigen_summary", args.spec.view)
     log.info("min_eigen summary of %d stores (%d rows) in %.1f s", len(stores), len(table), time.perf_counter() - began)
 
 
