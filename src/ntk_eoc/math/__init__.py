@@ -13,6 +13,8 @@
 - :mod:`.samplers`      many draws of K(theta): explicit weights or Gaussian conditioning
 - :mod:`.eigen`         extreme eigenvalues of NTK matrices (float64, exact)
 - :mod:`.fluctuations`  the first-order law of Var(K_ii) / E[K_ii]^2 across width schedules (SCIENCE §6)
+- :mod:`.first_order`   the first-order covariance and mean shift of every entry of K(theta), and the
+  predicted law of ||K(theta) - K_inf|| (SCIENCE §6.1)
 
 Imports go one way: activations, schedules -> architecture -> limit, empirical, cost, conditioning -> samplers.
 """

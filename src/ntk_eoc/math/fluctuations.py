@@ -26,6 +26,10 @@ the rate e^{5 beta} of Hanin and Nica, whose form is 1.5-2.2x too high at beta =
 
 Example values: ReLU, widths 8 k^2, l = 9: 0.898; ReLU, constant width 32, l = 9: 1.302 (product form);
 ReLU, constant width 64, l = 32: 4.51 (product form), 4.98 (V_dsum), 10.27 (e^{5 beta} - 1).
+
+The whole kernel (every entry, their covariances, the 1/m mean shift and the predicted law of
+||K - K_inf||) is the first-order model of :mod:`ntk_eoc.math.first_order` (SCIENCE §6.1), re-exported here:
+:func:`first_order_kernel`, :func:`predicted_deviations`.
 """
 
 from __future__ import annotations
@@ -37,12 +41,16 @@ import numpy as np
 
 from ..validate import integer, integer_list, real
 from .activations import Activation
+from .first_order import FirstOrderKernel, first_order_kernel, predicted_deviations
 
 __all__ = [
+    "FirstOrderKernel",
     "beta",
+    "first_order_kernel",
     "fluctuation_constants",
     "fluctuation_weight",
     "hanin_nica",
+    "predicted_deviations",
     "v_diag",
     "v_diag_quadratic_limit",
     "v_dsum",

@@ -1,0 +1,346 @@
+"""The first-order finite-width theory of the whole NTK matrix: the covariance of every entry, the 1/m
+shift of its mean, and the predicted law of ||K(theta) - K_inf||.   [SCIENCE §6.1]
+
+For inputs on the sphere (||x||^2 = m_0; other norms by homogeneity, K_theta(c x, c' x') = c c' K_theta)
+and output dimension 1, write G_0 = X X^T / m_0, G_j = sigma^2 phi(h_j) phi(h_j)^T / m_j the forward Gram
+of hidden layer j = 1..l-1 and B_j = <delta_j, delta_j'> its backward Gram (B_l = 1 1^T). Exactly,
+
+    K_theta = sum_{k=1}^{l} G_{k-1} o B_k                 (o: entrywise; the matrix K is K_theta / n)
+    G_j = F(G_{j-1}) + eG_j,        B_j = Fdot(G_{j-1}) o B_{j+1} + eB_j,
+
+with F(G)_ab = sqrt(G_aa G_bb) f(rho_ab), Fdot(G)_ab = fdot(rho_ab), rho_ab = G_ab / sqrt(G_aa G_bb) (the
+maps f, fdot of SCIENCE §3), and (eG_j, eB_j) the fluctuation of layer j's average over its m_j neurons of
+the one-neuron features
+
+    y_j = ( sigma^2 phi(h) phi(h)^T,  sigma^2 (phi'(h) o u) (phi'(h) o u)^T ) - their means,
+    h ~ N(0, G_{j-1}),  u ~ N(0, B_{j+1}) independent of h
+
+(the backward signal's Gaussian law given the forward pass). Fluctuations of different layers have zero
+mean and are uncorrelated, each of covariance Cov(y_j) / m_j. Linearizing the recursion at the limit
+(L_j its derivative with respect to layer j's fluctuation) gives, to first order in 1/m_k,
+
+    K - K_inf ~= sum_j L_j y_j / sqrt(m_j) (Gaussian),     Cov(K) ~= sum_j Cov(L_j y_j) / m_j,
+    E[K] - K_inf ~= (1/2) sum_j E[D^2 K (y_j, y_j)] / m_j           (the mean shift, order 1/m).
+
+On the diagonal every map is linear (F(G)_aa = G_aa, Fdot_aa = 1), so E[K_ii] = l / n exactly and the
+relative variance is sum_k w(k/l) / m_k, the first order of the product form V_diag (SCIENCE §6). Off the
+diagonal f and fdot are curved and the mean shifts by O(1/m).
+
+The one-neuron expectations have no closed form off the diagonal (four-point orthant integrals of
+a s + b|s|); they are computed by Monte Carlo over ``samples`` neurons per layer (fixed seed), all layers
+perturbed at once with independent neurons (the cross-layer terms have mean zero), and every estimate
+carries its standard error from batch means. The cost depends on n, l and ``samples``, not on the widths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..validate import input_points, integer, real
+from .activations import Activation
+from .layout import dataset_scale
+from .limit import limit_kernel
+
+__all__ = ["FirstOrderKernel", "first_order_kernel", "predicted_deviations"]
+
+_TWO_OVER_PI = 2.0 / math.pi
+# Float64 entries of one batch's tangents and their intermediates (about 8 arrays of this size).
+_BATCH_ENTRIES = 2**21
+# Batches whose spread gives the Monte Carlo standard errors.
+_SE_GROUPS = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstOrderKernel:
+    """The first-order model of K(theta) for one dataset, activation and set of hidden widths.
+
+    Attributes:
+        limit: K_inf, the (n, n) NTK matrix (with its 1/n).
+        rows, cols: the upper-triangle index pairs (i <= j) that order the P = n(n+1)/2 entries.
+        covariance: (P, P) first-order Cov(K_ij, K_kl) over those entries.
+        covariance_se: its Monte Carlo standard error.
+        mean_shift: (n, n) E[K] - K_inf to order 1/m (zero on the diagonal).
+        mean_shift_se: its Monte Carlo standard error.
+        hidden_widths: m_1..m_{l-1} the model is for; samples: neurons per layer of the estimate.
+    """
+
+    limit: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    covariance: np.ndarray
+    covariance_se: np.ndarray
+    mean_shift: np.ndarray
+    mean_shift_se: np.ndarray
+    hidden_widths: tuple[float, ...]
+    samples: int
+
+    def scaled(self, factor: float) -> FirstOrderKernel:
+        """The model for every hidden width multiplied by ``factor`` (covariance and shift divide by it)."""
+        c = real("factor", factor, positive=True, where="FirstOrderKernel.scaled")
+        return dataclasses.replace(
+            self,
+            covariance=self.covariance / c,
+            covariance_se=self.covariance_se / c,
+            mean_shift=self.mean_shift / c,
+            mean_shift_se=self.mean_shift_se / c,
+            hidden_widths=tuple(m * c for m in self.hidden_widths),
+        )
+
+    def entry_covariance(self) -> np.ndarray:
+        """Cov(K_ab, K_cd) as an (n, n, n, n) array (symmetric under a<->b, c<->d and (ab)<->(cd))."""
+        n = self.limit.shape[0]
+        index = np.empty((n, n), dtype=np.int64)
+        index[self.rows, self.cols] = np.arange(self.rows.size)
+        index[self.cols, self.rows] = index[self.rows, self.cols]
+        return self.covariance[index[:, :, None, None], index[None, None, :, :]]
+
+    def relative_diagonal_variance(self) -> np.ndarray:
+        """Var(K_ii) / E[K_ii]^2 per point i: the first order of V_diag (SCIENCE §6) for inputs on the sphere."""
+        diagonal = np.flatnonzero(self.rows == self.cols)
+        return np.diag(self.covariance)[diagonal] / np.diag(self.limit) ** 2
+
+
+def _f(rho, delta):
+    return (1.0 - delta) * rho + delta * _TWO_OVER_PI * (jnp.sqrt(1.0 - rho * rho) + rho * jnp.arcsin(rho))
+
+
+def _off_diagonal_cosines(g):
+    d = jnp.sqrt(jnp.diagonal(g))
+    eye = jnp.eye(g.shape[0], dtype=bool)
+    return eye, d[:, None] * d[None, :], jnp.where(eye, 0.0, g / (d[:, None] * d[None, :]))
+
+
+def _forward_map(g, delta):
+    """F(G): sqrt(G_aa G_bb) f(rho_ab) off the diagonal, G_aa on it (f(1) = 1)."""
+    eye, scale, rho = _off_diagonal_cosines(g)
+    return jnp.where(eye, g, scale * _f(rho, delta))
+
+
+def _derivative_map(g, delta):
+    """Fdot(G): fdot(rho_ab) = (1-Delta) + Delta (2/pi) arcsin rho_ab, 1 on the diagonal."""
+    eye, _, rho = _off_diagonal_cosines(g)
+    return jnp.where(eye, 1.0, (1.0 - delta) + delta * _TWO_OVER_PI * jnp.arcsin(rho))
+
+
+def _recursion(eg, eb, g0, delta):
+    """(K_theta, G_0..G_{l-2}, B_1..B_{l-1}) with the fluctuations eg, eb (l-1, n, n) added layer by layer."""
+
+    def forward(g, e):
+        return _forward_map(g, delta) + e, g
+
+    g_last, g_before = jax.lax.scan(forward, g0, eg)  # g_before[j-1] = G_{j-1}; g_last = G_{l-1}
+    ones = jnp.ones_like(g0)
+
+    def backward(carry, inputs):
+        b, k = carry
+        g, e = inputs
+        b = _derivative_map(g, delta) * b + e
+        return (b, k + g * b), b
+
+    (_, k), b_layers = jax.lax.scan(backward, (ones, g_last * ones), (g_before, eb), reverse=True)
+    return k, g_before, b_layers
+
+
+def _jet(fn, g, x1, x2):
+    """Second-order jet of fn at the point g along g + e x1 + (e^2/2) x2: (D fn[x1], D fn[x2] + D^2 fn[x1, x1])."""
+
+    def along(point):
+        return jax.jvp(fn, (point,), (x1,))[1]
+
+    y1, y11 = jax.jvp(along, (g,), (x1,))
+    return y1, jax.jvp(fn, (g,), (x2,))[1] + y11
+
+
+def _kernel_jet(g_before, g_last, tg, tb, delta):
+    """(D K_theta[t], D^2 K_theta[t, t]) for the fluctuations t = (tg, tb) of every layer, propagated through
+    the recursion as second-order jets around the limit trajectory (g_before[j-1] = G_{j-1}, g_last =
+    G_{l-1}); the fluctuation of layer j enters linearly, G_j = F(G_{j-1}) + e tg_j, B_j = ... + e tb_j."""
+    forward_map = functools.partial(_forward_map, delta=delta)
+    derivative_map = functools.partial(_derivative_map, delta=delta)
+    zero = jnp.zeros_like(g_last)
+
+    def forward(carry, inputs):
+        x1, x2 = carry  # the jet of G_{j-1}
+        g, t = inputs
+        y1, y2 = _jet(forward_map, g, x1, x2)
+        return (y1 + t, y2), (x1, x2)
+
+    (last1, last2), (before1, before2) = jax.lax.scan(forward, (zero, zero), (g_before, tg))
+    ones = jnp.ones_like(g_last)
+
+    def backward(carry, inputs):
+        b1, b2, b0, k1, k2 = carry  # the jet of B_{j+1} and of the partial sum of K
+        g, x1, x2, t = inputs
+        p0 = derivative_map(g)
+        p1, p2 = _jet(derivative_map, g, x1, x2)
+        nb0 = p0 * b0
+        nb1 = p0 * b1 + p1 * b0 + t
+        nb2 = p0 * b2 + 2.0 * p1 * b1 + p2 * b0
+        k1 = k1 + g * nb1 + x1 * nb0
+        k2 = k2 + g * nb2 + 2.0 * x1 * nb1 + x2 * nb0
+        return (nb1, nb2, nb0, k1, k2), None
+
+    init = (zero, zero, ones, last1 * ones, last2 * ones)  # term k = l: G_{l-1} o B_l, B_l = 1 1^T exactly
+    (_, _, _, k1, k2), _ = jax.lax.scan(backward, init, (g_before, before1, before2, tb), reverse=True)
+    return k1, k2
+
+
+@functools.partial(jax.jit, static_argnames=("batch",))
+def _neuron_batch(key, g_before, g_last, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, delta, batch):
+    """D K and D^2 K along one batch of one-neuron fluctuations of every layer (K_theta, not yet / n)."""
+    layers, n = g_chol.shape[0], g_last.shape[0]
+    zh, zu = jax.random.normal(key, (2, batch, layers, n), dtype=g_last.dtype)
+    h = jnp.einsum("ljk,slk->slj", g_chol, zh)
+    u = jnp.einsum("ljk,slk->slj", u_chol, zu)
+    act = a * h + b * jnp.abs(h)
+    back = (a + b * jnp.sign(h)) * u
+    scale = inv_sqrt_m[None, :, None, None]
+    tg = (sigma2 * act[..., :, None] * act[..., None, :] - g_next) * scale
+    tb = (sigma2 * back[..., :, None] * back[..., None, :] - b_mean) * scale
+    return jax.vmap(lambda t1, t2: _kernel_jet(g_before, g_last, t1, t2, delta))(tg, tb)
+
+
+def _psd_factor(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((m + m.T) / 2.0)
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+def first_order_kernel(
+    activation: Activation,
+    x: np.ndarray,
+    hidden_widths: Sequence[float],
+    samples: int = 2**16,
+    seed: int = 0,
+) -> FirstOrderKernel:
+    """The first-order covariance and the 1/m mean shift of K(theta) (output dimension 1).   [SCIENCE §6.1]
+
+        Cov(K) ~= sum_j Cov(L_j y_j) / m_j,     E[K] - K_inf ~= (1/2) sum_j E[D^2 K(y_j, y_j)] / m_j
+
+    (module docstring: y_j one neuron's centred forward and backward features of hidden layer j, L_j the
+    derivative of the limit recursion with respect to them).
+
+    Args:
+        activation: the (a,b)-ReLU at the EOC.
+        x: (n, m_0) inputs, distinct (no two parallel); any norms (the kernel is homogeneous).
+        hidden_widths: m_1..m_{l-1} (e.g. ``widths(...)[1:-1]``), positive; empty for l = 1 (K is then
+            deterministic).
+        samples: Monte Carlo neurons per layer (relative standard error of a variance about sqrt(2/samples)).
+        seed: seed of the Monte Carlo neurons.
+
+    Returns:
+        :class:`FirstOrderKernel` for these widths (``.scaled(c)`` gives it for widths c m_j).
+    """
+    where = "first_order_kernel"
+    if not isinstance(activation, Activation):
+        raise ValueError(f"{where}: activation must be an (a,b)-ReLU Activation, got {activation!r}")
+    x = input_points("x", x, where, np.float64, allow_zero_rows=False)
+    m = [real("hidden_widths", w, positive=True, where=where) for w in hidden_widths]
+    samples = integer("samples", samples, minimum=2 * _SE_GROUPS, where=where)
+    seed = integer("seed", seed, minimum=0, where=where)
+    n, layers = x.shape[0], len(m)
+    norms = np.linalg.norm(x, axis=1) / math.sqrt(x.shape[1])
+    unit = x / (norms[:, None] * math.sqrt(x.shape[1]))
+    g0 = unit @ unit.T
+    np.fill_diagonal(g0, 1.0)
+    if np.any(np.abs(g0[~np.eye(n, dtype=bool)]) >= 1.0 - 1e-12):
+        raise ValueError(f"{where}: x has two parallel rows; the first-order model needs distinct directions")
+    limit = limit_kernel(x, activation, layers + 1)
+    rows, cols = np.triu_indices(n)
+    outer = np.outer(norms, norms)
+    p = rows.size
+    if layers == 0:
+        zero = np.zeros((p, p))
+        return FirstOrderKernel(limit, rows, cols, zero, zero, np.zeros((n, n)), np.zeros((n, n)), (), samples)
+    delta = activation.delta
+    with jax.enable_x64(True):
+        zeros = jnp.zeros((layers, n, n))
+        _, g_before, b_layers = jax.jit(_recursion)(zeros, zeros, jnp.asarray(g0), delta)
+        g_before, b_layers = np.asarray(g_before), np.asarray(b_layers)
+        b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])  # B_{j+1} for j = 1..l-1
+        g_next = np.stack([np.asarray(_forward_map(jnp.asarray(g), delta)) for g in g_before])
+        b_mean = np.stack([np.asarray(_derivative_map(jnp.asarray(g), delta)) for g in g_before]) * b_next
+        g_chol = np.stack([_psd_factor(g) for g in g_before])
+        u_chol = np.stack([_psd_factor(bb) for bb in b_next])
+        g_last = g_next[-1]
+        args = tuple(jnp.asarray(v) for v in (g_before, g_last, g_chol, u_chol, g_next, b_mean, 1.0 / np.sqrt(m)))
+        batch = int(max(1, min(samples // _SE_GROUPS, _BATCH_ENTRIES // (layers * n * n))))
+        groups = np.zeros((_SE_GROUPS, p, p))
+        shift_groups = np.zeros((_SE_GROUPS, p))
+        counts = np.zeros(_SE_GROUPS)
+        key, done, index = jax.random.key(seed), 0, 0
+        while done < samples:
+            d1, d2 = _neuron_batch(
+                jax.random.fold_in(key, index), *args, activation.a, activation.b, activation.sigma2, delta, batch
+            )
+            take = min(batch, samples - done)
+            y = np.asarray(d1)[:take, rows, cols] * outer[rows, cols]
+            y2 = np.asarray(d2)[:take, rows, cols] * outer[rows, cols]
+            group = index % _SE_GROUPS
+            groups[group] += y.T @ y
+            shift_groups[group] += y2.sum(axis=0)
+            counts[group] += take
+            done, index = done + take, index + 1
+    scale = dataset_scale(n)
+    used = counts > 0
+    cov_groups = groups[used] / counts[used, None, None] * scale**2
+    shift_per = 0.5 * shift_groups[used] / counts[used, None] * scale
+    k = used.sum()
+    covariance = np.einsum("g,gij->ij", counts[used], cov_groups) / counts.sum()
+    shift = counts[used] @ shift_per / counts.sum()
+    cov_se = cov_groups.std(axis=0, ddof=1) / math.sqrt(k)
+    shift_se = shift_per.std(axis=0, ddof=1) / math.sqrt(k)
+    mean_shift, mean_shift_se = np.zeros((n, n)), np.zeros((n, n))
+    for out, values in ((mean_shift, shift), (mean_shift_se, shift_se)):
+        out[rows, cols] = values
+        out[cols, rows] = values
+    if not (np.all(np.isfinite(covariance)) and np.all(np.isfinite(mean_shift))):
+        raise FloatingPointError(f"{where}: non-finite moments (inputs too close to parallel for depth {layers + 1})")
+    return FirstOrderKernel(limit, rows, cols, covariance, cov_se, mean_shift, mean_shift_se, tuple(m), samples)
+
+
+def predicted_deviations(
+    model: FirstOrderKernel, draws: int = 4096, seed: int = 0, include_shift: bool = False
+) -> dict[str, np.ndarray]:
+    """Draws of ||K - K_inf|| under the first-order Gaussian model K - K_inf ~ N(0, Cov) (plus the mean
+    shift with ``include_shift``), in the norms of :func:`ntk_eoc.analysis.stats.deviations`.
+
+    Returns:
+        ``op_abs, fro_abs, max_abs`` and ``op_rel, fro_rel, max_rel`` (divided by the same norm of K_inf),
+        each (draws,) float64. Without the shift every norm scales exactly as 1/sqrt(m) with the widths.
+    """
+    where = "predicted_deviations"
+    draws = integer("draws", draws, minimum=2, where=where)
+    seed = integer("seed", seed, minimum=0, where=where)
+    n = model.limit.shape[0]
+    factor = _psd_factor(model.covariance)
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("op_abs", "fro_abs", "max_abs")}
+    block = max(1, 2**22 // (n * n))
+    for start in range(0, draws, block):
+        z = rng.standard_normal((min(block, draws - start), factor.shape[1]))
+        entries = z @ factor.T
+        dev = np.zeros((z.shape[0], n, n))
+        dev[:, model.rows, model.cols] = entries
+        dev[:, model.cols, model.rows] = entries
+        if include_shift:
+            dev += model.mean_shift
+        out["op_abs"].append(np.max(np.abs(np.linalg.eigvalsh(dev)), axis=-1))
+        out["fro_abs"].append(np.sqrt(np.sum(dev * dev, axis=(-2, -1))))
+        out["max_abs"].append(np.max(np.abs(dev), axis=(-2, -1)))
+    limit = model.limit
+    reference = {
+        "op": float(np.max(np.abs(np.linalg.eigvalsh(limit)))),
+        "fro": float(np.sqrt(np.sum(limit * limit))),
+        "max": float(np.max(np.abs(limit))),
+    }
+    result = {k: np.concatenate(v) for k, v in out.items()}
+    for norm, ref in reference.items():
+        result[f"{norm}_rel"] = result[f"{norm}_abs"] / ref
+    return result
