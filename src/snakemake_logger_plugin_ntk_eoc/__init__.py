@@ -69,6 +69,9 @@ def describe(rule: str, wildcards: dict[str, str]) -> str:
         widths = w.get("widths", w.get("width", "")).split("-")
         span = widths[0] if len(widths) == 1 else f"{widths[0]}..{widths[-1]}"
         return f"{_key_parts(w['sample_key'])} | m = {span} | draws {w['start']}-{int(w['stop']) - 1}"
+    if "first_order_key" in w:
+        samples, draws, _ = w["first_order_key"].rsplit("/", 1)[-1].removeprefix("fo~").split("~")
+        return f"{_key_parts(w['first_order_key'])} | first order, {samples} neurons, {draws} draws"
     if "concentration_key" in w or "fluctuations_key" in w:
         key = w.get("concentration_key") or w["fluctuations_key"]
         return f"{_key_parts(key)} | {key.rsplit('/', 1)[-1].replace('~', ' ').replace('__', ', ')}"

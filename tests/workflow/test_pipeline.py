@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from workflow_helpers import RUNS, TINY, Project, copy_workflow, parse_jobs
@@ -53,6 +54,7 @@ def test_tiny_experiment_plans_every_stage(tmp_path):
         "limit": 2,
         "concentration": 2,
         "spectrum": 2,
+        "first_order": 2,
         "figures": 1,
     }
     plan = fresh.plan()
@@ -90,6 +92,15 @@ def test_run_writes_complete_stores_with_expected_values(completed):
     assert resolved["activation"] == {"name": "leaky_relu", "alpha": 0.1}
     assert resolved["schedule"] == {"name": "constant"}
     assert (root / "results/tiny/tables/claims.md").is_file() and (root / "results/tiny/logs/figures.log").is_file()
+
+    first = open_store(root / plan.path("first_order", first_order_key=run.first_order_key))
+    assert first.covariance.shape == (21, 21) and first.op_rel.shape == (256,)
+    assert first.attrs["key"] == run.first_order_key
+    table = pd.read_csv(root / "results/tiny/tables/concentration_summary.csv")
+    predicted = table[(table.variable == "op_rel_first_order") & (table.statistic == "mean")]
+    assert len(predicted) == 2 * len(WIDTHS)  # every run and base width, beside the measured rows
+    row = predicted[(predicted.activation == "relu") & (predicted.base_width == WIDTHS[-1])]
+    np.testing.assert_allclose(row.value.item(), first.op_rel.values.mean() / np.sqrt(WIDTHS[-1]), rtol=1e-12)
 
 
 def test_draws_are_bit_identical_whatever_the_split(completed):
@@ -131,7 +142,8 @@ def test_changing_one_activation_reruns_only_its_branch(completed):
         path.write_text(original)
     assert all("leaky_relu~0.3" in out for rule, out in jobs if rule in ("sample", "limit", "spectrum"))
     assert _counts(jobs) == {
-        "all": 1, "sample": 2, "limit": 1, "spectrum": 1, "concentration": 1, "run_config": 1, "figures": 1,
+        "all": 1, "sample": 2, "limit": 1, "spectrum": 1, "concentration": 1, "first_order": 1, "run_config": 1,
+        "figures": 1,
     }  # fmt: skip
 
 

@@ -21,5 +21,5 @@ rule figures:
         spec=PLAN.spec("figures"),
     shell:
         "python -m ntk_eoc.pipeline.stages.figures --spec {params.spec:q} --concentration {input.concentration:q} "
-        "--fluctuations {input.fluctuations:q} --spectrum {input.spectrum:q} --threads {threads} "
+        "--fluctuations {input.fluctuations:q} --first-order {input.first_order:q} --spectrum {input.spectrum:q} --threads {threads} "
         "--configs {input.configs:q} --manifest {output.manifest:q} > {log:q} 2>&1"

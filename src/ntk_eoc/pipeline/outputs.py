@@ -16,6 +16,7 @@ Two kinds of output folders under ``<results_dir>/``:
     limit               ``limit/{limit_key}.zarr``                                (dataset, activation, l, m_l)
     concentration       ``concentration/{concentration_key}.zarr``                run (its widths, draws)
     fluctuations        ``fluctuations/{fluctuations_key}.zarr``                  run, bootstrap settings
+    first_order         ``first_order/{first_order_key}.zarr``                    network, model settings
     spectrum            ``spectrum/{spectrum_key}.zarr``                          (dataset, activation, depths)
     min_eigen           ``min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr``  base width, block
     ==================  ========================================================  ========================
@@ -85,6 +86,7 @@ STORE_PATTERNS = {
     "limit": "limit/{limit_key}.zarr",
     "concentration": "concentration/{concentration_key}.zarr",
     "fluctuations": "fluctuations/{fluctuations_key}.zarr",
+    "first_order": "first_order/{first_order_key}.zarr",
     "spectrum": "spectrum/{spectrum_key}.zarr",
     "min_eigen": "min_eigen/{sample_key}/m~{width}/draws_{start}-{stop}.zarr",
 }
@@ -270,6 +272,13 @@ class Run:
         of their bootstrap intervals (``concentration`` section), so that another bootstrap writes its own store."""
         c = self.config.concentration
         return f"{self.concentration_key}__boot~{FLUCTUATION_INTERVAL}~{c.n_boot}~{c.seed}~{_num(c.confidence)}"
+
+    @property
+    def first_order_key(self) -> str:
+        """``<dataset>/<network>/fo~<samples>~<draws>~<seed>``: the first-order model of the run's networks
+        (SCIENCE §6.1) at base width 1, with its Monte Carlo neurons, Gaussian draws and seed."""
+        c = self.config.concentration
+        return f"{self.dataset}/{network_name(self.config)}/fo~{c.first_order_samples}~{c.first_order_draws}~{c.seed}"
 
     @property
     def concentration_key(self) -> str:

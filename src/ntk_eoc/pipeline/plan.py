@@ -44,6 +44,7 @@ from .specs import (
     ConcentrationSpec,
     DatasetSpec,
     FiguresSpec,
+    FirstOrderSpec,
     FluctuationsSpec,
     LimitSpec,
     MinEigenSpec,
@@ -134,11 +135,13 @@ class Plan:
         self.spectra = _by(self.runs, "spectrum_key") if limit else {}
         self.concentrations = _by(self.runs, "concentration_key") if limit else {}
         self.fluctuation_stores = _by(self.runs, "fluctuations_key") if limit else {}
+        predicted = {rid: run for rid, run in self.runs.items() if limit and _first_order_applies(run.config)}
+        self.first_order_stores = _by(predicted, "first_order_key")
         self.jobs: dict[str, dict[str, Job]] = {}
         if limit:
             builders = [self._sample_jobs, self._limit_jobs, self._concentration_jobs]
             builders += [self._fluctuations_jobs] if self.fluctuations else []
-            builders += [self._spectrum_jobs, self._figures_jobs]
+            builders += [self._first_order_jobs, self._spectrum_jobs, self._figures_jobs]
         else:
             builders = [self._min_eigen_jobs, self._min_eigen_summary_jobs]
         builders = [self._run_config_jobs, self._dataset_jobs, *builders]
@@ -238,6 +241,7 @@ class Plan:
             "spectrum_key": _alternation(self.spectra),
             "concentration_key": _alternation(self.concentrations),
             "fluctuations_key": _alternation(self.fluctuation_stores),
+            "first_order_key": _alternation(self.first_order_stores),
             "widths": r"\d+(?:-\d+)*",
             "width": r"\d+",
             "start": r"\d+",
@@ -342,14 +346,24 @@ class Plan:
             inputs = {"samples": tuple(self.sample_paths(run))}
             yield self._job("fluctuations", self.path("fluctuations", fluctuations_key=key), spec, inputs)
 
+    def _first_order_jobs(self) -> Iterable[Job]:
+        for key, run in self.first_order_stores.items():
+            cfg, c = run.config, run.config.concentration
+            unit = cfg.network_schedule.widths(1, cfg.depth, cfg.dataset.input_dim, cfg.output_dim)[1:-1]
+            spec = FirstOrderSpec(key, _ab(cfg.activation), tuple(unit), c.first_order_samples, c.first_order_draws,
+                                  c.seed)  # fmt: skip
+            out = self.path("first_order", first_order_key=key)
+            yield self._job("first_order", out, spec, self._dataset_input(run))
+
     def _figures_jobs(self) -> Iterable[Job]:
         cfg = next(iter(self.runs.values())).config
         runs = tuple((rid, tuple(run.axes.items())) for rid, run in self.runs.items())
         figure_files = tuple((name, self.result(f"figures/{name}")) for name in self.figure_names())
         table_files = tuple((table, self.result(f"tables/{table}")) for table in TABLES)
+        predicted = [(rid, run) for rid, run in self.runs.items() if run.first_order_key in self.first_order_stores]
         spec = FiguresSpec(
-            cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files, self.settings,
-            cfg.core_config(),
+            cfg.concentration, cfg.figures, cfg.claims, runs, figure_files, table_files,
+            tuple(rid for rid, _ in predicted), self.settings, cfg.core_config(),
         )  # fmt: skip
         keys = [run.concentration_key for run in self.runs.values()]
         inputs = {
@@ -359,6 +373,7 @@ class Plan:
                 for run in self.runs.values()
                 if self.fluctuations
             ),
+            "first_order": tuple(self.path("first_order", first_order_key=run.first_order_key) for _, run in predicted),
             "spectrum": tuple(self.path("spectrum", spectrum_key=key) for key in self.spectra),
             "configs": tuple(self.jobs["run_config"]),
         }
@@ -504,6 +519,18 @@ def _analysed(cfg: RunConfig) -> dict[str, Any]:
     config["schedule"] = cfg.network_schedule.config()
     config["sampler"] = {k: v for k, v in config["sampler"].items() if k != "draws_per_job"}
     return config
+
+
+def _first_order_applies(cfg: RunConfig) -> bool:
+    """The first-order model (SCIENCE §6.1) covers dense EOC (a,b)-ReLU networks with one output whose widths
+    scale with the base width exactly (quadratic, linear, constant)."""
+    return (
+        cfg.output_dim == 1
+        and not any(cfg.factorized)
+        and str(cfg.init) == "eoc"
+        and isinstance(cfg.activation, Activation)
+        and str(cfg.network_schedule.name) in ("quadratic", "linear", "constant")
+    )
 
 
 def _ab(activation: Any) -> Activation:

@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 # 1 to 10^4 on a roughly logarithmic grid: the approach to the limits closes like log(l) / l.
+# The first-order prediction (SCIENCE §6.1): Monte Carlo neurons per layer (a variance to ~1%) and draws of
+# its Gaussian law (the 1 - 1/m quantile is read where draws >= 10 m); both capped (cost O(samples l n^2)).
+FIRST_ORDER_SAMPLES = 2**14
+FIRST_ORDER_DRAWS = 4096
+MAX_FIRST_ORDER = 2**22
 DEFAULT_DEPTHS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 # Bootstrap seeds seed numpy's SeedSequence: any non-negative integer; bounded to stay 64-bit.
 DPI_RANGE = (10, 1200)
@@ -74,11 +79,14 @@ class ConcentrationSettings(_Section):
     confidence: float = 0.95
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     claims_norm: str = "op_abs"
+    first_order_samples: int = FIRST_ORDER_SAMPLES
+    first_order_draws: int = FIRST_ORDER_DRAWS
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> ConcentrationSettings:
         """Validate the ``concentration`` section (missing keys take the defaults)."""
-        given = _known(section or {}, ("n_boot", "seed", "confidence", "quantiles", "claims_norm"))
+        names = ("n_boot", "seed", "confidence", "quantiles", "claims_norm", "first_order_samples", "first_order_draws")
+        given = _known(section or {}, names)
         out = cls(**given)
         quantiles = out.quantiles
         if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (list, tuple)) or not quantiles:
@@ -92,6 +100,8 @@ class ConcentrationSettings(_Section):
             real("confidence", out.confidence, low=0.0, high=1.0),
             levels,
             _one_of("claims_norm", out.claims_norm, DEVIATION_VARS),
+            integer("first_order_samples", out.first_order_samples, 64, MAX_FIRST_ORDER),
+            integer("first_order_draws", out.first_order_draws, 64, MAX_FIRST_ORDER),
         )
 
 

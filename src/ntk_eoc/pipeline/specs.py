@@ -28,6 +28,7 @@ __all__ = [
     "ConcentrationSpec",
     "DatasetSpec",
     "FiguresSpec",
+    "FirstOrderSpec",
     "FluctuationsSpec",
     "LimitSpec",
     "MinEigenSpec",
@@ -152,6 +153,20 @@ class LimitSpec(Spec):
 
 
 @dataclasses.dataclass(frozen=True)
+class FirstOrderSpec(Spec):
+    """Stage first_order: the first-order model (SCIENCE §6.1) of one network at base width 1: its
+    activation, hidden widths m_k / m, the Monte Carlo neurons per layer, the draws of its Gaussian law and
+    their seed; ``key``, the first-order key its store records (and its path spells)."""
+
+    key: str
+    activation: Activation
+    hidden_widths: tuple[int, ...]
+    samples: int
+    draws: int
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class SpectrumSpec(Spec):
     """Stage spectrum: K_inf's spectrum for one activation at the configured depths; ``key``, the spectrum key
     its store records (and its path spells)."""
@@ -202,7 +217,8 @@ class FiguresSpec(Spec):
     """Stage figures: the analysis settings shared by every run, and each run's id and typed swept values
     ((key, value) pairs in sweep order), in the order of the concentration stores the job reads; the
     files it writes by name: (figure, path without suffix: .png and .pdf are written) and (table, path);
-    the view's settings (experiment, overrides, sweep), recorded in its manifest; the first run's
+    the runs with a first-order prediction, in the order of the first-order stores it reads; the view's
+    settings (experiment, overrides, sweep), recorded in its manifest; the first run's
     validated core config, whose settings figures and claims read where a key is not swept (not a store's:
     runs of one network share stores, named by the schedule of their widths)."""
 
@@ -212,6 +228,7 @@ class FiguresSpec(Spec):
     runs: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     figure_files: tuple[tuple[str, str], ...]
     table_files: tuple[tuple[str, str], ...]
+    first_order_runs: tuple[str, ...]
     view: dict[str, Any]
     config: dict[str, Any]  # last: Spec.config, the method, is the dataclass default it shadows
 

@@ -90,7 +90,7 @@ class StoreMisplaced(StoreError):
 
 # The folder under <results_dir>/stores/ of each stage whose stores record a key (pipeline.outputs).
 _STAGE_FOLDERS = {"sample": "samples"}
-_FOLDERS = frozenset({"samples", "limit", "concentration", "fluctuations", "spectrum", "min_eigen"})
+_FOLDERS = frozenset({"samples", "limit", "concentration", "fluctuations", "first_order", "spectrum", "min_eigen"})
 
 
 def placement_problem(root: Path, label: str, attrs: dict[str, Any]) -> StoreMisplaced | None:

@@ -23,6 +23,9 @@ path under ``results/stores/``                                     variable   di
                                                                    (base_width); ``v_diag_boot``
                                                                    (base_width, resample);
                                                                    ``v_diag_jack`` (base_width, draw)
+``first_order/<dataset>/<network>/fo~<S>~<D>~<seed>.zarr``         ``covariance`` (pair, pair_b),
+                                                                   ``mean_shift``, ``K_inf`` (p, q);
+                                                                   norms of K - K_inf (model_draw), at m = 1
 ``spectrum/<dataset>/<act>__depths~<span>.zarr``                   spectrum of K_inf (depth[, eig]) float64
 ``min_eigen/<dataset>/<network>/<sampler>/m~<w>/draws_<a>-<b>.zarr``  ``lambda_min``, ``lambda_max`` (draw,
                                                                    block) float64; ``n_params``,
@@ -135,6 +138,9 @@ DIMS: dict[str, str] = {
     "quantile": "quantile level over draws",
     "block": "NTK block of the min_eigen stage: full, or layer_k (the parameters of layer k only)",
     "resample": "bootstrap resample b (the same draw-id resamples in every cell of a store)",
+    "pair": "upper-triangle entry (pair_i <= pair_j) of a point-level n x n matrix (first-order covariance rows)",
+    "pair_b": "upper-triangle entry, the covariance's columns (the same order as pair)",
+    "model_draw": "draw of the first-order Gaussian law of K - K_inf (SCIENCE §6.1), not a network draw",
 }
 # Compression of every array: zstd inside blosc with bit shuffling suits float kernels; then the
 # crc32c checksum of the compressed bytes, so a flipped bit fails decoding in any zarr reader.

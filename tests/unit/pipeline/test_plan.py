@@ -233,3 +233,21 @@ def test_each_job_is_built_once_and_found_by_its_output(plan):
     ]
     assert dict(figures.spec.figure_files).keys() == set(plan.figure_names())
     assert plan.store_paths() == [p for s in plan.jobs if s not in ("run_config", *VIEW_STAGES) for p in plan.jobs[s]]
+
+
+def test_first_order_predictions_cover_dense_single_output_networks_only():
+    """One first-order store per network of the demo (depth 2 shared by both schedules), each fed to the
+    figures job with its runs; factorized layers and a second output dimension get none (SCIENCE §6.1)."""
+    demo = Plan({**CONFIG, "experiment": "demo"}, SCHEMA)
+    stores = [p for p in demo.store_paths() if "/first_order/" in p]
+    assert len(stores) == 10 and all(p.endswith("/fo~4096~4096~0.zarr") for p in stores)
+    figures = demo.job("figures")
+    assert len(figures.spec.first_order_runs) == len(demo.runs) == len(figures.inputs["first_order"])
+    spec = demo.jobs["first_order"][stores[0]].spec
+    assert spec.hidden_widths in ((1,), (1, 1, 1), (1, 4, 9), (1,) * 7, tuple(k * k for k in range(1, 8)))
+    factorized = Plan({**CONFIG, "experiment": "factorized"}, SCHEMA)
+    dense = [r for r in factorized.runs.values() if not any(r.config.factorized)]
+    assert len([p for p in factorized.store_paths() if "/first_order/" in p]) == len({r.first_order_key for r in dense})
+    two = Plan({**CONFIG, "experiment": "demo", "sweep": ["output_dim=1,2", "depth=2"]}, SCHEMA)
+    single = {rid for rid, run in two.runs.items() if run.config.output_dim == 1}
+    assert set(two.job("figures").spec.first_order_runs) == single and 2 * len(single) == len(two.runs)

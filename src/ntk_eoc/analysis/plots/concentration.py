@@ -16,6 +16,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..first_order_curve import predicted_name
 from .style import (
     CI_ALPHA,
     FIGSIZE,
@@ -27,6 +28,7 @@ from .style import (
     group_label,
     groups,
     log_ticks,
+    prediction_lines,
     reference_line,
     settings_text,
     slope_text,
@@ -53,12 +55,16 @@ def plot_deviation_vs_width(
     """Deviation vs base width m on log-log axes, CI bands, and the predicted slope m^-1/2 (dotted).
 
     ``slopes`` (:func:`ntk_eoc.analysis.stats.fit_slopes` over the same extra dims) adds the fitted slope and
-    its CI to each legend entry.
+    its CI to each legend entry. Where ``summary`` has ``<var>_first_order`` (:mod:`..first_order_curve`),
+    each curve's first-order prediction is drawn beside it (thin, x markers; SCIENCE §6.1).
     """
     stat = with_fixed(summary[var].sel(statistic=statistic), settings)
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     anchors = band_lines(ax, stat, "base_width", slope_text(slopes) if slopes is not None else None)
+    predicted = predicted_name(var)
+    if predicted in summary:
+        prediction_lines(ax, with_fixed(summary[predicted].sel(statistic=statistic), settings), "base_width")
     reference_line(ax, anchors[0], stat.base_width.values, reference_slope, f"slope {reference_slope:g} (theory)")
     ax.set(xscale="log", yscale="log", xlabel="base width m", ylabel=deviation_label(var, statistic))
     heading = f"Concentration of K(θ) around K∞ ({_ci_text(summary)})"

@@ -286,6 +286,21 @@ def band_lines(ax: Axes, stat: xr.DataArray, x_dim: str, suffix=None) -> list[tu
     return anchors
 
 
+def prediction_lines(ax: Axes, stat: xr.DataArray, x_dim: str) -> None:
+    """Each group's predicted value (thin line, x markers, its colour and line style) where it is defined,
+    and one legend entry for all of them."""
+    drawn = False
+    for _, style, sel in groups(stat, x_dim, core=("bound",)):
+        g = stat.sel(sel).sel(bound="value")
+        ok = np.isfinite(g.values)
+        if ok.any():
+            line = {**style, "marker": "x", "linewidth": 0.9, "alpha": 0.85, "fillstyle": "full"}
+            ax.plot(g[x_dim].values[ok], g.values[ok], **line)
+            drawn = True
+    if drawn:
+        ax.plot([], [], color="0.3", marker="x", linewidth=0.9, label="× first-order prediction (SCIENCE §6.1)")
+
+
 def reference_line(
     ax: Axes, anchor: tuple[float, float], x: np.ndarray, exponent: float, label: str | None, **style: Any
 ) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ...analysis.first_order_curve import PREDICTED_SUFFIX
 from ..specs import FiguresSpec
 from . import parser, setup_logging
 
@@ -46,6 +47,24 @@ def _settings(core: dict[str, Any], acts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _predicted(cfg: FiguresSpec, paths: Sequence[str], base_widths: np.ndarray, boot: dict) -> xr.Dataset | None:
+    """The first-order predictions (SCIENCE §6.1) of the predicted runs on the runs' grid (NaN elsewhere)."""
+    from ...analysis.first_order_curve import predicted_summary
+    from ...analysis.names import DEVIATION_VARS
+    from ...storage.store import open_store
+
+    if not paths:
+        return None
+    axes = dict(cfg.runs)
+    parts = []
+    for rid, path in zip(cfg.first_order_runs, paths, strict=True):
+        one = predicted_summary(
+            open_store(path), base_widths, DEVIATION_VARS, seed=boot["seed"], confidence=boot["confidence"]
+        ).drop_vars("tail_resolved")
+        parts.append(one.expand_dims({k: [v] for k, v in axes[rid]}))
+    return xr.combine_by_coords(parts, join="outer", combine_attrs="drop") if len(parts) > 1 else parts[0]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Figures and tables of the experiment, written to the paths the spec names."""
     from ...analysis import plots, stats, tables
@@ -61,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli = parser(__doc__, FiguresSpec)
     cli.add_argument("--concentration", nargs="+", required=True, help="concentration stores, one per run")
     cli.add_argument("--fluctuations", nargs="*", default=[], help="fluctuation stores, one per run (or none)")
+    cli.add_argument("--first-order", nargs="*", default=[], help="first-order stores, one per predicted run")
     cli.add_argument("--spectrum", nargs="+", required=True, help="spectrum stores, one per activation")
     cli.add_argument("--threads", type=int, default=1, help="threads of the bootstrap summaries")
     cli.add_argument("--configs", nargs="+", required=True, help="the view's run configs (listed in the manifest)")
@@ -82,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         else None
     )
     summary = stats.summarize(conc[list(DEVIATION_VARS)], quantiles=list(c.quantiles), workers=args.threads, **boot)
+    predicted = _predicted(cfg, args.first_order, conc.base_width.values, boot)
+    if predicted is not None:
+        summary = xr.merge([summary, predicted], compat="no_conflicts", join="left", combine_attrs="override")
+        log.info("first-order predictions for %d of %d runs", len(args.first_order), len(cfg.runs))
     # one fit range per curve: the claims' (m >= claims.m_min) wherever it keeps two widths
     fitted = int((conc.base_width >= cfg.claims.m_min).sum())
     min_width = cfg.claims.m_min if fitted >= 2 else None
@@ -115,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = claims.claims_table(
         conc, spec, fluct, var=c.claims_norm, activations=acts, **boot, **cfg.claims.config()
     )  # fmt: skip
-    tables.tidy(summary, DEVIATION_VARS).to_csv(table_paths["concentration_summary.csv"], index=False)
+    summary_vars = [*DEVIATION_VARS, *(v for v in summary.data_vars if v.endswith(PREDICTED_SUFFIX))]
+    summary_table = tables.tidy(summary, summary_vars).dropna(subset=["value"])  # cells without a prediction
+    summary_table.to_csv(table_paths["concentration_summary.csv"], index=False)
     if slopes is not None:  # the fitted widths beside every slope, as in the figure's legend
         span = {"fit_m_min": slopes.attrs["widths"][0], "fit_m_max": slopes.attrs["widths"][-1]}
     slope_table = pd.DataFrame() if slopes is None else tables.frame(slopes).assign(**span)
