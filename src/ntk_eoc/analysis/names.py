@@ -70,4 +70,10 @@ CLAIM_DEFAULTS = {
     # V ~ 1 the kurtosis of K_ii grows so fast that a few hundred draws underestimate V (256 draws at
     # V ~ 4.5 measured 0.55 of it), SCIENCE §6.
     "fluctuation_v_max": 1.5,
+    # The first-order prediction of mean op_rel (SCIENCE §6.1) is posed where beta = sum_k 1/m_k <= 0.01
+    # (quadratic widths at m >= 165 for any depth): its second-order error, measured ~0.7-2.3 beta, is <= 3% there.
+    "first_order_beta_max": 0.01,
+    # ... within 10% of the measured mean: the first-order error (<= 3%) plus the model's Monte Carlo error
+    # (<= 1%) leave a band that separates the model from another schedule's (30-60% off).
+    "first_order_margin": 0.1,
 }

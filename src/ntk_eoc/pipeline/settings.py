@@ -181,6 +181,8 @@ class ClaimSettings(_Section):
     product_beta_max: float = CLAIM_DEFAULTS["product_beta_max"]
     dsum_beta_max: float = CLAIM_DEFAULTS["dsum_beta_max"]
     fluctuation_v_max: float = CLAIM_DEFAULTS["fluctuation_v_max"]
+    first_order_beta_max: float = CLAIM_DEFAULTS["first_order_beta_max"]
+    first_order_margin: float = CLAIM_DEFAULTS["first_order_margin"]
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> ClaimSettings:

@@ -77,6 +77,7 @@ def test_notebook_shows_progress_limit_own_weights_and_stores(executed):
     assert "64/64 draws" in text  # the progress(done, total, seconds) callback
     assert "= l / n = 0.375" in text  # K_inf's diagonal
     assert "sum to K: True" in text  # empirical_ntk with per_layer=True
+    assert text.count("predicted mean ||K(theta) - K_inf||") == 2  # the first-order prediction
     assert "config: {'activation': {'name': 'relu'}" in text  # open_store kept the provenance
     assert "('draw', 'i', 'j') (64, 8, 8)" in text  # plain xr.open_zarr
 

@@ -37,6 +37,7 @@ from .concentration_rows import (
     ratio_rows,
     slope_rows,
 )
+from .first_order_rows import first_order_rows
 from .limit_rows import delta_rows, limit_rows
 from .verdicts import COLUMNS, Kind
 
@@ -88,7 +89,10 @@ def claims_table(
     product_beta_max: float = DEFAULTS["product_beta_max"],
     dsum_beta_max: float = DEFAULTS["dsum_beta_max"],
     fluctuation_v_max: float = DEFAULTS["fluctuation_v_max"],
+    first_order_beta_max: float = DEFAULTS["first_order_beta_max"],
+    first_order_margin: float = DEFAULTS["first_order_margin"],
     activations: Mapping[str, Activation] | None = None,
+    summary: xr.Dataset | None = None,
 ) -> pd.DataFrame:
     """All claim rows the data allow (see the module docstrings of the row modules).
 
@@ -106,6 +110,8 @@ def claims_table(
             fluctuation_margin, product_beta_max, dsum_beta_max, fluctuation_v_max: rule settings, defaults
             and reasons in :data:`DEFAULTS`.
         activations: name -> Activation for names ``Activation.named`` does not know.
+        summary: the deviation summary with the first-order predictions (``<var>_first_order``), for the
+            rows of :mod:`.first_order_rows` (within ``first_order_margin`` at beta <= ``first_order_beta_max``).
 
     Returns:
         DataFrame with columns :data:`COLUMNS`, measured and bound rows first (NaN CI for exact rows).
@@ -129,6 +135,10 @@ def claims_table(
         rows += depth_rows(deviations, var, depth_var or _relative(var), s, seeds[1], get)
         rows += bound_rows(deviations, var, "output_dim", s, seeds[3], get)
         rows += ratio_rows(deviations, var, s, seeds[4], get)
+    if summary is not None:
+        rows += first_order_rows(
+            summary, _relative(var), beta_max=first_order_beta_max, margin=first_order_margin
+        )  # fmt: skip
     if spectrum is not None:
         rows += limit_rows(spectrum, margin=limit_margin, inv_cos_margin=inv_cos_margin, min_depth=limit_min_depth)
         rows += delta_rows(spectrum, min_depth=limit_min_depth)

@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parts = [open_store(p).load() for p in args.spectrum]
     spec = xr.concat(parts, dim="activation", data_vars="all", coords="different", compat="equals", join="outer")
     table = claims.claims_table(
-        conc, spec, fluct, var=c.claims_norm, activations=acts, **boot, **cfg.claims.config()
+        conc, spec, fluct, var=c.claims_norm, activations=acts, summary=summary, **boot, **cfg.claims.config()
     )  # fmt: skip
     summary_vars = [*DEVIATION_VARS, *(v for v in summary.data_vars if v.endswith(PREDICTED_SUFFIX))]
     summary_table = tables.tidy(summary, summary_vars).dropna(subset=["value"])  # cells without a prediction
