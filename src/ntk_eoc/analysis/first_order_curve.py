@@ -31,8 +31,12 @@ def predicted_name(var: str) -> str:
     return f"{var}{PREDICTED_SUFFIX}"
 
 
-def _stats(a: np.ndarray, level: float) -> np.ndarray:
-    return np.stack([a.mean(axis=-1), np.median(a, axis=-1), np.quantile(a, level, axis=-1)], axis=-1)
+def _quantile_sorted(sorted_draws: np.ndarray, level: float) -> np.ndarray:
+    """numpy's default (linear) quantile of draws sorted along the last axis."""
+    pos = level * (sorted_draws.shape[-1] - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, sorted_draws.shape[-1] - 1)
+    return sorted_draws[..., lo] + (pos - lo) * (sorted_draws[..., hi] - sorted_draws[..., lo])
 
 
 def predicted_summary(
@@ -46,13 +50,16 @@ def predicted_summary(
     idx = rng.integers(0, draws, size=(PREDICTION_BOOT, draws))
     out = {}
     for var in variables:
-        unit = np.asarray(store[var].values, dtype=np.float64)
-        boot = unit[idx]
+        unit = np.sort(np.asarray(store[var].values, dtype=np.float64))
+        boot = np.sort(unit[idx], axis=-1)  # resampled draws, each resample sorted once
+        means = (unit.mean(), boot.mean(axis=-1))
+        medians = (_quantile_sorted(unit, 0.5), _quantile_sorted(boot, 0.5))
         cells = []
         for m in widths:
             level, scale = 1.0 - 1.0 / float(m), 1.0 / np.sqrt(float(m))
-            point = _stats(unit, level) * scale
-            low, high = percentile_ci(_stats(boot, level) * scale, confidence, axis=0)
+            tails = (_quantile_sorted(unit, level), _quantile_sorted(boot, level))
+            point = np.array([means[0], medians[0], tails[0]]) * scale
+            low, high = percentile_ci(np.stack([means[1], medians[1], tails[1]], axis=-1) * scale, confidence, axis=0)
             cells.append(np.stack([point, low, high], axis=-1))
         out[predicted_name(var)] = (("base_width", "statistic", "bound"), np.stack(cells))
     coords = {"base_width": widths, "statistic": list(STATISTICS), "bound": list(BOUNDS)}

@@ -2,10 +2,11 @@
 
 Reads the dataset store and writes one store: ``covariance`` and ``covariance_se`` (pair, pair_b) over the
 upper-triangle entries (``pair_i``, ``pair_j``), ``mean_shift`` and ``mean_shift_se`` (p, q), ``K_inf``
-(p, q), and ``op_rel``, ``fro_rel``, ``max_rel``, ``op_abs``, ``fro_abs``, ``max_abs`` (model_draw): draws of
-the norms of K - K_inf under the Gaussian law N(0, Cov), all for hidden widths m_k / m. For the run's
+(p, q), and ``op_rel``, ``fro_rel``, ``max_rel``, ``op_abs``, ``fro_abs``, ``max_abs`` (model_draw): draws
+of the norms of K - K_inf under the Gaussian law N(0, Cov), all for hidden widths m_k / m. For the run's
 schedules (widths k^2 m, k m, m) the model at base width m is this one with covariance and mean shift
-divided by m and every norm by sqrt(m), exactly.
+divided by m and every norm by sqrt(m), exactly. Compiled programs go through the key-bound compilation
+cache (:mod:`ntk_eoc.pipeline.program_cache`), so networks of one depth share them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from .. import program_cache
 from ..specs import FirstOrderSpec
 from . import parser, setup_logging
 
@@ -30,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser(__doc__, FirstOrderSpec, "dataset", "output").parse_args(argv)
     spec: FirstOrderSpec = args.spec
     log = setup_logging()
+    log.info("JAX compilation cache: %s", program_cache.install())
     began = time.perf_counter()
     x = open_store(args.dataset)["x"].values
     model = first_order_kernel(spec.activation, x, spec.hidden_widths, samples=spec.samples, seed=spec.seed)
