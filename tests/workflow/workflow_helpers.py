@@ -63,9 +63,11 @@ class Project:
         return out
 
     def planned(self, *args: str, config: Sequence[str] = TINY) -> list[tuple[str, str]]:
-        """(rule, output) of every job a dry run would execute, sorted."""
-        text = self.run("-n", *args, config=config).stdout
-        return parse_jobs(text)
+        """(rule, output) of every job a dry run would execute, sorted; the dry run prints no exception (an
+        input function of a rule with no job here, evaluated because two rules share an output, would)."""
+        out = self.run("-n", *args, config=config)
+        assert "Exception" not in out.stdout + out.stderr, out.stderr
+        return parse_jobs(out.stdout)
 
     def plan(self, config: Sequence[str] = TINY) -> Plan:
         """The plan Snakemake makes for ``config`` here (config/config.yaml plus the --config values)."""

@@ -446,13 +446,17 @@ class Plan:
             out[f"pdf_{name}"] = (self.result(f"figures/{name}.pdf"), None)
         for table in TABLES:
             out[table.replace(".", "_")] = (self.result(f"tables/{table}"), "claims" if table == "claims.csv" else None)
-        out["manifest"] = (self.result(VIEW_MANIFEST), None)
-        return out
+        return {**out, **self._manifest_output(Study.LIMIT)}
 
     def min_eigen_summary_outputs(self) -> dict[str, tuple[str, str | None]]:
         """Named outputs of rule min_eigen_summary: key -> (path, report caption name or None)."""
         out = {k: (self.result(v), "min_eigen" if k == "png" else None) for k, v in MIN_EIGEN_OUTPUTS.items()}
-        return {**out, "manifest": (self.result(VIEW_MANIFEST), None)}
+        return {**out, **self._manifest_output(Study.MIN_EIGEN)}
+
+    def _manifest_output(self, study: Study) -> dict[str, tuple[str, None]]:
+        """The view's manifest, an output of the view stage of this plan's study only: were it an output of
+        both rules, Snakemake would evaluate the other study's rule (which has no job here) to choose one."""
+        return {"manifest": (self.result(VIEW_MANIFEST), None)} if self.study == study else {}
 
     def final_targets(self) -> list[str]:
         """What ``rule all`` produces: the view's configs, figures and tables (they need every store)."""
