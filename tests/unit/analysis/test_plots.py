@@ -313,3 +313,24 @@ def test_deviation_vs_cost_draws_one_line_per_network_and_panel(tmp_path):
     assert dense.get_marker() != middle.get_marker() and dense.get_linestyle() == "-"
     assert "relu" in _titles(fig) and "dataset.input_dim" not in fig._suptitle.get_text()
     _written(fig, tmp_path, "factorized")
+
+
+def test_first_order_predictions_are_drawn_beside_their_curves(summary):
+    """Where the summary has <var>_first_order, each curve gets its prediction (x markers, its colour and
+    line style) and the legend one entry; a cell without a prediction (NaN) draws nothing."""
+    predicted = summary["op_abs"].copy() * 0.9
+    predicted.loc[{"schedule": "constant"}] = np.nan
+    with_pred = summary.assign(op_abs_first_order=predicted)
+    for fig in (
+        plots.plot_deviation_vs_width(with_pred.sel(depth=4, output_dim=1), var="op_abs"),
+        plots.plot_schedule_comparison(with_pred.sel(output_dim=1), var="op_abs"),
+    ):
+        ax = fig.axes[0]
+        crosses = [line for line in ax.get_lines() if line.get_marker() == "x" and len(line.get_xdata())]
+        assert len(crosses) == 2  # relu and abs, quadratic only
+        assert {to_hex(line.get_color()) for line in crosses} == set(ACTIVATION_HEX.values())
+        assert all(line.get_linestyle() == SCHEDULE_STYLES["quadratic"] for line in crosses)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels.count("× first-order prediction (SCIENCE §6.1)") == 1
+    plain = plots.plot_deviation_vs_width(summary.sel(depth=4, output_dim=1), var="op_abs").axes[0]
+    assert not [line for line in plain.get_lines() if line.get_marker() == "x"]

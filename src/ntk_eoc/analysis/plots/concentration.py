@@ -79,13 +79,17 @@ def plot_schedule_comparison(
     base_width: int | None = None,
     settings: Settings = None,
 ) -> Figure:
-    """Deviation vs depth l at one base width (default: the largest), a line per schedule (and activation)."""
+    """Deviation vs depth l at one base width (default: the largest), a line per schedule (and activation),
+    with each curve's first-order prediction (x) where ``summary`` has it."""
     stat = summary[var].sel(statistic=statistic)
     m = int(stat.base_width.max()) if base_width is None else base_width
     stat = with_fixed(stat.sel(base_width=m), settings)
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     band_lines(ax, stat, "depth")
+    if predicted_name(var) in summary:
+        pred = summary[predicted_name(var)].sel(statistic=statistic, base_width=m)
+        prediction_lines(ax, with_fixed(pred, settings), "depth")
     ax.set(yscale="log", xlabel="depth l", ylabel=deviation_label(var, statistic))
     head = "Width schedules at equal base width (theory: quadratic m_k = k² m concentrates best)"
     finish_log_axes(ax, stat.depth.values, head, settings_text(stat, settings))
