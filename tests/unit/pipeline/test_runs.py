@@ -32,7 +32,7 @@ def _with(key: str, value: object) -> dict:
     cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE.items()}
     section, _, sub = key.partition(".")
     if sub:
-        cfg[section][sub] = value
+        cfg.setdefault(section, {})[sub] = value
     else:
         cfg[section] = value
     return cfg
@@ -71,6 +71,9 @@ def test_explicit_schedule_multiplies_base_width():
         ("dataset.n_points", 1, "invalid config: dataset.n_points=1: must be an integer >= 2"),
         ("base_widths", [4, 4], r"invalid config: base_widths=\[4, 4\]: has duplicates"),
         ("draws", "many", "invalid config: draws='many'"),
+        ("concentration.first_order_samples", 10, "invalid config: concentration.first_order_samples=10: must be an"),
+        ("concentration.first_order_draws", 2**30, "invalid config: concentration.first_order_draws=1073741824"),
+        ("claims.first_order_margin", -1, "invalid config: claims.first_order_margin=-1: must be > 0"),
     ],
 )
 def test_bad_value_names_key_and_value(key, value, message):
