@@ -130,7 +130,8 @@ def _derivative_map(g, delta):
 
 
 def _recursion(eg, eb, g0, delta):
-    """(K_theta, G_0..G_{l-2}, B_1..B_{l-1}) with the fluctuations eg, eb (l-1, n, n) added layer by layer."""
+    """(K_theta, G_0..G_{l-2}, G_{l-1}, B_1..B_{l-1}) with the fluctuations eg, eb (l-1, n, n) added layer by
+    layer."""
 
     def forward(g, e):
         return _forward_map(g, delta) + e, g
@@ -145,7 +146,7 @@ def _recursion(eg, eb, g0, delta):
         return (b, k + g * b), b
 
     (_, k), b_layers = jax.lax.scan(backward, (ones, g_last * ones), (g_before, eb), reverse=True)
-    return k, g_before, b_layers
+    return k, g_before, g_last, b_layers
 
 
 def _jet(fn, g, x1, x2):
@@ -190,6 +191,12 @@ def _kernel_jet(g_before, g_last, tg, tb, delta):
     init = (zero, zero, ones, last1 * ones, last2 * ones)  # term k = l: G_{l-1} o B_l, B_l = 1 1^T exactly
     (_, _, _, k1, k2), _ = jax.lax.scan(backward, init, (g_before, before1, before2, tb), reverse=True)
     return k1, k2
+
+
+@jax.jit
+def _limit_trajectory(zeros, g0, delta):
+    """The recursion without fluctuations: the limit trajectory the jets expand around."""
+    return _recursion(zeros, zeros, g0, delta)
 
 
 @functools.partial(jax.jit, static_argnames=("batch",))
@@ -261,14 +268,12 @@ def first_order_kernel(
     delta = activation.delta
     with jax.enable_x64(True):
         zeros = jnp.zeros((layers, n, n))
-        _, g_before, b_layers = jax.jit(_recursion)(zeros, zeros, jnp.asarray(g0), delta)
-        g_before, b_layers = np.asarray(g_before), np.asarray(b_layers)
+        _, g_before, g_last, b_layers = (np.asarray(v) for v in _limit_trajectory(zeros, jnp.asarray(g0), delta))
         b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])  # B_{j+1} for j = 1..l-1
-        g_next = np.stack([np.asarray(_forward_map(jnp.asarray(g), delta)) for g in g_before])
-        b_mean = np.stack([np.asarray(_derivative_map(jnp.asarray(g), delta)) for g in g_before]) * b_next
+        g_next = np.concatenate([g_before[1:], g_last[None]])  # G_j = F(G_{j-1}), the features' forward mean
+        b_mean = b_layers  # B_j = Fdot(G_{j-1}) o B_{j+1}, their backward mean
         g_chol = np.stack([_psd_factor(g) for g in g_before])
         u_chol = np.stack([_psd_factor(bb) for bb in b_next])
-        g_last = g_next[-1]
         args = tuple(jnp.asarray(v) for v in (g_before, g_last, g_chol, u_chol, g_next, b_mean, 1.0 / np.sqrt(m)))
         batch = int(max(1, min(samples // _SE_GROUPS, _BATCH_ENTRIES // (layers * n * n))))
         groups = np.zeros((_SE_GROUPS, p, p))
