@@ -59,7 +59,7 @@ from .activations import Activation
 from .layout import dataset_scale
 from .limit import limit_kernel
 
-__all__ = ["FirstOrderKernel", "first_order_kernel", "predicted_deviations"]
+__all__ = ["FirstOrderKernel", "first_order_kernel", "predicted_deviations", "relative_variance_dsum"]
 
 _TWO_OVER_PI = 2.0 / math.pi
 # Float64 entries of one batch's tangents and their intermediates (about 8 arrays of this size).
@@ -246,6 +246,108 @@ def _shared_weight_coefficient(g_next: np.ndarray, activation: Activation) -> np
     rho = np.where(eye, 0.0, g_next)
     out = activation.sigma2**3 * (2.0 * activation.b**2 / math.pi) / np.sqrt(np.clip(1.0 - rho * rho, 1e-300, None))
     return np.where(eye, 0.0, out)
+
+
+def _term_responses(g_before, g_last, tg, tb, delta):
+    """First-order responses of the l terms X_k = G_{k-1} o B_k (X_l = G_{l-1}) of K_theta to the fluctuations
+    (tg, tb) of every layer, (l, n, n)."""
+    forward_map = functools.partial(_forward_map, delta=delta)
+    derivative_map = functools.partial(_derivative_map, delta=delta)
+
+    def forward(x1, inputs):
+        g, t = inputs
+        return jax.jvp(forward_map, (g,), (x1,))[1] + t, x1
+
+    last1, before1 = jax.lax.scan(forward, jnp.zeros_like(g_last), (g_before, tg))
+
+    def backward(carry, inputs):
+        b1, b0 = carry
+        g, x1, t = inputs
+        p0, p1 = jax.jvp(derivative_map, (g,), (x1,))
+        nb0, nb1 = p0 * b0, p0 * b1 + p1 * b0 + t
+        return (nb1, nb0), g * nb1 + x1 * nb0
+
+    ones = jnp.ones_like(g_last)
+    _, terms = jax.lax.scan(backward, (jnp.zeros_like(g_last), ones), (g_before, before1, tb), reverse=True)
+    return jnp.concatenate([terms, last1[None]])
+
+
+@functools.partial(jax.jit, static_argnames=("batch",))
+def _layer_term_moments(key, g_before, g_last, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, delta, batch):
+    """Sum over one batch of neurons of E_j[dX_k dX_k'] per layer j, terms k, k' and entry: (l-1, l, l, n, n)."""
+    layers, n = g_chol.shape[0], g_last.shape[0]
+    zh, zu = jax.random.normal(key, (2, batch, layers, n), dtype=g_last.dtype)
+    h = jnp.einsum("ljk,slk->slj", g_chol, zh)
+    u = jnp.einsum("ljk,slk->slj", u_chol, zu)
+    act = a * h + b * jnp.abs(h)
+    back = (a + b * jnp.sign(h)) * u
+    scale = inv_sqrt_m[None, :, None, None]
+    tg = (sigma2 * act[..., :, None] * act[..., None, :] - g_next) * scale
+    tb = (sigma2 * back[..., :, None] * back[..., None, :] - b_mean) * scale
+    masks = jnp.eye(layers, dtype=tg.dtype)[:, :, None, None]  # one layer's fluctuation at a time
+
+    def one(tg1, tb1):
+        return jax.vmap(lambda mask: _term_responses(g_before, g_last, tg1 * mask, tb1 * mask, delta))(masks)
+
+    responses = jax.vmap(one)(tg, tb)  # (batch, layer j, term k, n, n)
+    return jnp.einsum("sjkab,sjqab->jkqab", responses, responses)
+
+
+def relative_variance_dsum(
+    activation: Activation, x: np.ndarray, hidden_widths: Sequence[float], samples: int = 2**14, seed: int = 0
+) -> np.ndarray:
+    """Var(K_ab) / (K_aa K_bb) for every entry under the independent-layer model at all orders.   [SCIENCE §6.1]
+
+    The l terms X_k = G_{k-1} o B_k of K_theta are taken as products over the hidden layers of independent
+    factors whose relative second moments are the first-order ones, c_j(k, k') = E[dX_k^(j) dX_k'^(j)] /
+    (X_k X_k') (dX^(j): the first-order response to layer j's fluctuation alone, Monte Carlo over ``samples``
+    neurons):
+
+        Var(K_ab) = sum_{k,k'} X_k X_k' [prod_j (1 + c_j(k, k')) - 1],
+
+    which on the diagonal is the independent-layer sum V_dsum of SCIENCE §6 (c_j = C/m_j or C'/m_j) and to
+    first order is the diagonal of :func:`first_order_kernel`'s covariance. Inputs on the sphere, output
+    dimension 1; (n, n) array, the matrix's 1/n cancels.
+    """
+    where = "relative_variance_dsum"
+    if not isinstance(activation, Activation):
+        raise ValueError(f"{where}: activation must be an (a,b)-ReLU Activation, got {activation!r}")
+    x = input_points("x", x, where, np.float64, allow_zero_rows=False)
+    m = [real("hidden_widths", w, positive=True, where=where) for w in hidden_widths]
+    samples = integer("samples", samples, minimum=2, where=where)
+    seed = integer("seed", seed, minimum=0, where=where)
+    n, layers = x.shape[0], len(m)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    g0 = unit @ unit.T
+    np.fill_diagonal(g0, 1.0)
+    if layers == 0:
+        return np.zeros((n, n))
+    delta = activation.delta
+    with jax.enable_x64(True):
+        zeros = jnp.zeros((layers, n, n))
+        _, g_before, g_last, b_layers = (np.asarray(v) for v in _limit_trajectory(zeros, jnp.asarray(g0), delta))
+        b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])
+        g_next = np.concatenate([g_before[1:], g_last[None]])
+        g_chol = np.stack([_psd_factor(g) for g in g_before])
+        u_chol = np.stack([_psd_factor(bb) for bb in b_next])
+        args = tuple(jnp.asarray(v) for v in (g_before, g_last, g_chol, u_chol, g_next, b_layers, 1.0 / np.sqrt(m)))
+        batch = int(max(1, min(samples, _BATCH_ENTRIES // (layers * layers * (layers + 1) * n * n))))
+        total = np.zeros((layers, layers + 1, layers + 1, n, n))
+        done, index, key = 0, 0, jax.random.key(seed)
+        while done < samples:
+            part = _layer_term_moments(
+                jax.random.fold_in(key, index), *args, activation.a, activation.b, activation.sigma2, delta, batch
+            )
+            total += np.asarray(part)
+            done, index = done + batch, index + 1
+    terms = np.concatenate([g_before * b_layers, g_last[None]])  # X_k at the limit, (l, n, n)
+    pair = terms[:, None] * terms[None, :]
+    safe = np.where(pair != 0.0, pair, 1.0)
+    c = np.where(pair != 0.0, total / done / safe, 0.0)  # (l-1, l, l, n, n)
+    growth = np.expm1(np.sum(np.log1p(np.clip(c, -1.0 + 1e-15, None)), axis=0))
+    var = np.sum(pair * growth, axis=(0, 1))
+    diag = np.diag(terms.sum(axis=0))
+    return var / np.outer(diag, diag)
 
 
 def _psd_factor(m: np.ndarray) -> np.ndarray:

@@ -29,7 +29,8 @@ ReLU, constant width 64, l = 32: 4.51 (product form), 4.98 (V_dsum), 10.27 (e^{5
 
 The whole kernel (every entry, their covariances, the 1/m mean shift and the predicted law of
 ||K - K_inf||) is the first-order model of :mod:`ntk_eoc.math.first_order` (SCIENCE §6.1), re-exported here:
-:func:`first_order_kernel`, :func:`predicted_deviations`.
+:func:`first_order_kernel`, :func:`predicted_deviations`, and :func:`relative_variance_dsum` (the
+independent-layer sum for every entry).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import numpy as np
 
 from ..validate import integer, integer_list, real
 from .activations import Activation
-from .first_order import FirstOrderKernel, first_order_kernel, predicted_deviations
+from .first_order import FirstOrderKernel, first_order_kernel, predicted_deviations, relative_variance_dsum
 
 __all__ = [
     "FirstOrderKernel",
@@ -51,6 +52,7 @@ __all__ = [
     "fluctuation_weight",
     "hanin_nica",
     "predicted_deviations",
+    "relative_variance_dsum",
     "v_diag",
     "v_diag_quadratic_limit",
     "v_dsum",

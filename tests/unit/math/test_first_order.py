@@ -12,7 +12,12 @@ import pytest
 
 from ntk_eoc import Activation, limit_kernel, widths
 from ntk_eoc.math import first_order as fo
-from ntk_eoc.math.fluctuations import first_order_kernel, fluctuation_weight, predicted_deviations
+from ntk_eoc.math.fluctuations import (
+    first_order_kernel,
+    fluctuation_weight,
+    predicted_deviations,
+    relative_variance_dsum,
+)
 
 RELU, ABS = Activation.named("relu"), Activation.named("abs")
 
@@ -131,8 +136,29 @@ def test_schedule_widths_feed_the_model(x):
         (lambda x: first_order_kernel(RELU, x, [8, 0]), "hidden_widths"),
         (lambda x: first_order_kernel(RELU, x, [8], samples=10), "samples"),
         (lambda x: predicted_deviations(first_order_kernel(RELU, x, [8], samples=64), draws=1), "draws"),
+        (lambda x: relative_variance_dsum("relu", x, [8]), "activation must be an"),
+        (lambda x: relative_variance_dsum(RELU, x, [8, -1]), "hidden_widths"),
+        (lambda x: first_order_kernel(RELU, x, [8], shared_weights="yes"), "shared_weights"),
     ],
 )
 def test_bad_input_is_one_error_before_compute(x, call, message):
     with pytest.raises(ValueError, match=message):
         call(x)
+
+
+def test_all_orders_independent_layer_sum_is_v_dsum_on_the_diagonal_and_first_order_at_large_width(x):
+    """relative_variance_dsum: the diagonal is V_dsum (SCIENCE §6) within the Monte Carlo error of the
+    one-neuron moments (C and C' to ~2% at 8192 neurons; V grows faster than the moments' error, so the
+    tolerance is 4% of V at beta = 0.44); at m = 4096 the whole matrix is the first-order relative variance of
+    :func:`first_order_kernel`, computed from other neurons (each within ~1.5% at 32768 neurons: 4%)."""
+    from ntk_eoc.math.fluctuations import v_dsum
+
+    hidden = [16] * 7  # constant widths, depth 8: beta = 0.44, V_dsum = 3.15 (first order 1.5)
+    r = relative_variance_dsum(RELU, x, hidden, samples=2**13, seed=1)
+    np.testing.assert_allclose(np.diag(r), v_dsum(RELU, hidden), rtol=0.04)
+    off = ~np.eye(5, dtype=bool)
+    assert np.all(r[off] > 0) and np.all(r[off] < np.diag(r).mean())
+    wide = [4096] * 3  # two independent Monte Carlo computations of the same first-order variances
+    model = first_order_kernel(RELU, x, wide, samples=2**15, seed=1)
+    first = np.einsum("abab->ab", model.entry_covariance()) / np.outer(np.diag(model.limit), np.diag(model.limit))
+    np.testing.assert_allclose(relative_variance_dsum(RELU, x, wide, samples=2**15, seed=2), first, rtol=0.04)
