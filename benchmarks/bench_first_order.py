@@ -12,12 +12,12 @@ the draws (and seconds) that mean needs for a 1% standard error, beside the mode
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ntk_eoc import Activation, sample_kernels, widths
 from ntk_eoc.math.datasets import sphere
@@ -67,10 +67,7 @@ def main() -> None:
             print(f"{depth:>3} {model_s:>8.1f} {m:>6} {per_draw:>8.4f} {r.mean():>9.4f} {rel_se:>7.3f} {pred:>9.4f} "
                   f"{r.mean() / pred:>6.3f} {need:>9} {need * per_draw:>8.1f}")  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame(rows).to_csv(args.out, index=False)
     print(f"wrote {args.out} (load average {os.getloadavg()[0]:.2f})")
 
 

@@ -210,20 +210,27 @@ def _limit_trajectory(zeros, g0, delta):
     return _recursion(zeros, zeros, g0, delta)
 
 
-@functools.partial(jax.jit, static_argnames=("batch",))
-def _neuron_batch(key, g_before, g_last, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, delta, batch):
-    """D K and D^2 K along one batch of one-neuron fluctuations of every layer (K_theta, not yet / n)."""
-    layers, n = g_chol.shape[0], g_last.shape[0]
-    zh, zu = jax.random.normal(key, (2, batch, layers, n), dtype=g_last.dtype)
+def _neurons(key, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, batch):
+    """One batch of one neuron per hidden layer: h ~ N(0, G_{j-1}), phi(h), phi'(h) and the centred features
+    tg = sigma^2 phi(h) phi(h)^T - G_j, tb = sigma^2 (phi'(h) u)(phi'(h) u)^T - B_j, u ~ N(0, B_{j+1}), each
+    scaled by 1/sqrt(m_j): (batch, l-1, n[, n])."""
+    layers, n = g_chol.shape[0], g_chol.shape[-1]
+    zh, zu = jax.random.normal(key, (2, batch, layers, n), dtype=g_chol.dtype)
     h = jnp.einsum("ljk,slk->slj", g_chol, zh)
     u = jnp.einsum("ljk,slk->slj", u_chol, zu)
-    act = a * h + b * jnp.abs(h)
-    back = (a + b * jnp.sign(h)) * u
+    act, slope = a * h + b * jnp.abs(h), a + b * jnp.sign(h)
+    back = slope * u
     scale = inv_sqrt_m[None, :, None, None]
     tg = (sigma2 * act[..., :, None] * act[..., None, :] - g_next) * scale
     tb = (sigma2 * back[..., :, None] * back[..., None, :] - b_mean) * scale
+    return act, slope, tg, tb
+
+
+@functools.partial(jax.jit, static_argnames=("batch",))
+def _neuron_batch(key, g_before, g_last, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, delta, batch):
+    """D K and D^2 K along one batch of one-neuron fluctuations of every layer (K_theta, not yet / n)."""
+    act, slope, tg, tb = _neurons(key, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, batch)
     d1, d2 = jax.vmap(lambda t1, t2: _kernel_jet(g_before, g_last, t1, t2, delta))(tg, tb)
-    slope = a + b * jnp.sign(h)  # phi'(h)
     squares = act * act
     shared = (
         slope[..., :, None]
@@ -275,22 +282,61 @@ def _term_responses(g_before, g_last, tg, tb, delta):
 @functools.partial(jax.jit, static_argnames=("batch",))
 def _layer_term_moments(key, g_before, g_last, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, delta, batch):
     """Sum over one batch of neurons of E_j[dX_k dX_k'] per layer j, terms k, k' and entry: (l-1, l, l, n, n)."""
-    layers, n = g_chol.shape[0], g_last.shape[0]
-    zh, zu = jax.random.normal(key, (2, batch, layers, n), dtype=g_last.dtype)
-    h = jnp.einsum("ljk,slk->slj", g_chol, zh)
-    u = jnp.einsum("ljk,slk->slj", u_chol, zu)
-    act = a * h + b * jnp.abs(h)
-    back = (a + b * jnp.sign(h)) * u
-    scale = inv_sqrt_m[None, :, None, None]
-    tg = (sigma2 * act[..., :, None] * act[..., None, :] - g_next) * scale
-    tb = (sigma2 * back[..., :, None] * back[..., None, :] - b_mean) * scale
-    masks = jnp.eye(layers, dtype=tg.dtype)[:, :, None, None]  # one layer's fluctuation at a time
+    _, _, tg, tb = _neurons(key, g_chol, u_chol, g_next, b_mean, inv_sqrt_m, a, b, sigma2, batch)
+    masks = jnp.eye(g_chol.shape[0], dtype=tg.dtype)[:, :, None, None]  # one layer's fluctuation at a time
 
     def one(tg1, tb1):
         return jax.vmap(lambda mask: _term_responses(g_before, g_last, tg1 * mask, tb1 * mask, delta))(masks)
 
     responses = jax.vmap(one)(tg, tb)  # (batch, layer j, term k, n, n)
     return jnp.einsum("sjkab,sjqab->jkqab", responses, responses)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Trajectory:
+    """The limit trajectory of the recursion for inputs on the sphere and the factors the neurons are drawn
+    with: G_0..G_{l-2} (``g_before``), G_{l-1}, B_1..B_{l-1}, G_j and B_{j+1} per hidden layer j, and the
+    row norms ||x_a|| / sqrt(m_0) that scale K back to the inputs."""
+
+    m: np.ndarray
+    norms: np.ndarray
+    g_before: np.ndarray
+    g_last: np.ndarray
+    b_layers: np.ndarray
+    g_next: np.ndarray
+    g_chol: np.ndarray
+    u_chol: np.ndarray
+
+    def args(self) -> tuple[jax.Array, ...]:
+        """The arrays of :func:`_neuron_batch` and :func:`_layer_term_moments`, in their order."""
+        values = (self.g_before, self.g_last, self.g_chol, self.u_chol, self.g_next, self.b_layers, self.m**-0.5)
+        return tuple(jnp.asarray(v) for v in values)
+
+
+def _trajectory(activation: Activation, x: np.ndarray, hidden_widths: Sequence[float], where: str) -> _Trajectory:
+    """Checked inputs and the limit trajectory around which both models expand (call under x64); the arrays
+    are empty for l = 1."""
+    if not isinstance(activation, Activation):
+        raise ValueError(f"{where}: activation must be an (a,b)-ReLU Activation, got {activation!r}")
+    x = input_points("x", x, where, np.float64, allow_zero_rows=False)
+    m = np.array([real("hidden_widths", w, positive=True, where=where) for w in hidden_widths], dtype=np.float64)
+    n, layers = x.shape[0], m.size
+    norms = np.linalg.norm(x, axis=1) / math.sqrt(x.shape[1])
+    unit = x / (norms[:, None] * math.sqrt(x.shape[1]))
+    g0 = unit @ unit.T
+    np.fill_diagonal(g0, 1.0)
+    if np.any(np.abs(g0[~np.eye(n, dtype=bool)]) >= 1.0 - 1e-12):
+        raise ValueError(f"{where}: x has two parallel rows; the first-order model needs distinct directions")
+    if layers == 0:
+        empty = np.zeros((0, n, n))
+        return _Trajectory(m, norms, empty, g0, empty, empty, empty, empty)
+    zeros = jnp.zeros((layers, n, n))
+    _, g_before, g_last, b_layers = (np.asarray(v) for v in _limit_trajectory(zeros, jnp.asarray(g0), activation.delta))
+    b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])  # B_{j+1} for j = 1..l-1
+    g_next = np.concatenate([g_before[1:], g_last[None]])  # G_j = F(G_{j-1}), the features' forward mean
+    g_chol = np.stack([_psd_factor(g) for g in g_before])
+    u_chol = np.stack([_psd_factor(bb) for bb in b_next])
+    return _Trajectory(m, norms, g_before, g_last, b_layers, g_next, g_chol, u_chol)
 
 
 def relative_variance_dsum(
@@ -310,44 +356,34 @@ def relative_variance_dsum(
     dimension 1; (n, n) array, the matrix's 1/n cancels.
     """
     where = "relative_variance_dsum"
-    if not isinstance(activation, Activation):
-        raise ValueError(f"{where}: activation must be an (a,b)-ReLU Activation, got {activation!r}")
-    x = input_points("x", x, where, np.float64, allow_zero_rows=False)
-    m = [real("hidden_widths", w, positive=True, where=where) for w in hidden_widths]
     samples = integer("samples", samples, minimum=2, where=where)
     seed = integer("seed", seed, minimum=0, where=where)
-    n, layers = x.shape[0], len(m)
-    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    g0 = unit @ unit.T
-    np.fill_diagonal(g0, 1.0)
-    if layers == 0:
-        return np.zeros((n, n))
-    delta = activation.delta
     with jax.enable_x64(True):
-        zeros = jnp.zeros((layers, n, n))
-        _, g_before, g_last, b_layers = (np.asarray(v) for v in _limit_trajectory(zeros, jnp.asarray(g0), delta))
-        b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])
-        g_next = np.concatenate([g_before[1:], g_last[None]])
-        g_chol = np.stack([_psd_factor(g) for g in g_before])
-        u_chol = np.stack([_psd_factor(bb) for bb in b_next])
-        args = tuple(jnp.asarray(v) for v in (g_before, g_last, g_chol, u_chol, g_next, b_layers, 1.0 / np.sqrt(m)))
+        t = _trajectory(activation, x, hidden_widths, where)
+        n, layers = t.norms.size, t.m.size
+        if layers == 0:
+            return np.zeros((n, n))
         batch = int(max(1, min(samples, _BATCH_ENTRIES // (layers * layers * (layers + 1) * n * n))))
         total = np.zeros((layers, layers + 1, layers + 1, n, n))
         done, index, key = 0, 0, jax.random.key(seed)
         while done < samples:
             part = _layer_term_moments(
-                jax.random.fold_in(key, index), *args, activation.a, activation.b, activation.sigma2, delta, batch
-            )
+                jax.random.fold_in(key, index), *t.args(), activation.a, activation.b, activation.sigma2,
+                activation.delta, batch,
+            )  # fmt: skip
             total += np.asarray(part)
             done, index = done + batch, index + 1
-    terms = np.concatenate([g_before * b_layers, g_last[None]])  # X_k at the limit, (l, n, n)
+    terms = np.concatenate([t.g_before * t.b_layers, t.g_last[None]])  # X_k at the limit, (l, n, n)
     pair = terms[:, None] * terms[None, :]
     safe = np.where(pair != 0.0, pair, 1.0)
     c = np.where(pair != 0.0, total / done / safe, 0.0)  # (l-1, l, l, n, n)
     growth = np.expm1(np.sum(np.log1p(np.clip(c, -1.0 + 1e-15, None)), axis=0))
     var = np.sum(pair * growth, axis=(0, 1))
     diag = np.diag(terms.sum(axis=0))
-    return var / np.outer(diag, diag)
+    out = var / np.outer(diag, diag)
+    if not np.all(np.isfinite(out)):
+        raise FloatingPointError(f"{where}: non-finite moments (inputs too close to parallel for depth {layers + 1})")
+    return out
 
 
 def _psd_factor(m: np.ndarray) -> np.ndarray:
@@ -366,10 +402,11 @@ def first_order_kernel(
 ) -> FirstOrderKernel:
     """The first-order covariance and the 1/m mean shift of K(theta) (output dimension 1).   [SCIENCE §6.1]
 
-        Cov(K) ~= sum_j Cov(L_j y_j) / m_j,     E[K] - K_inf ~= (1/2) sum_j E[D^2 K(y_j, y_j)] / m_j
+        Cov(K) ~= sum_j Cov(L_j y_j) / m_j,
+        E[K] - K_inf ~= (1/2) sum_j E[D^2 K(y_j, y_j)] / m_j + sum_j L_j (0, dB_j)
 
     (module docstring: y_j one neuron's centred forward and backward features of hidden layer j, L_j the
-    derivative of the limit recursion with respect to them).
+    derivative of the limit recursion with respect to them, dB_j the shared-weight term).
 
     Args:
         activation: the (a,b)-ReLU at the EOC.
@@ -385,39 +422,23 @@ def first_order_kernel(
         :class:`FirstOrderKernel` for these widths (``.scaled(c)`` gives it for widths c m_j).
     """
     where = "first_order_kernel"
-    if not isinstance(activation, Activation):
-        raise ValueError(f"{where}: activation must be an (a,b)-ReLU Activation, got {activation!r}")
-    x = input_points("x", x, where, np.float64, allow_zero_rows=False)
-    m = [real("hidden_widths", w, positive=True, where=where) for w in hidden_widths]
     samples = integer("samples", samples, minimum=2 * _SE_GROUPS, where=where)
     seed = integer("seed", seed, minimum=0, where=where)
     shared_weights = flag("shared_weights", shared_weights, where)
-    n, layers = x.shape[0], len(m)
-    norms = np.linalg.norm(x, axis=1) / math.sqrt(x.shape[1])
-    unit = x / (norms[:, None] * math.sqrt(x.shape[1]))
-    g0 = unit @ unit.T
-    np.fill_diagonal(g0, 1.0)
-    if np.any(np.abs(g0[~np.eye(n, dtype=bool)]) >= 1.0 - 1e-12):
-        raise ValueError(f"{where}: x has two parallel rows; the first-order model needs distinct directions")
-    limit = limit_kernel(x, activation, layers + 1)
-    rows, cols = np.triu_indices(n)
-    outer = np.outer(norms, norms)
-    p = rows.size
-    if layers == 0:
-        zero = np.zeros((p, p))
-        return FirstOrderKernel(limit, rows, cols, zero, zero, np.zeros((n, n)), np.zeros((n, n)), (), samples)
-    delta = activation.delta
     with jax.enable_x64(True):
-        zeros = jnp.zeros((layers, n, n))
-        _, g_before, g_last, b_layers = (np.asarray(v) for v in _limit_trajectory(zeros, jnp.asarray(g0), delta))
-        b_next = np.concatenate([b_layers[1:], np.ones((1, n, n))])  # B_{j+1} for j = 1..l-1
-        g_next = np.concatenate([g_before[1:], g_last[None]])  # G_j = F(G_{j-1}), the features' forward mean
-        b_mean = b_layers  # B_j = Fdot(G_{j-1}) o B_{j+1}, their backward mean
-        g_chol = np.stack([_psd_factor(g) for g in g_before])
-        u_chol = np.stack([_psd_factor(bb) for bb in b_next])
-        args = tuple(jnp.asarray(v) for v in (g_before, g_last, g_chol, u_chol, g_next, b_mean, 1.0 / np.sqrt(m)))
+        t = _trajectory(activation, x, hidden_widths, where)
+        delta = activation.delta
+        n, layers, m = t.norms.size, t.m.size, t.m
+        limit = limit_kernel(x, activation, layers + 1)
+        rows, cols = np.triu_indices(n)
+        outer = np.outer(t.norms, t.norms)
+        p = rows.size
+        if layers == 0:
+            zero = np.zeros((p, p))
+            return FirstOrderKernel(limit, rows, cols, zero, zero, np.zeros((n, n)), np.zeros((n, n)), (), samples)
+        args = t.args()
         batch = int(max(1, min(samples // _SE_GROUPS, _BATCH_ENTRIES // (layers * n * n))))
-        b_after = np.concatenate([b_layers[2:], np.ones((1, n, n)), np.zeros((1, n, n))])[-layers:]  # B_{j+2}
+        b_after = np.concatenate([t.b_layers[2:], np.ones((1, n, n)), np.zeros((1, n, n))])[-layers:]  # B_{j+2}
         groups = np.zeros((_SE_GROUPS, p, p))
         shared_groups = np.zeros((_SE_GROUPS, layers, n, n))
         shift_groups = np.zeros((_SE_GROUPS, p))
@@ -437,7 +458,7 @@ def first_order_kernel(
             counts[group] += take
             done, index = done + take, index + 1
         # the shared-weight term of the mean (module doc): one deterministic backward change per group
-        coefficient = _shared_weight_coefficient(g_next, activation) * b_after / np.asarray(m)[:, None, None]
+        coefficient = _shared_weight_coefficient(t.g_next, activation) * b_after / m[:, None, None]
         for group in np.flatnonzero(counts) if shared_weights else ():
             change = jnp.asarray(coefficient * shared_groups[group] / counts[group])
             response = np.asarray(_backward_response(args[0], args[1], change, delta))
@@ -457,7 +478,8 @@ def first_order_kernel(
         out[cols, rows] = values
     if not (np.all(np.isfinite(covariance)) and np.all(np.isfinite(mean_shift))):
         raise FloatingPointError(f"{where}: non-finite moments (inputs too close to parallel for depth {layers + 1})")
-    return FirstOrderKernel(limit, rows, cols, covariance, cov_se, mean_shift, mean_shift_se, tuple(m), samples)
+    widths = tuple(float(w) for w in m)
+    return FirstOrderKernel(limit, rows, cols, covariance, cov_se, mean_shift, mean_shift_se, widths, samples)
 
 
 def predicted_deviations(

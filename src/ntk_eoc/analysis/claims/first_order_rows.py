@@ -11,29 +11,25 @@ network's law, expected to fail (at depth 4 it predicts 1.6x the deviation).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
 
+from ...math.fluctuations import beta
+from ...math.schedules import widths
 from ..first_order_curve import predicted_name
+from .concentration_rows import _value
 from .verdicts import Equivalence, Kind, Role, claim_row
 
 __all__ = ["first_order_rows", "schedule_beta"]
 
-_SCALES = {"quadratic": lambda k: k * k, "linear": lambda k: k, "constant": lambda k: 1}
+# The schedules whose widths scale with the base width, as the first-order stores assume.
+SCALING_SCHEDULES = ("quadratic", "linear", "constant")
 
 
-def schedule_beta(schedule: str, depth: int, base_width: float) -> float:
-    """beta = sum_{k=1}^{l-1} 1/m_k for the widths k^2 m, k m or m."""
-    scale = _SCALES[schedule]
-    return float(sum(1.0 / (scale(k) * base_width) for k in range(1, int(depth))))
-
-
-def _setting(da: xr.DataArray, cell: Mapping, name: str):
-    if name in cell:
-        return cell[name]
-    return da[name].item() if name in da.coords and da[name].ndim == 0 else None
+def schedule_beta(schedule: str, depth: int, base_width: int) -> float:
+    """beta = sum_{k=1}^{l-1} 1/m_k of the schedule's hidden widths at base width m."""
+    return beta(widths(schedule, int(base_width), int(depth), input_dim=1)[1:-1])
 
 
 def first_order_rows(summary: xr.Dataset, var: str, *, beta_max: float, margin: float) -> list[dict]:
@@ -48,8 +44,8 @@ def first_order_rows(summary: xr.Dataset, var: str, *, beta_max: float, margin: 
     rule, rows = Equivalence(margin), []
     for combo in itertools.product(*(model[d].values.tolist() for d in dims)):
         cell = dict(zip(dims, combo, strict=True))
-        schedule, depth = _setting(model, cell, "schedule"), _setting(model, cell, "depth")
-        if schedule not in _SCALES or depth is None:
+        schedule, depth = _value(model, "schedule", cell), _value(model, "depth", cell)
+        if schedule not in SCALING_SCHEDULES or depth is None:
             continue
         swept = model.schedule.values.tolist() if "schedule" in model.dims else []
         if int(depth) == 2 and schedule != "constant" and "constant" in swept:

@@ -56,12 +56,14 @@ def _predicted(cfg: FiguresSpec, paths: Sequence[str], base_widths: np.ndarray, 
     if not paths:
         return None
     axes = dict(cfg.runs)
+    summaries: dict[str, xr.Dataset] = {}  # runs of one network (depth 2 of every schedule) share its store
     parts = []
     for rid, path in zip(cfg.first_order_runs, paths, strict=True):
-        one = predicted_summary(
-            open_store(path), base_widths, DEVIATION_VARS, seed=boot["seed"], confidence=boot["confidence"]
-        ).drop_vars("tail_resolved")
-        parts.append(one.expand_dims({k: [v] for k, v in axes[rid]}))
+        if path not in summaries:
+            summaries[path] = predicted_summary(
+                open_store(path), base_widths, DEVIATION_VARS, seed=boot["seed"], confidence=boot["confidence"]
+            ).drop_vars("tail_resolved")
+        parts.append(summaries[path].expand_dims({k: [v] for k, v in axes[rid]}))
     return xr.combine_by_coords(parts, join="outer", combine_attrs="drop") if len(parts) > 1 else parts[0]
 
 

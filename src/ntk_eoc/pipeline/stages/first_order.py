@@ -17,11 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ...analysis.names import DEVIATION_VARS
 from .. import program_cache
 from ..specs import FirstOrderSpec
 from . import parser, setup_logging
-
-NORMS = ("op_rel", "fro_rel", "max_rel", "op_abs", "fro_abs", "max_abs")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -46,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "mean_shift": (("p", "q"), model.mean_shift),
             "mean_shift_se": (("p", "q"), model.mean_shift_se),
             "K_inf": (("p", "q"), model.limit),
-            **{name: (("model_draw",), draws[name]) for name in NORMS},
+            **{name: (("model_draw",), draws[name]) for name in DEVIATION_VARS},
         },
         coords={
             "pair": np.arange(model.rows.size, dtype=np.int64),
