@@ -138,6 +138,7 @@ def test_schedule_widths_feed_the_model(x):
         (lambda x: predicted_deviations(first_order_kernel(RELU, x, [8], samples=64), draws=1), "draws"),
         (lambda x: relative_variance_dsum("relu", x, [8]), "activation must be an"),
         (lambda x: relative_variance_dsum(RELU, x, [8, -1]), "hidden_widths"),
+        (lambda x: relative_variance_dsum(RELU, np.vstack([x, -x[:1]]), [8]), "two parallel rows"),
         (lambda x: first_order_kernel(RELU, x, [8], shared_weights="yes"), "shared_weights"),
     ],
 )
